@@ -1,0 +1,1 @@
+//! Benchmarks of mem3 against its peers.

@@ -1,0 +1,2 @@
+//! The mem3 command line.
+fn main() {}

@@ -1,0 +1,120 @@
+//! The integrity check: a walk over the whole pool that verifies every invariant.
+
+use crate::{
+    error::{Corruption, CorruptionKind},
+    pool::{Coalescing, Pool},
+    tag::{BlockFlags, GRANULE, MIN_BLOCK, NIL, WORD},
+};
+
+/// Deeper than any AVL tree of `u32` nodes can be: a deeper walk means a cycle.
+const MAX_DEPTH: u32 = 64;
+
+impl Pool<'_> {
+    /// Walks the whole pool and verifies every invariant: the blocks tile the heap exactly, every size is
+    /// valid, free blocks' footers repeat their headers, `PREV_FREE` flags agree with their neighbours, no
+    /// two free blocks are adjacent under immediate coalescing, the block-start bitmap marks exactly the block
+    /// starts, the free-block index holds exactly the free blocks (ordered, balanced, with correct heights and
+    /// maxima), and the counters match. O(n) in the pool's size.
+    pub fn check(&self) -> Result<(), Corruption> {
+        let fail = |offset, kind| Err(Corruption { offset, kind });
+        let (mut used_blocks, mut used_size, mut free_blocks, mut free_size) = (0, 0, 0, 0);
+        let mut highest_used_end = 0;
+        let mut prev_free = false;
+        let mut start = 0;
+        while start < self.heap_len {
+            if !self.start_bit(start) {
+                return fail(start, CorruptionKind::StartBitmap(false));
+            }
+            let (size, flags) = self.header(start);
+            if size < MIN_BLOCK || size > self.heap_len - start {
+                return fail(start, CorruptionKind::BadSize(size));
+            }
+            let flag = flags.contains(BlockFlags::PREV_FREE);
+            if flag != prev_free {
+                return fail(start, CorruptionKind::PrevFreeFlag { flag, prev_free });
+            }
+            if let Some(inside) =
+                (start + GRANULE..start + size).step_by(GRANULE).find(|&g| self.start_bit(g))
+            {
+                return fail(inside, CorruptionKind::StartBitmap(true));
+            }
+            let used = flags.contains(BlockFlags::USED);
+            if used {
+                used_blocks += 1;
+                used_size += size;
+                highest_used_end = start + size;
+            } else {
+                if flags.contains(BlockFlags::PINNED) {
+                    return fail(start, CorruptionKind::PinnedFree);
+                }
+                let footer = self.word(start + size - WORD);
+                if footer != size {
+                    return fail(start, CorruptionKind::FooterMismatch { size, footer });
+                }
+                if prev_free && self.config.coalescing == Coalescing::Immediate {
+                    return fail(start, CorruptionKind::AdjacentFree);
+                }
+                free_blocks += 1;
+                free_size += size;
+            }
+            prev_free = !used;
+            start += size;
+        }
+        let counters = [
+            ("used_blocks", used_blocks == self.used_blocks),
+            ("used_size", used_size == self.used_size),
+            ("free_blocks", free_blocks == self.free_blocks),
+            ("free_size", free_size == self.free_size),
+            ("peak_extent", highest_used_end <= self.peak_extent),
+        ];
+        if let Some((name, _)) = counters.iter().find(|(_, ok)| !ok) {
+            return fail(0, CorruptionKind::Counter(name));
+        }
+        let (_, _, indexed) = self.check_subtree(self.root, None, None, 0)?;
+        if indexed != free_blocks {
+            return fail(0, CorruptionKind::IndexCount { indexed, free: free_blocks });
+        }
+        Ok(())
+    }
+
+    /// Checks the subtree at `n`, whose keys must lie strictly between `low` and `high`; returns its height,
+    /// its largest block (in granules) and its number of nodes.
+    fn check_subtree(
+        &self,
+        n: u32,
+        low: Option<u64>,
+        high: Option<u64>,
+        depth: u32,
+    ) -> Result<(u32, u32, usize), Corruption> {
+        if n == NIL {
+            return Ok((0, 0, 0));
+        }
+        let start = n as usize * GRANULE;
+        let fail = |what| Err(Corruption { offset: start, kind: CorruptionKind::Index(what) });
+        if depth > MAX_DEPTH {
+            return fail("deeper than any balanced tree (a cycle?)");
+        }
+        // The walk has verified every block start, so a node whose start bit is set has a valid size.
+        if start >= self.heap_len || !self.start_bit(start) || !self.is_free(start) {
+            return fail("node is not a free block");
+        }
+        let key = self.key(n);
+        if low.is_some_and(|low| key <= low) || high.is_some_and(|high| key >= high) {
+            return fail("keys out of order");
+        }
+        let (lh, lmax, lcount) = self.check_subtree(self.left(n), low, Some(key), depth + 1)?;
+        let (rh, rmax, rcount) = self.check_subtree(self.right(n), Some(key), high, depth + 1)?;
+        if lh.abs_diff(rh) > 1 {
+            return fail("unbalanced");
+        }
+        let height = 1 + lh.max(rh);
+        if self.height(n) != height {
+            return fail("wrong height");
+        }
+        let max = self.node_size(n).max(lmax).max(rmax);
+        if self.subtree_max(n) != max {
+            return fail("wrong subtree maximum");
+        }
+        Ok((height, max, lcount + rcount + 1))
+    }
+}

@@ -1,0 +1,328 @@
+//! The free-block index: an AVL tree whose nodes are the free blocks themselves.
+//!
+//! Each free block holds its node (see the [`tag`](crate::tag) diagram): the granule numbers of its left and
+//! right children, the largest block size in its subtree, and its height. The tree's key depends on the
+//! policy:
+//!
+//! * first fit: the block's address, so "the first node in key order whose size is at least `need`" is the
+//!   lowest-addressed block that fits;
+//! * best fit: `(size, address)`, so the same question gives the smallest block that fits, the lowest
+//!   address among equals.
+//!
+//! One search serves both: descend, going left whenever the left subtree's maximum is large enough. The
+//! subtree maxima make every step O(1) and the AVL balance bounds the depth by 1.44 log2(n), so a search,
+//! an insertion and a removal each cost O(log n) in the worst case. No memory outside the pool is used.
+//!
+//! Under first fit a free block that shrinks, grows, or moves within its gap (when an allocation splits it,
+//! or a freed neighbour merges into it) keeps its place in key order, so [`Pool::reindex`] rewrites the node
+//! in place and only refreshes the maxima on its path, without rebalancing.
+
+use crate::{
+    pool::{Policy, Pool},
+    tag::{BlockFlags, GRANULE, HEIGHT, LEFT, MAX, MIN_ALIGN, NIL, RIGHT},
+};
+
+/// A granule number: a block start divided by `GRANULE`.
+type Node = u32;
+
+#[inline(always)]
+fn node(start: usize) -> Node {
+    debug_assert!(start % GRANULE == 0 && start / GRANULE < NIL as usize);
+    (start / GRANULE) as Node
+}
+
+#[inline(always)]
+fn start(node: Node) -> usize {
+    node as usize * GRANULE
+}
+
+impl Pool<'_> {
+    #[inline(always)]
+    pub(crate) fn left(&self, n: Node) -> Node {
+        self.field(start(n) + LEFT)
+    }
+
+    #[inline(always)]
+    pub(crate) fn right(&self, n: Node) -> Node {
+        self.field(start(n) + RIGHT)
+    }
+
+    #[inline(always)]
+    fn set_left(&mut self, n: Node, child: Node) {
+        self.set_field(start(n) + LEFT, child);
+    }
+
+    #[inline(always)]
+    fn set_right(&mut self, n: Node, child: Node) {
+        self.set_field(start(n) + RIGHT, child);
+    }
+
+    /// The block's size in granules.
+    #[inline(always)]
+    pub(crate) fn node_size(&self, n: Node) -> u32 {
+        (self.block_size(start(n)) / GRANULE) as u32
+    }
+
+    /// The largest block size (in granules) in the subtree at `n`, 0 for `NIL`.
+    #[inline(always)]
+    pub(crate) fn subtree_max(&self, n: Node) -> u32 {
+        if n == NIL { 0 } else { self.field(start(n) + MAX) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn height(&self, n: Node) -> u32 {
+        if n == NIL { 0 } else { self.field(start(n) + HEIGHT) }
+    }
+
+    /// The node's key in the current policy's order.
+    #[inline(always)]
+    pub(crate) fn key(&self, n: Node) -> u64 {
+        match self.config.policy {
+            Policy::FirstFit => u64::from(n),
+            Policy::BestFit => (u64::from(self.node_size(n)) << 32) | u64::from(n),
+        }
+    }
+
+    /// Recomputes the height and subtree maximum of `n` from its children.
+    #[inline(always)]
+    fn update(&mut self, n: Node) {
+        let (l, r) = (self.left(n), self.right(n));
+        let height = 1 + self.height(l).max(self.height(r));
+        let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
+        self.set_field(start(n) + HEIGHT, height);
+        self.set_field(start(n) + MAX, max);
+    }
+
+    fn rotate_right(&mut self, n: Node) -> Node {
+        let l = self.left(n);
+        self.set_left(n, self.right(l));
+        self.set_right(l, n);
+        self.update(n);
+        self.update(l);
+        l
+    }
+
+    fn rotate_left(&mut self, n: Node) -> Node {
+        let r = self.right(n);
+        self.set_right(n, self.left(r));
+        self.set_left(r, n);
+        self.update(n);
+        self.update(r);
+        r
+    }
+
+    /// Restores the AVL balance at `n` (whose subtrees are balanced and differ in height by at most 2) and
+    /// returns the subtree's new root.
+    fn rebalance(&mut self, n: Node) -> Node {
+        let (l, r) = (self.left(n), self.right(n));
+        let (hl, hr) = (self.height(l), self.height(r));
+        if hl > hr + 1 {
+            if self.height(self.left(l)) < self.height(self.right(l)) {
+                let new_l = self.rotate_left(l);
+                self.set_left(n, new_l);
+            }
+            self.rotate_right(n)
+        } else if hr > hl + 1 {
+            if self.height(self.right(r)) < self.height(self.left(r)) {
+                let new_r = self.rotate_right(r);
+                self.set_right(n, new_r);
+            }
+            self.rotate_left(n)
+        } else {
+            self.update(n);
+            n
+        }
+    }
+
+    /// Adds the free block at `start` (header and footer already written) to the index.
+    pub(crate) fn index_insert(&mut self, start: usize) {
+        let n = node(start);
+        let key = self.key(n);
+        self.root = self.insert_at(self.root, n, key);
+    }
+
+    fn insert_at(&mut self, root: Node, n: Node, key: u64) -> Node {
+        if root == NIL {
+            self.set_left(n, NIL);
+            self.set_right(n, NIL);
+            self.update(n);
+            return n;
+        }
+        if key < self.key(root) {
+            let l = self.insert_at(self.left(root), n, key);
+            self.set_left(root, l);
+        } else {
+            let r = self.insert_at(self.right(root), n, key);
+            self.set_right(root, r);
+        }
+        self.rebalance(root)
+    }
+
+    /// Removes the free block at `start` from the index (its header must still hold its indexed size).
+    pub(crate) fn index_remove(&mut self, start: usize) {
+        let n = node(start);
+        let key = self.key(n);
+        self.root = self.remove_at(self.root, n, key);
+    }
+
+    fn remove_at(&mut self, root: Node, n: Node, key: u64) -> Node {
+        debug_assert_ne!(root, NIL, "removing a block that is not in the index");
+        if root == NIL {
+            return NIL;
+        }
+        if root == n {
+            let (l, r) = (self.left(n), self.right(n));
+            if l == NIL {
+                return r;
+            }
+            if r == NIL {
+                return l;
+            }
+            let (successor, rest) = self.remove_min(r);
+            self.set_left(successor, l);
+            self.set_right(successor, rest);
+            return self.rebalance(successor);
+        }
+        if key < self.key(root) {
+            let l = self.remove_at(self.left(root), n, key);
+            self.set_left(root, l);
+        } else {
+            let r = self.remove_at(self.right(root), n, key);
+            self.set_right(root, r);
+        }
+        self.rebalance(root)
+    }
+
+    /// Removes the smallest node of the subtree at `root`; returns it and the subtree's new root.
+    fn remove_min(&mut self, root: Node) -> (Node, Node) {
+        let l = self.left(root);
+        if l == NIL {
+            return (root, self.right(root));
+        }
+        let (min, new_l) = self.remove_min(l);
+        self.set_left(root, new_l);
+        (min, self.rebalance(root))
+    }
+
+    /// The indexed free block at `old` becomes a free block at `new` of `size` bytes with header flags
+    /// `flags`. No other free block may lie between `old` and `new`.
+    pub(crate) fn reindex(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+        match self.config.policy {
+            Policy::FirstFit => {
+                // The block keeps its rank in address order: rewrite the node in place. Read the old node's
+                // fields first, since the new header may overwrite them.
+                let (o, n) = (node(old), node(new));
+                let (l, r, height) = (self.left(o), self.right(o), self.height(o));
+                self.write_free(new, size, flags);
+                if n != o {
+                    self.set_left(n, l);
+                    self.set_right(n, r);
+                    self.set_field(new + HEIGHT, height);
+                }
+                self.root = self.relink(self.root, o, n);
+            }
+            Policy::BestFit => {
+                self.index_remove(old);
+                self.write_free(new, size, flags);
+                self.index_insert(new);
+            }
+        }
+    }
+
+    /// Under first fit: replaces the link to `old` by `new` (whose children are set) and refreshes the
+    /// subtree maxima on the path from the root.
+    fn relink(&mut self, root: Node, old: Node, new: Node) -> Node {
+        debug_assert_ne!(root, NIL, "relinking a block that is not in the index");
+        if root == NIL {
+            return NIL;
+        }
+        if root == old {
+            self.update(new);
+            return new;
+        }
+        if old < root {
+            let l = self.relink(self.left(root), old, new);
+            self.set_left(root, l);
+        } else {
+            let r = self.relink(self.right(root), old, new);
+            self.set_right(root, r);
+        }
+        self.update(root);
+        root
+    }
+
+    /// The free block (and padding) the policy picks for a `need`-byte block aligned to `align`.
+    pub(crate) fn index_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        let need_g = (need / GRANULE) as u32;
+        if align <= MIN_ALIGN {
+            let n = self.first_fitting(need_g)?;
+            return Some((start(n), 0));
+        }
+        // Larger alignments: the first block in key order that is large enough may still not fit once
+        // padded, so walk on in key order among the large-enough blocks until one does.
+        let mut after = None;
+        loop {
+            let n = self.first_fitting_after(self.root, need_g, after);
+            if n == NIL {
+                return None;
+            }
+            let (s, size) = (start(n), self.block_size(start(n)));
+            if let Some(pad) = self.fit(s, size, need, align) {
+                return Some((s, pad));
+            }
+            after = Some(self.key(n));
+        }
+    }
+
+    /// The first node in key order whose block has at least `need` granules.
+    #[inline]
+    fn first_fitting(&self, need: u32) -> Option<Node> {
+        let mut n = self.root;
+        if self.subtree_max(n) < need {
+            return None;
+        }
+        loop {
+            let l = self.left(n);
+            if self.subtree_max(l) >= need {
+                n = l;
+            } else if self.node_size(n) >= need {
+                return Some(n);
+            } else {
+                // The subtree holds a fitting block and it is neither on the left nor here.
+                n = self.right(n);
+            }
+        }
+    }
+
+    /// The first node in key order after the key `after` whose block has at least `need` granules, or `NIL`.
+    fn first_fitting_after(&self, n: Node, need: u32, after: Option<u64>) -> Node {
+        if n == NIL || self.subtree_max(n) < need {
+            return NIL;
+        }
+        let key = self.key(n);
+        if after.is_some_and(|after| key <= after) {
+            return self.first_fitting_after(self.right(n), need, after);
+        }
+        let found = self.first_fitting_after(self.left(n), need, after);
+        if found != NIL {
+            return found;
+        }
+        if self.node_size(n) >= need {
+            return n;
+        }
+        self.first_fitting_after(self.right(n), need, after)
+    }
+
+    /// Empties the index and fills it again from a walk of the heap (after coalescing or compaction).
+    pub(crate) fn rebuild_index(&mut self) {
+        self.root = NIL;
+        let mut s = 0;
+        while s < self.heap_len {
+            let (size, flags) = self.header(s);
+            if !flags.contains(BlockFlags::USED) {
+                self.index_insert(s);
+            }
+            s += size;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod check;
+mod defrag;
+mod error;
+mod index;
+mod pool;
+pub mod tag;
+
+pub use defrag::CompactStats;
+pub use error::{Corruption, CorruptionKind, Error, Result};
+pub use pool::{
+    Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
+};
+pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK};
+
+#[cfg(test)]
+mod tests;

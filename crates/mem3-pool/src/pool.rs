@@ -1,0 +1,818 @@
+//! The pool: its memory, its counters, and the operations on blocks.
+
+use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
+
+use crate::{
+    error::{Error, Result},
+    tag::{
+        self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, NIL, WORD,
+        block_size_for, round_up,
+    },
+};
+
+/// Where an allocation goes among the free blocks that can hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Policy {
+    /// The lowest-addressed free block that fits (address-ordered first fit).
+    #[default]
+    FirstFit,
+    /// The smallest free block that fits, the lowest-addressed among equals.
+    BestFit,
+}
+
+/// When freed blocks merge with their free neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Coalescing {
+    /// `free` merges the block with its free neighbours at once.
+    #[default]
+    Immediate,
+    /// Freed blocks stay apart until [`Pool::coalesce`] runs or an allocation would otherwise fail.
+    Deferred,
+}
+
+/// How the pool finds the block its [`Policy`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Search {
+    /// The free-block index: O(log n) in the number of free blocks.
+    #[default]
+    Index,
+    /// A walk over every block in address order: O(n). The reference the index is tested against; it picks
+    /// exactly the block the index picks.
+    Linear,
+}
+
+/// How a [`Pool`] places and merges blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Config {
+    /// The placement policy.
+    pub policy: Policy,
+    /// When freed blocks are merged.
+    pub coalescing: Coalescing,
+    /// How the placement is searched for.
+    pub search: Search,
+}
+
+/// A block of a [`Pool`], named by the offset of its payload from the pool's base.
+///
+/// A `Block` is only a name: every `Pool` method checks that it names a live block of that pool, and returns
+/// [`Error::InvalidBlock`] when it does not, so a stale or forged `Block` is harmless.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Block(NonZeroUsize);
+
+impl Block {
+    /// The offset of the block's payload from the pool's base (see [`Pool::base`]).
+    #[inline]
+    pub fn offset(self) -> usize {
+        self.0.get()
+    }
+
+    /// Names the block whose payload starts at `offset`, without checking anything: use
+    /// [`Pool::block_at`] for a checked name. `None` for offset 0, which no payload has.
+    #[inline]
+    pub fn from_offset_unchecked(offset: usize) -> Option<Block> {
+        NonZeroUsize::new(offset).map(Block)
+    }
+}
+
+/// Whether a block is free, used, or used and pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockState {
+    /// A free block.
+    Free,
+    /// An allocated block.
+    Used,
+    /// An allocated block that compaction leaves in place.
+    Pinned,
+}
+
+/// One block as [`Pool::blocks`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockInfo {
+    /// Offset of the block's header from the pool's base.
+    pub start: usize,
+    /// The whole block's size in bytes, header included.
+    pub size: usize,
+    /// Free, used or pinned.
+    pub state: BlockState,
+}
+
+impl BlockInfo {
+    /// The block's name, if it is allocated.
+    pub fn block(&self) -> Option<Block> {
+        match self.state {
+            BlockState::Free => None,
+            BlockState::Used | BlockState::Pinned => {
+                Block::from_offset_unchecked(self.start + HEADER_SIZE)
+            }
+        }
+    }
+
+    /// Bytes of payload (the block less its header).
+    pub fn payload_size(&self) -> usize {
+        self.size - HEADER_SIZE
+    }
+}
+
+/// The pool's figures at one moment. `used_bytes + overhead_bytes + free_bytes == capacity`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stats {
+    /// Bytes the blocks tile (the region less alignment and metadata).
+    pub capacity: usize,
+    /// Bytes of the caller's region the pool uses: `capacity` plus the block-start bitmap.
+    pub region_bytes: usize,
+    /// Payload bytes of used blocks (what their owners may use).
+    pub used_bytes: usize,
+    /// Header bytes of used blocks.
+    pub overhead_bytes: usize,
+    /// Bytes of free blocks, headers included.
+    pub free_bytes: usize,
+    /// The largest free block, header included.
+    pub largest_free: usize,
+    /// Number of used blocks.
+    pub used_blocks: usize,
+    /// Number of free blocks.
+    pub free_blocks: usize,
+    /// `1 - largest_free / free_bytes`: 0 when the free space is one block (or there is none).
+    pub fragmentation: f64,
+    /// The high-water mark: the highest end of a used block since the pool was made.
+    pub peak_extent: usize,
+    /// Bytes of the pool's own metadata (the block-start bitmap).
+    pub metadata_bytes: usize,
+}
+
+/// A memory pool over one caller-provided region.
+///
+/// See the [crate docs](crate) for the layout and the guarantees.
+pub struct Pool<'a> {
+    /// The heap's first byte: the caller's region start, advanced so that payloads are `MIN_ALIGN`-aligned.
+    pub(crate) base: NonNull<u8>,
+    /// Bytes of the heap, a multiple of `GRANULE`, at most `MAX_HEAP`. The block-start bitmap follows it.
+    pub(crate) heap_len: usize,
+    /// Bytes of the caller's region in use: alignment padding not counted, heap and bitmap counted.
+    pub(crate) region_bytes: usize,
+    /// Root of the free-block index (a granule number), or `NIL`.
+    pub(crate) root: u32,
+    pub(crate) config: Config,
+    pub(crate) used_blocks: usize,
+    /// Sum of the sizes of used blocks, headers included.
+    pub(crate) used_size: usize,
+    pub(crate) free_blocks: usize,
+    /// Sum of the sizes of free blocks.
+    pub(crate) free_size: usize,
+    pub(crate) peak_extent: usize,
+    _region: PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: a `Pool` is the only way to reach its region (it holds the region's `&mut` borrow), like the
+// `&mut [u8]` it is made from, which is `Send`.
+unsafe impl Send for Pool<'_> {}
+// SAFETY: `&Pool` methods only read the region, like `&[u8]`, which is `Sync`.
+unsafe impl Sync for Pool<'_> {}
+
+impl fmt::Debug for Pool<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("capacity", &self.heap_len)
+            .field("config", &self.config)
+            .field("used_blocks", &self.used_blocks)
+            .field("free_blocks", &self.free_blocks)
+            .field("free_bytes", &self.free_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Pool<'a> {
+    /// Makes a pool over `region` with the default [`Config`] (first fit, immediate coalescing, indexed
+    /// search).
+    pub fn new(region: &'a mut [u8]) -> Result<Self> {
+        Self::with_config(region, Config::default())
+    }
+
+    /// Makes a pool over `region` with `config`.
+    ///
+    /// The pool aligns the region's start internally and keeps a block-start bitmap (1 bit per 8 bytes,
+    /// about 1.6% of the region) at its end; [`Stats::capacity`] is what remains for blocks.
+    pub fn with_config(region: &'a mut [u8], config: Config) -> Result<Self> {
+        let len = region.len();
+        // SAFETY: the pointer and length come from a live `&'a mut [u8]`, which the returned pool borrows for
+        // `'a`, so the region is valid and exclusively the pool's for the pool's whole life.
+        unsafe {
+            Self::from_raw_parts(
+                NonNull::new(region.as_mut_ptr()).unwrap_or(NonNull::dangling()),
+                len,
+                config,
+            )
+        }
+    }
+
+    /// Makes a pool over the `len` bytes at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// * `ptr` is valid for reads and writes of `len` bytes for `'a`.
+    /// * Nothing else reads or writes those bytes during `'a`, except through the pool's payloads.
+    pub unsafe fn from_raw_parts(ptr: NonNull<u8>, len: usize, config: Config) -> Result<Self> {
+        let addr = ptr.as_ptr().addr();
+        // Advance the start so that `base + HEADER_SIZE` (the first payload) is a multiple of `GRANULE`.
+        let pad = (GRANULE - (addr.wrapping_add(HEADER_SIZE) % GRANULE)) % GRANULE;
+        let min = pad + MIN_BLOCK + 1;
+        if len < min {
+            return Err(Error::RegionTooSmall { len, min });
+        }
+        let avail = len - pad;
+        // The heap takes 64/65 of what is left and the bitmap (one bit per granule) the rest.
+        let bits_per_byte = GRANULE * 8;
+        let mut heap_len =
+            (avail - avail.div_ceil(bits_per_byte + 1)).min(MAX_HEAP) & tag::SIZE_MASK;
+        while heap_len + heap_len.div_ceil(bits_per_byte) > avail {
+            heap_len -= GRANULE;
+        }
+        if heap_len < MIN_BLOCK {
+            return Err(Error::RegionTooSmall { len, min: min + GRANULE });
+        }
+        let bitmap_len = heap_len.div_ceil(bits_per_byte);
+        let mut pool = Pool {
+            // `wrapping_add` keeps the region's provenance; `pad < len` so the result is inside it.
+            base: NonNull::new(ptr.as_ptr().wrapping_add(pad)).unwrap_or(ptr),
+            heap_len,
+            region_bytes: heap_len + bitmap_len,
+            root: NIL,
+            config,
+            used_blocks: 0,
+            used_size: 0,
+            free_blocks: 1,
+            free_size: heap_len,
+            peak_extent: 0,
+            _region: PhantomData,
+        };
+        // SAFETY: the bitmap's `bitmap_len` bytes start at `base + heap_len` and end inside the region
+        // (`pad + heap_len + bitmap_len <= len`, ensured above).
+        unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmap_len) };
+        pool.set_start_bit(0, true);
+        pool.write_free(0, heap_len, BlockFlags::empty());
+        pool.index_insert(0);
+        Ok(pool)
+    }
+
+    /// The pool's configuration.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The address that block offsets are measured from.
+    pub fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+
+    /// Bytes available to blocks (see [`Stats::capacity`]).
+    pub fn capacity(&self) -> usize {
+        self.heap_len
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Raw memory. Every read and write of the region goes through these five functions.
+
+    /// Reads the word at `off`.
+    #[inline(always)]
+    pub(crate) fn word(&self, off: usize) -> usize {
+        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word read at {off}");
+        // SAFETY: callers pass the offset of a header or footer of a block inside the heap, so
+        // `off + WORD <= heap_len` and the word is inside the region; block boundaries are granules from a
+        // base that is word-aligned, so the read is aligned.
+        unsafe { self.base.as_ptr().add(off).cast::<usize>().read() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_word(&mut self, off: usize, value: usize) {
+        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word write at {off}");
+        // SAFETY: as in `word`; `&mut self` means no payload slice is alive.
+        unsafe { self.base.as_ptr().add(off).cast::<usize>().write(value) }
+    }
+
+    /// Reads the index field (a `u32`) at `off`.
+    #[inline(always)]
+    pub(crate) fn field(&self, off: usize) -> u32 {
+        debug_assert!(off + 4 <= self.heap_len && off % 4 == 0, "field read at {off}");
+        // SAFETY: callers pass `start + LEFT..HEIGHT` of a free block, whose size is at least `MIN_BLOCK`,
+        // so the field lies inside the block; `start + HEADER_SIZE` is 4-aligned.
+        unsafe { self.base.as_ptr().add(off).cast::<u32>().read() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_field(&mut self, off: usize, value: u32) {
+        debug_assert!(off + 4 <= self.heap_len && off % 4 == 0, "field write at {off}");
+        // SAFETY: as in `field`; `&mut self` means no payload slice is alive.
+        unsafe { self.base.as_ptr().add(off).cast::<u32>().write(value) }
+    }
+
+    /// Whether a block starts at heap offset `start` (a multiple of `GRANULE` below `heap_len`).
+    #[inline(always)]
+    pub(crate) fn start_bit(&self, start: usize) -> bool {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let granule = start / GRANULE;
+        // SAFETY: `granule / 8 < bitmap_len` because `start < heap_len`, and the bitmap is inside the region.
+        let byte = unsafe { self.base.as_ptr().add(self.heap_len + granule / 8).read() };
+        byte & (1 << (granule % 8)) != 0
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_start_bit(&mut self, start: usize, value: bool) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let granule = start / GRANULE;
+        // SAFETY: as in `start_bit`; `&mut self` means no payload slice is alive.
+        unsafe {
+            let byte = self.base.as_ptr().add(self.heap_len + granule / 8);
+            let mask = 1 << (granule % 8);
+            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
+        }
+    }
+
+    /// Copies `len` bytes from heap offset `from` to `to` (the ranges may overlap).
+    pub(crate) fn copy_within(&mut self, from: usize, to: usize, len: usize) {
+        debug_assert!(from.max(to) + len <= self.heap_len);
+        // SAFETY: both ranges lie in the heap (blocks of this pool); `ptr::copy` allows overlap.
+        unsafe { core::ptr::copy(self.base.as_ptr().add(from), self.base.as_ptr().add(to), len) }
+    }
+
+    /// The payload of the used block at `start`.
+    pub(crate) fn payload_at(&self, start: usize) -> &[u8] {
+        let size = self.block_size(start);
+        // SAFETY: a used block's payload `start + HEADER_SIZE .. start + size` lies in the heap; `&self`
+        // keeps every `&mut self` method (the only writers) out while the slice lives.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.base.as_ptr().add(start + HEADER_SIZE),
+                size - HEADER_SIZE,
+            )
+        }
+    }
+
+    fn payload_at_mut(&mut self, start: usize) -> &mut [u8] {
+        let size = self.block_size(start);
+        // SAFETY: as in `payload_at`, and `&mut self` makes the slice the only access to those bytes.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                self.base.as_ptr().add(start + HEADER_SIZE),
+                size - HEADER_SIZE,
+            )
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Headers and footers.
+
+    #[inline(always)]
+    pub(crate) fn header(&self, start: usize) -> (usize, BlockFlags) {
+        tag::decode(self.word(start))
+    }
+
+    #[inline(always)]
+    pub(crate) fn block_size(&self, start: usize) -> usize {
+        self.header(start).0
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_header(&mut self, start: usize, size: usize, flags: BlockFlags) {
+        self.set_word(start, tag::encode(size, flags));
+    }
+
+    /// Writes a free block's header and footer (`flags` may only hold `PREV_FREE`).
+    #[inline(always)]
+    pub(crate) fn write_free(&mut self, start: usize, size: usize, flags: BlockFlags) {
+        debug_assert!(
+            size >= MIN_BLOCK && !flags.intersects(BlockFlags::USED | BlockFlags::PINNED)
+        );
+        self.set_header(start, size, flags);
+        self.set_word(start + size - WORD, size);
+    }
+
+    /// Sets or clears `PREV_FREE` in the header at `start`, if `start` is inside the heap.
+    #[inline(always)]
+    pub(crate) fn set_prev_free(&mut self, start: usize, value: bool) {
+        if start < self.heap_len {
+            let (size, mut flags) = self.header(start);
+            flags.set(BlockFlags::PREV_FREE, value);
+            self.set_header(start, size, flags);
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_free(&self, start: usize) -> bool {
+        !self.header(start).1.contains(BlockFlags::USED)
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Checked names.
+
+    /// Checks that `block` names a live block of this pool and returns its start, in O(1).
+    #[inline]
+    pub(crate) fn validate(&self, block: Block) -> Result<usize> {
+        let offset = block.offset();
+        let invalid = Error::InvalidBlock { offset };
+        let start = offset.checked_sub(HEADER_SIZE).ok_or(invalid.clone())?;
+        if start % GRANULE != 0
+            || start >= self.heap_len
+            || !self.start_bit(start)
+            || self.is_free(start)
+        {
+            return Err(invalid);
+        }
+        Ok(start)
+    }
+
+    /// The block whose payload starts at `offset`, if that is a live block of this pool.
+    pub fn block_at(&self, offset: usize) -> Result<Block> {
+        let block = Block::from_offset_unchecked(offset).ok_or(Error::InvalidBlock { offset })?;
+        self.validate(block).map(|_| block)
+    }
+
+    /// The payload of `block`: its usable bytes, at least as many as were asked for.
+    pub fn payload(&self, block: Block) -> Result<&[u8]> {
+        let start = self.validate(block)?;
+        Ok(self.payload_at(start))
+    }
+
+    /// The payload of `block`, writable.
+    pub fn payload_mut(&mut self, block: Block) -> Result<&mut [u8]> {
+        let start = self.validate(block)?;
+        Ok(self.payload_at_mut(start))
+    }
+
+    /// The number of usable bytes of `block`.
+    pub fn usable_size(&self, block: Block) -> Result<usize> {
+        let start = self.validate(block)?;
+        Ok(self.block_size(start) - HEADER_SIZE)
+    }
+
+    /// Whether `block` is pinned.
+    pub fn is_pinned(&self, block: Block) -> Result<bool> {
+        let start = self.validate(block)?;
+        Ok(self.header(start).1.contains(BlockFlags::PINNED))
+    }
+
+    /// Pins `block`: [`compact`](Pool::compact) leaves it where it is, and [`realloc`](Pool::realloc) may
+    /// only resize it in place. Pinning a pinned block does nothing.
+    pub fn pin(&mut self, block: Block) -> Result<()> {
+        self.set_pinned(block, true)
+    }
+
+    /// Unpins `block`. Unpinning an unpinned block does nothing.
+    pub fn unpin(&mut self, block: Block) -> Result<()> {
+        self.set_pinned(block, false)
+    }
+
+    fn set_pinned(&mut self, block: Block, value: bool) -> Result<()> {
+        let start = self.validate(block)?;
+        let (size, mut flags) = self.header(start);
+        flags.set(BlockFlags::PINNED, value);
+        self.set_header(start, size, flags);
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Allocation.
+
+    /// Allocates a block with at least `size` payload bytes, aligned to [`MIN_ALIGN`].
+    ///
+    /// A zero-size request gets a distinct block like any other.
+    #[inline]
+    pub fn alloc(&mut self, size: usize) -> Result<Block> {
+        self.alloc_aligned(size, MIN_ALIGN)
+    }
+
+    /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
+    /// (a power of two).
+    pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
+        if !align.is_power_of_two() {
+            return Err(Error::BadAlignment { align });
+        }
+        let align = align.max(MIN_ALIGN);
+        let Some(need) = block_size_for(size).filter(|&need| need <= self.heap_len) else {
+            return Err(self.out_of_memory(size));
+        };
+        let found = match self.find_placement(need, align) {
+            Some(found) => Some(found),
+            None if self.config.coalescing == Coalescing::Deferred && self.coalesce() > 0 => {
+                self.find_placement(need, align)
+            }
+            None => None,
+        };
+        let (start, pad) = found.ok_or_else(|| self.out_of_memory(size))?;
+        Ok(self.take(start, pad, need))
+    }
+
+    pub(crate) fn out_of_memory(&self, requested: usize) -> Error {
+        Error::OutOfMemory { requested, free: self.free_size, largest_free: self.largest_free() }
+    }
+
+    /// The largest free block's size.
+    pub fn largest_free(&self) -> usize {
+        self.subtree_max(self.root) as usize * GRANULE
+    }
+
+    /// The padding needed in the free block at `start` (of `size` bytes) to place a `need`-byte block whose
+    /// payload is `align`-aligned, if it fits. The padding is 0 or at least `MIN_BLOCK`, since it becomes a
+    /// free block of its own.
+    #[inline]
+    pub(crate) fn fit(
+        &self,
+        start: usize,
+        size: usize,
+        need: usize,
+        align: usize,
+    ) -> Option<usize> {
+        let payload = self.base.as_ptr().addr().wrapping_add(start + HEADER_SIZE);
+        let mut pad = payload.wrapping_neg() & (align - 1);
+        if pad != 0 && pad < MIN_BLOCK {
+            pad += round_up(MIN_BLOCK - pad, align);
+        }
+        (pad.checked_add(need)? <= size).then_some(pad)
+    }
+
+    /// Finds the free block the policy picks for a `need`-byte block aligned to `align`, and the padding
+    /// at its start.
+    fn find_placement(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        match self.config.search {
+            Search::Index => self.index_find(need, align),
+            Search::Linear => self.linear_find(need, align),
+        }
+    }
+
+    /// The reference search: a walk over every block in address order.
+    fn linear_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize, usize)> = None;
+        for info in self.blocks() {
+            if info.state != BlockState::Free {
+                continue;
+            }
+            if let Some(pad) = self.fit(info.start, info.size, need, align) {
+                match self.config.policy {
+                    Policy::FirstFit => return Some((info.start, pad)),
+                    Policy::BestFit => {
+                        if best.is_none_or(|(_, _, size)| info.size < size) {
+                            best = Some((info.start, pad, info.size));
+                        }
+                    }
+                }
+            }
+        }
+        best.map(|(start, pad, _)| (start, pad))
+    }
+
+    /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.
+    fn take(&mut self, start: usize, pad: usize, need: usize) -> Block {
+        let (size, flags) = self.header(start);
+        let used = start + pad;
+        let rest = size - pad - need;
+        let (used_size, rest_size) =
+            if rest >= MIN_BLOCK { (need, rest) } else { (need + rest, 0) };
+        let rest_start = used + used_size;
+        // Update the index first: the pieces that stay free keep their places in key order.
+        match (pad, rest_size) {
+            (0, 0) => {
+                self.index_remove(start);
+                self.free_blocks -= 1;
+            }
+            (0, _) => self.reindex(start, rest_start, rest_size, BlockFlags::empty()),
+            (_, 0) => self.reindex(start, start, pad, flags),
+            (_, _) => {
+                self.reindex(start, start, pad, flags);
+                self.write_free(rest_start, rest_size, BlockFlags::empty());
+                self.index_insert(rest_start);
+                self.free_blocks += 1;
+            }
+        }
+        let used_flags =
+            if pad == 0 { flags & BlockFlags::PREV_FREE } else { BlockFlags::PREV_FREE };
+        self.set_header(used, used_size, BlockFlags::USED | used_flags);
+        if pad != 0 {
+            self.set_start_bit(used, true);
+        }
+        if rest_size != 0 {
+            self.set_start_bit(rest_start, true);
+        } else {
+            self.set_prev_free(rest_start, false);
+        }
+        self.used_blocks += 1;
+        self.used_size += used_size;
+        self.free_size -= used_size;
+        self.peak_extent = self.peak_extent.max(rest_start);
+        Block(
+            NonZeroUsize::new(used + HEADER_SIZE)
+                .expect("payload offsets are at least HEADER_SIZE"),
+        )
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Freeing.
+
+    /// Frees `block`. With immediate coalescing it merges with its free neighbours at once.
+    pub fn free(&mut self, block: Block) -> Result<()> {
+        let start = self.validate(block)?;
+        self.release(start);
+        Ok(())
+    }
+
+    /// Frees the used block at `start`.
+    pub(crate) fn release(&mut self, start: usize) {
+        let (size, flags) = self.header(start);
+        self.used_blocks -= 1;
+        self.used_size -= size;
+        self.free_size += size;
+        let next = start + size;
+        let prev_free = flags.contains(BlockFlags::PREV_FREE);
+        if self.config.coalescing == Coalescing::Deferred {
+            self.write_free(start, size, flags & BlockFlags::PREV_FREE);
+            self.index_insert(start);
+            self.free_blocks += 1;
+            self.set_prev_free(next, true);
+            return;
+        }
+        let next_free = next < self.heap_len && self.is_free(next);
+        match (prev_free, next_free) {
+            (false, false) => {
+                self.write_free(start, size, BlockFlags::empty());
+                self.index_insert(start);
+                self.free_blocks += 1;
+                self.set_prev_free(next, true);
+            }
+            (false, true) => {
+                // The freed block takes the place of its free successor.
+                let next_size = self.block_size(next);
+                self.set_start_bit(next, false);
+                self.reindex(next, start, size + next_size, BlockFlags::empty());
+            }
+            (true, false) => {
+                let prev = start - self.word(start - WORD);
+                let (prev_size, prev_flags) = self.header(prev);
+                self.set_start_bit(start, false);
+                self.reindex(prev, prev, prev_size + size, prev_flags);
+                self.set_prev_free(next, true);
+            }
+            (true, true) => {
+                let prev = start - self.word(start - WORD);
+                let (prev_size, prev_flags) = self.header(prev);
+                let next_size = self.block_size(next);
+                self.index_remove(next);
+                self.free_blocks -= 1;
+                self.set_start_bit(start, false);
+                self.set_start_bit(next, false);
+                self.reindex(prev, prev, prev_size + size + next_size, prev_flags);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Resizing.
+
+    /// Resizes `block` to at least `new_size` payload bytes, keeping its contents (up to the smaller size).
+    ///
+    /// It shrinks in place, grows in place when the next block is free and large enough, and otherwise moves
+    /// the contents to a new block (aligned to [`MIN_ALIGN`]) and frees the old one. On error `block` is
+    /// unchanged and still valid.
+    pub fn realloc(&mut self, block: Block, new_size: usize) -> Result<Block> {
+        self.realloc_aligned(block, new_size, MIN_ALIGN)
+    }
+
+    /// As [`realloc`](Pool::realloc), keeping the payload `align`-aligned (a power of two).
+    pub fn realloc_aligned(
+        &mut self,
+        block: Block,
+        new_size: usize,
+        align: usize,
+    ) -> Result<Block> {
+        let start = self.validate(block)?;
+        if !align.is_power_of_two() {
+            return Err(Error::BadAlignment { align });
+        }
+        let Some(need) = block_size_for(new_size).filter(|&need| need <= self.heap_len) else {
+            return Err(self.out_of_memory(new_size));
+        };
+        let (size, flags) = self.header(start);
+        if block.offset() % align.max(MIN_ALIGN)
+            == self.base.as_ptr().addr().wrapping_neg() % align.max(MIN_ALIGN)
+        {
+            if need <= size {
+                self.shrink(start, need);
+                return Ok(block);
+            }
+            if self.grow_in_place(start, need) {
+                return Ok(block);
+            }
+        }
+        if flags.contains(BlockFlags::PINNED) {
+            return Err(Error::Pinned { offset: block.offset() });
+        }
+        let new = self.alloc_aligned(new_size, align)?;
+        let new_start = new.offset() - HEADER_SIZE;
+        let len = (size - HEADER_SIZE).min(self.block_size(new_start) - HEADER_SIZE);
+        self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
+        self.release(start);
+        Ok(new)
+    }
+
+    /// Shrinks the used block at `start` to `need` bytes if the rest can form a block.
+    fn shrink(&mut self, start: usize, need: usize) {
+        let (size, flags) = self.header(start);
+        let rest = size - need;
+        if rest < MIN_BLOCK {
+            return;
+        }
+        self.set_header(start, need, flags);
+        // Cut the tail off as a used block of its own, then free it (merging it with a free successor).
+        let tail = start + need;
+        self.set_header(tail, rest, BlockFlags::USED);
+        self.set_start_bit(tail, true);
+        self.used_blocks += 1;
+        self.release(tail);
+    }
+
+    /// Grows the used block at `start` to at least `need` bytes into a free successor, if that is enough.
+    fn grow_in_place(&mut self, start: usize, need: usize) -> bool {
+        let (size, flags) = self.header(start);
+        let next = start + size;
+        if next >= self.heap_len || !self.is_free(next) {
+            return false;
+        }
+        let next_size = self.block_size(next);
+        if size + next_size < need {
+            return false;
+        }
+        let rest = size + next_size - need;
+        self.set_start_bit(next, false);
+        let new_size = if rest >= MIN_BLOCK {
+            self.set_start_bit(start + need, true);
+            self.reindex(next, start + need, rest, BlockFlags::empty());
+            need
+        } else {
+            self.index_remove(next);
+            self.free_blocks -= 1;
+            self.set_prev_free(next + next_size, false);
+            size + next_size
+        };
+        self.set_header(start, new_size, flags);
+        self.used_size += new_size - size;
+        self.free_size -= new_size - size;
+        self.peak_extent = self.peak_extent.max(start + new_size);
+        true
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Figures.
+
+    /// The pool's figures, in O(1).
+    pub fn stats(&self) -> Stats {
+        let largest_free = self.largest_free();
+        Stats {
+            capacity: self.heap_len,
+            region_bytes: self.region_bytes,
+            used_bytes: self.used_size - self.used_blocks * HEADER_SIZE,
+            overhead_bytes: self.used_blocks * HEADER_SIZE,
+            free_bytes: self.free_size,
+            largest_free,
+            used_blocks: self.used_blocks,
+            free_blocks: self.free_blocks,
+            fragmentation: if self.free_size == 0 {
+                0.0
+            } else {
+                1.0 - largest_free as f64 / self.free_size as f64
+            },
+            peak_extent: self.peak_extent,
+            metadata_bytes: self.region_bytes - self.heap_len,
+        }
+    }
+
+    /// Every block in address order.
+    pub fn blocks(&self) -> Blocks<'_, 'a> {
+        Blocks { pool: self, start: 0 }
+    }
+}
+
+/// The iterator of [`Pool::blocks`].
+#[derive(Debug)]
+pub struct Blocks<'p, 'a> {
+    pool: &'p Pool<'a>,
+    start: usize,
+}
+
+impl Iterator for Blocks<'_, '_> {
+    type Item = BlockInfo;
+
+    fn next(&mut self) -> Option<BlockInfo> {
+        if self.start >= self.pool.heap_len {
+            return None;
+        }
+        let (size, flags) = self.pool.header(self.start);
+        let state = if !flags.contains(BlockFlags::USED) {
+            BlockState::Free
+        } else if flags.contains(BlockFlags::PINNED) {
+            BlockState::Pinned
+        } else {
+            BlockState::Used
+        };
+        let info = BlockInfo { start: self.start, size, state };
+        // A zero size could only come from a corrupt header; stop rather than loop.
+        self.start = if size == 0 { self.pool.heap_len } else { self.start + size };
+        Some(info)
+    }
+}
