@@ -1,0 +1,182 @@
+//! Handles and the handle table: the one place that knows where each object lives.
+//!
+//! A slot holds a generation. While the slot is occupied, the generation is its object's handle's; when the
+//! object is freed the generation goes up by one, so every handle to the old object is stale from then on.
+//! Generations only ever grow: a slot whose generation reaches `u32::MAX` is retired when its object is
+//! freed instead of wrapping, so no handle can ever come back to life and read another object's data.
+
+use alloc::vec::Vec;
+use core::num::NonZeroU32;
+
+use mem3_pool::Block;
+use static_assertions::{assert_eq_size, assert_impl_all, const_assert};
+
+use crate::error::{Error, Result};
+
+/// A handle to an object in an [`ObjectHeap`](crate::ObjectHeap): a slot index and the generation of the
+/// slot's occupant when the handle was made.
+///
+/// A handle is only a name. Once its object is freed every use of it returns [`Error::StaleHandle`], however
+/// often its slot is reused afterwards. A forged handle (or one from another heap) is harmless in the same
+/// way: at worst it names a live object of this heap.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct Handle {
+    index: u32,
+    generation: NonZeroU32,
+}
+
+assert_eq_size!(Handle, u64);
+assert_eq_size!(Option<Handle>, u64);
+assert_impl_all!(Handle: Copy, Send, Sync, core::hash::Hash, Ord);
+
+impl Handle {
+    pub(crate) fn new(index: u32, generation: NonZeroU32) -> Handle {
+        Handle { index, generation }
+    }
+
+    /// The handle's slot in the handle table.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// The generation of the slot's occupant this handle names.
+    pub fn generation(self) -> NonZeroU32 {
+        self.generation
+    }
+
+    /// The handle as one `u64` (generation in the high half, index in the low half), never zero: for a VM
+    /// that packs handles into its values.
+    pub fn to_bits(self) -> u64 {
+        (u64::from(self.generation.get()) << 32) | u64::from(self.index)
+    }
+
+    /// The handle whose [`to_bits`](Handle::to_bits) is `bits`; `None` when the generation half is zero.
+    pub fn from_bits(bits: u64) -> Option<Handle> {
+        let generation = NonZeroU32::new((bits >> 32) as u32)?;
+        Some(Handle { index: bits as u32, generation })
+    }
+}
+
+/// One entry of the handle table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The slot holds a live object in `block`; its handle carries `generation`.
+    Occupied { generation: NonZeroU32, block: Block },
+    /// The slot is free; its next occupant gets `generation`. `next_free` links the free slots (LIFO).
+    Vacant { generation: NonZeroU32, next_free: Option<u32> },
+    /// The slot's generations are used up: it is never reused.
+    Retired,
+}
+
+// The table lives on the global heap and is counted in `HeapStats::handle_table_bytes`; keep it small.
+const_assert!(core::mem::size_of::<Slot>() <= 16);
+
+/// The first generation a slot gives out.
+const FIRST_GENERATION: NonZeroU32 = NonZeroU32::MIN;
+
+/// The handle table: slots, a free list through the vacant slots, and counters.
+#[derive(Debug, Clone)]
+pub(crate) struct HandleTable {
+    pub(crate) slots: Vec<Slot>,
+    /// The most recently vacated slot, the head of the free list.
+    pub(crate) free_head: Option<u32>,
+    /// Occupied slots.
+    pub(crate) live: usize,
+    /// Retired slots.
+    pub(crate) retired: usize,
+    /// The table never grows beyond this many slots. `u32::MAX` normally (indices `0..u32::MAX`); tests
+    /// lower it to reach [`Error::TooManyHandles`].
+    pub(crate) max_slots: u32,
+}
+
+impl HandleTable {
+    pub(crate) fn new() -> HandleTable {
+        HandleTable { slots: Vec::new(), free_head: None, live: 0, retired: 0, max_slots: u32::MAX }
+    }
+
+    /// The handle the next [`insert`](HandleTable::insert) will return. Makes sure the table has room for
+    /// it, so that `insert` cannot fail; changes nothing else.
+    pub(crate) fn prepare(&mut self) -> Result<Handle> {
+        if let Some(index) = self.free_head {
+            let Some(Slot::Vacant { generation, .. }) = self.slots.get(index as usize) else {
+                unreachable!("the free list links vacant slots only");
+            };
+            return Ok(Handle::new(index, *generation));
+        }
+        let index = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|&index| index < self.max_slots)
+            .ok_or(Error::TooManyHandles)?;
+        self.slots.try_reserve(1).map_err(|_| Error::TooManyHandles)?;
+        Ok(Handle::new(index, FIRST_GENERATION))
+    }
+
+    /// Puts `block` in the slot [`prepare`](HandleTable::prepare) chose and returns its handle.
+    pub(crate) fn insert(&mut self, block: Block) -> Handle {
+        self.live += 1;
+        if let Some(index) = self.free_head {
+            let slot = &mut self.slots[index as usize];
+            let Slot::Vacant { generation, next_free } = *slot else {
+                unreachable!("the free list links vacant slots only");
+            };
+            *slot = Slot::Occupied { generation, block };
+            self.free_head = next_free;
+            return Handle::new(index, generation);
+        }
+        let index = u32::try_from(self.slots.len()).expect("`prepare` checked the index");
+        self.slots.push(Slot::Occupied { generation: FIRST_GENERATION, block });
+        Handle::new(index, FIRST_GENERATION)
+    }
+
+    /// The block of the object `h` names.
+    pub(crate) fn get(&self, h: Handle) -> Result<Block> {
+        match self.slots.get(h.index as usize) {
+            Some(&Slot::Occupied { generation, block }) if generation == h.generation => Ok(block),
+            _ => Err(Error::StaleHandle),
+        }
+    }
+
+    /// Empties the slot `h` names and returns the block it held. The slot's generation moves on, or the slot
+    /// retires if its generation cannot.
+    pub(crate) fn remove(&mut self, h: Handle) -> Result<Block> {
+        let block = self.get(h)?;
+        let slot = &mut self.slots[h.index as usize];
+        *slot = match h.generation.checked_add(1) {
+            Some(generation) => {
+                let next_free = self.free_head.replace(h.index);
+                Slot::Vacant { generation, next_free }
+            }
+            None => {
+                self.retired += 1;
+                Slot::Retired
+            }
+        };
+        self.live -= 1;
+        Ok(block)
+    }
+
+    /// Records that the object owned by slot `index` moved from `old` to `new`. Returns `false` (and changes
+    /// nothing) if that slot does not hold `old`.
+    pub(crate) fn relocate(&mut self, index: u32, old: Block, new: Block) -> bool {
+        match self.slots.get_mut(index as usize) {
+            Some(Slot::Occupied { block, .. }) if *block == old => {
+                *block = new;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every live handle and its block, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Handle, Block)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(index, slot)| match *slot {
+            Slot::Occupied { generation, block } => Some((Handle::new(index as u32, generation), block)),
+            _ => None,
+        })
+    }
+
+    /// Bytes of memory the table holds on the global heap.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<Slot>()
+    }
+}

@@ -1,0 +1,422 @@
+//! The object heap: a pool for the objects and a handle table that says where each one is.
+
+use core::fmt;
+
+use mem3_pool::{Block, BlockState, Config, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool, Stats};
+
+use crate::{
+    error::{Error, Result},
+    handle::{Handle, HandleTable, Slot},
+    object::{self, ObjectFlags, ObjectKind, ObjectRef},
+};
+
+/// What [`ObjectHeap::defragment`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DefragStats {
+    /// Runs of free blocks merged by the coalescing pass (always 0 with immediate coalescing).
+    pub merges: usize,
+    /// Objects moved by compaction.
+    pub moved_objects: usize,
+    /// Bytes moved by compaction (whole pool blocks, headers included).
+    pub moved_bytes: usize,
+}
+
+/// The heap's figures at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HeapStats {
+    /// The pool's figures.
+    pub pool: Stats,
+    /// Live objects (occupied handle slots).
+    pub live_objects: usize,
+    /// Live objects that are pinned.
+    pub pinned_objects: usize,
+    /// Slots in the handle table: occupied, vacant or retired.
+    pub handle_slots: usize,
+    /// Slots whose generations are used up; they are never reused.
+    pub retired_slots: usize,
+    /// Bytes the handle table holds on the global heap (outside the pool).
+    pub handle_table_bytes: usize,
+}
+
+/// Typed objects in a [`Pool`], named by generational [`Handle`]s.
+///
+/// See the [crate docs](crate) for an example and the guarantees.
+pub struct ObjectHeap<'a> {
+    pub(crate) pool: Pool<'a>,
+    pub(crate) table: HandleTable,
+    /// Live objects whose pool block is pinned.
+    pub(crate) pinned: usize,
+    pub(crate) defragment_on_failure: bool,
+}
+
+impl fmt::Debug for ObjectHeap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectHeap")
+            .field("pool", &self.pool)
+            .field("live_objects", &self.table.live)
+            .field("pinned_objects", &self.pinned)
+            .field("handle_slots", &self.table.slots.len())
+            .field("defragment_on_failure", &self.defragment_on_failure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole pool block a payload of `size` bytes needs, as the pool computes it.
+fn block_size_for(size: usize) -> Option<usize> {
+    let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
+    Some(total.max(MIN_BLOCK))
+}
+
+impl<'a> ObjectHeap<'a> {
+    /// Makes an empty heap over `region` with the pool's default [`Config`].
+    pub fn new(region: &'a mut [u8]) -> Result<Self> {
+        Self::with_config(region, Config::default())
+    }
+
+    /// Makes an empty heap over `region`, whose pool uses `config`.
+    pub fn with_config(region: &'a mut [u8], config: Config) -> Result<Self> {
+        Ok(ObjectHeap {
+            pool: Pool::with_config(region, config)?,
+            table: HandleTable::new(),
+            pinned: 0,
+            defragment_on_failure: true,
+        })
+    }
+
+    /// Turns automatic defragmentation on or off (it is on by default). When it is on, an allocation that
+    /// finds no free block large enough, although the free space would hold the object after compaction,
+    /// defragments the heap and tries once more.
+    pub fn set_defragment_on_failure(&mut self, on: bool) {
+        self.defragment_on_failure = on;
+    }
+
+    /// Whether allocations defragment and retry when they do not fit (see
+    /// [`set_defragment_on_failure`](ObjectHeap::set_defragment_on_failure)).
+    pub fn defragment_on_failure(&self) -> bool {
+        self.defragment_on_failure
+    }
+
+    /// The pool the objects live in.
+    pub fn pool(&self) -> &Pool<'a> {
+        &self.pool
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Allocation.
+
+    /// Bytes of pool block payload the object needs: its header plus its data. The pool rounds the block up
+    /// (see [`mem3_pool::MIN_BLOCK`] and [`mem3_pool::GRANULE`]).
+    pub fn object_size(value: ObjectRef<'_>) -> usize {
+        value.encoded_size()
+    }
+
+    /// Whether the free space could hold the object once [`defragment`](ObjectHeap::defragment) has run:
+    /// with nothing pinned, whether the total free space is large enough; with pinned objects, whether one of
+    /// the gaps compaction leaves between them is. O(1) with nothing pinned, O(blocks) otherwise.
+    pub fn would_fit_after_defragment(&self, value: ObjectRef<'_>) -> bool {
+        self.fits_after_defragment(Self::object_size(value))
+    }
+
+    fn fits_after_defragment(&self, size: usize) -> bool {
+        let Some(need) = block_size_for(size) else {
+            return false;
+        };
+        if self.pinned == 0 {
+            return need <= self.pool.stats().free_bytes;
+        }
+        // Compaction never moves a block across a pinned one, so the free space of each stretch between
+        // pinned blocks becomes one free block.
+        let mut gap = 0;
+        for info in self.pool.blocks() {
+            match info.state {
+                BlockState::Free => gap += info.size,
+                BlockState::Pinned => gap = 0,
+                BlockState::Used => {}
+            }
+            if gap >= need {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Allocates an object holding `value` and returns its handle.
+    ///
+    /// When no free block is large enough but the free space would hold the object after compaction, and
+    /// automatic defragmentation is on, it [defragments](ObjectHeap::defragment) and tries again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfMemory`] when the object does not fit, [`Error::TooManyHandles`] when the handle table
+    /// cannot grow.
+    pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
+        let size = Self::object_size(value);
+        if u32::try_from(value.data_len()).is_err() {
+            // The header's length field is a `u32`.
+            return Err(self.out_of_memory(size));
+        }
+        let owner = self.table.prepare()?;
+        let block = self.alloc_block(size)?;
+        let payload = self.pool.payload_mut(block).expect("the block was just allocated");
+        object::encode(payload, value, owner, ObjectFlags::empty());
+        let handle = self.table.insert(block);
+        debug_assert_eq!(handle, owner);
+        Ok(handle)
+    }
+
+    /// Allocates an integer object.
+    pub fn alloc_int(&mut self, v: i64) -> Result<Handle> {
+        self.alloc(ObjectRef::Int(v))
+    }
+
+    /// Allocates a float object.
+    pub fn alloc_float(&mut self, v: f64) -> Result<Handle> {
+        self.alloc(ObjectRef::Float(v))
+    }
+
+    /// Allocates a string object holding a copy of `s`.
+    pub fn alloc_str(&mut self, s: &str) -> Result<Handle> {
+        self.alloc(ObjectRef::Str(s))
+    }
+
+    /// A pool block with `size` payload bytes, defragmenting once if that makes it fit.
+    fn alloc_block(&mut self, size: usize) -> Result<Block> {
+        match self.pool.alloc(size) {
+            Ok(block) => Ok(block),
+            Err(mem3_pool::Error::OutOfMemory { .. })
+                if self.defragment_on_failure && self.fits_after_defragment(size) =>
+            {
+                self.defragment();
+                self.pool.alloc(size).map_err(|e| self.pool_error(e, size))
+            }
+            Err(e) => Err(self.pool_error(e, size)),
+        }
+    }
+
+    fn pool_error(&self, e: mem3_pool::Error, size: usize) -> Error {
+        match e {
+            mem3_pool::Error::OutOfMemory { .. } => self.out_of_memory(size),
+            e => e.into(),
+        }
+    }
+
+    fn out_of_memory(&self, requested: usize) -> Error {
+        let stats = self.pool.stats();
+        Error::OutOfMemory { requested, free: stats.free_bytes, largest_free: stats.largest_free }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Reading.
+
+    /// The pool block of `h`'s object. It changes when [`defragment`](ObjectHeap::defragment) moves the
+    /// object.
+    pub fn block(&self, h: Handle) -> Result<Block> {
+        self.table.get(h)
+    }
+
+    /// The payload of `h`'s object, and the object's pool offset for errors.
+    fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
+        let block = self.table.get(h)?;
+        Ok((self.pool.payload(block)?, block.offset()))
+    }
+
+    /// The value of `h`'s object.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StaleHandle`] if `h` names no live object; [`Error::Corrupt`] if the object's header or data
+    /// is invalid (which only memory corruption can cause).
+    pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
+        let (payload, offset) = self.payload(h)?;
+        let (hdr, value) = object::decode(payload, offset)?;
+        if hdr.index != h.index() || hdr.generation != h.generation() {
+            return Err(Error::Corrupt { offset, what: "object header names another handle" });
+        }
+        Ok(value)
+    }
+
+    /// The kind of `h`'s object, without reading its data.
+    pub fn kind(&self, h: Handle) -> Result<ObjectKind> {
+        let (payload, offset) = self.payload(h)?;
+        Ok(object::decode_header(payload, offset)?.kind)
+    }
+
+    /// Whether `h` names a live object.
+    pub fn contains(&self, h: Handle) -> bool {
+        self.table.get(h).is_ok()
+    }
+
+    /// Whether `h`'s object is pinned.
+    pub fn is_pinned(&self, h: Handle) -> Result<bool> {
+        Ok(self.pool.is_pinned(self.table.get(h)?)?)
+    }
+
+    /// The kind of the object stored in `block`, if `block` is a used block of this heap's pool holding a
+    /// valid object header. For heap maps, together with [`Pool::blocks`].
+    pub fn kind_of_block(&self, block: Block) -> Option<ObjectKind> {
+        let payload = self.pool.payload(block).ok()?;
+        object::decode_header(payload, block.offset()).ok().map(|hdr| hdr.kind)
+    }
+
+    /// Every live handle, in index order.
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.table.iter().map(|(h, _)| h)
+    }
+
+    /// The number of live objects.
+    pub fn len(&self) -> usize {
+        self.table.live
+    }
+
+    /// Whether there are no live objects.
+    pub fn is_empty(&self) -> bool {
+        self.table.live == 0
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Freeing and pinning.
+
+    /// Frees `h`'s object. `h` and every copy of it are stale from then on.
+    pub fn free(&mut self, h: Handle) -> Result<()> {
+        let block = self.table.get(h)?;
+        let pinned = self.pool.is_pinned(block)?;
+        self.pool.free(block)?;
+        self.table.remove(h)?;
+        self.pinned -= usize::from(pinned);
+        Ok(())
+    }
+
+    /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned
+    /// object does nothing (pins do not nest).
+    pub fn pin(&mut self, h: Handle) -> Result<()> {
+        self.set_pinned(h, true)
+    }
+
+    /// Unpins `h`'s object. Unpinning an unpinned object does nothing.
+    pub fn unpin(&mut self, h: Handle) -> Result<()> {
+        self.set_pinned(h, false)
+    }
+
+    fn set_pinned(&mut self, h: Handle, on: bool) -> Result<()> {
+        let block = self.table.get(h)?;
+        let mut flags = object::decode_header(self.pool.payload(block)?, block.offset())?.flags;
+        if self.pool.is_pinned(block)? == on {
+            return Ok(());
+        }
+        if on {
+            self.pool.pin(block)?;
+            self.pinned += 1;
+        } else {
+            self.pool.unpin(block)?;
+            self.pinned -= 1;
+        }
+        flags.set(ObjectFlags::PINNED, on);
+        object::set_flags(self.pool.payload_mut(block)?, flags);
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Defragmentation.
+
+    /// Merges runs of free blocks, then slides every unpinned object toward the start of the pool and
+    /// updates its handle, so that the free space becomes one block (or one per gap before a pinned
+    /// object). Handles stay valid; pinned objects stay where they are. O(blocks + bytes moved).
+    pub fn defragment(&mut self) -> DefragStats {
+        let merges = self.pool.coalesce();
+        let table = &mut self.table;
+        let compact = self.pool.compact(|old, new, payload| {
+            // The header names the owning slot, so fixing the handle is O(1).
+            let owner = object::decode_header(payload, new.offset()).map(|hdr| hdr.index);
+            if !owner.is_ok_and(|index| table.relocate(index, old, new)) {
+                // A corrupt header: find the owner the slow way rather than leave a handle naming whatever
+                // block ends up at `old`. `check` still reports the header.
+                if let Some(index) = table.slots.iter().position(
+                    |slot| matches!(slot, Slot::Occupied { block, .. } if *block == old),
+                ) {
+                    table.relocate(index as u32, old, new);
+                }
+            }
+        });
+        DefragStats {
+            merges,
+            moved_objects: compact.moved_blocks,
+            moved_bytes: compact.moved_bytes,
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Figures and the integrity check.
+
+    /// The heap's figures. O(1).
+    pub fn stats(&self) -> HeapStats {
+        HeapStats {
+            pool: self.pool.stats(),
+            live_objects: self.table.live,
+            pinned_objects: self.pinned,
+            handle_slots: self.table.slots.len(),
+            retired_slots: self.table.retired,
+            handle_table_bytes: self.table.bytes(),
+        }
+    }
+
+    /// Verifies the whole heap: the pool's own check; every live handle names a live pool block whose valid
+    /// object header names that handle, with a pin flag that agrees with the block's; every used block is
+    /// owned that way (so no two handles share an object and no object is lost); the free list links exactly
+    /// the vacant slots; and the counters agree. O(blocks + handle slots).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] naming the first fault found.
+    pub fn check(&self) -> Result<()> {
+        self.pool.check()?;
+        let corrupt = |offset, what| Err(Error::Corrupt { offset, what });
+        let (mut live, mut pinned, mut vacant, mut retired) = (0, 0, 0, 0);
+        for (index, slot) in self.table.slots.iter().enumerate() {
+            match *slot {
+                Slot::Occupied { generation, block } => {
+                    let offset = block.offset();
+                    let Ok(payload) = self.pool.payload(block) else {
+                        return corrupt(offset, "a live handle names no live block");
+                    };
+                    let (hdr, _) = object::decode(payload, offset)?;
+                    if hdr.index as usize != index || hdr.generation != generation {
+                        return corrupt(offset, "object header names another handle");
+                    }
+                    let block_pinned = self.pool.is_pinned(block)?;
+                    if block_pinned != hdr.flags.contains(ObjectFlags::PINNED) {
+                        return corrupt(offset, "object pin flag disagrees with its pool block");
+                    }
+                    live += 1;
+                    pinned += usize::from(block_pinned);
+                }
+                Slot::Vacant { .. } => vacant += 1,
+                Slot::Retired => retired += 1,
+            }
+        }
+        let mut next = self.table.free_head;
+        let mut linked = 0;
+        while let Some(index) = next {
+            linked += 1;
+            match self.table.slots.get(index as usize) {
+                Some(Slot::Vacant { next_free, .. }) if linked <= vacant => next = *next_free,
+                _ => return corrupt(0, "handle free list links a slot that is not vacant, or loops"),
+            }
+        }
+        if linked != vacant {
+            return corrupt(0, "handle free list misses vacant slots");
+        }
+        if live != self.table.live || retired != self.table.retired || pinned != self.pinned {
+            return corrupt(0, "heap counters disagree with the handle table");
+        }
+        // Every used block is owned by the live handle its header names. With the walk above (every live
+        // handle names a distinct used block), handles and used blocks correspond one to one.
+        for block in self.pool.blocks().filter_map(|info| info.block()) {
+            let offset = block.offset();
+            let hdr = object::decode_header(self.pool.payload(block)?, offset)?;
+            if self.table.get(Handle::new(hdr.index, hdr.generation)) != Ok(block) {
+                return corrupt(offset, "used block is not owned by the handle its header names");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! How an object is laid out in the payload of its pool block, and how it is read back.
+//!
+//! ```text
+//!   pool block payload (8-aligned)
+//!   +--------+--------+----------------+
+//!   | kind u8| flags u8| reserved u16  |   0   kind: ObjectKind (1..=3); flags: ObjectFlags; reserved: 0
+//!   +--------+--------+----------------+
+//!   | len: u32                         |   4   bytes of data (8 for numbers, the UTF-8 length for strings)
+//!   +----------------------------------+
+//!   | handle index: u32                |   8   the handle that owns the object: compaction reads it to
+//!   +----------------------------------+        fix that handle, check() to prove the owner is unique
+//!   | handle generation: u32           |  12
+//!   +----------------------------------+
+//!   | data: i64 | f64 | UTF-8 bytes    |  16   native byte order
+//!   | ...                              |
+//!   +----------------------------------+
+//! ```
+//!
+//! Every field is read with `from_ne_bytes`, so decoding needs no alignment and no `unsafe`, and every field is
+//! validated: decoding a corrupt payload returns [`Error::Corrupt`], never a panic or a wrong value.
+
+use core::num::NonZeroU32;
+
+use static_assertions::{const_assert, const_assert_eq};
+
+use crate::{
+    error::{Error, Result},
+    handle::Handle,
+};
+
+/// Offset of the kind byte in the object header.
+pub(crate) const KIND_OFFSET: usize = 0;
+/// Offset of the flags byte.
+pub(crate) const FLAGS_OFFSET: usize = 1;
+/// Offset of the reserved `u16`, always 0.
+pub(crate) const RESERVED_OFFSET: usize = 2;
+/// Offset of the data length (`u32`).
+pub(crate) const LEN_OFFSET: usize = 4;
+/// Offset of the owning handle's index (`u32`).
+pub(crate) const INDEX_OFFSET: usize = 8;
+/// Offset of the owning handle's generation (`u32`, non-zero).
+pub(crate) const GENERATION_OFFSET: usize = 12;
+/// Bytes of the object header; the data follows it.
+pub const OBJECT_HEADER_SIZE: usize = 16;
+/// Bytes of an `Int` or `Float` object's data.
+pub(crate) const NUMBER_SIZE: usize = 8;
+
+/// The header as a struct: the byte offsets above are this struct's `repr(C)` field offsets, which the
+/// assertions below prove, so the layout is written down once and checked by the compiler.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectHdr {
+    pub(crate) kind: ObjectKind,
+    pub(crate) flags: ObjectFlags,
+    pub(crate) reserved: u16,
+    pub(crate) len: u32,
+    pub(crate) index: u32,
+    pub(crate) generation: NonZeroU32,
+}
+
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, kind), KIND_OFFSET);
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, flags), FLAGS_OFFSET);
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, reserved), RESERVED_OFFSET);
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, len), LEN_OFFSET);
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, index), INDEX_OFFSET);
+const_assert_eq!(core::mem::offset_of!(ObjectHdr, generation), GENERATION_OFFSET);
+const_assert_eq!(core::mem::size_of::<ObjectHdr>(), OBJECT_HEADER_SIZE);
+// The data starts on an 8-byte boundary (payloads are `MIN_ALIGN`-aligned), so an `i64` or `f64` there is
+// naturally aligned even though we never rely on it.
+const_assert!(OBJECT_HEADER_SIZE % mem3_pool::MIN_ALIGN == 0);
+const_assert_eq!(core::mem::size_of::<i64>(), NUMBER_SIZE);
+const_assert_eq!(core::mem::size_of::<f64>(), NUMBER_SIZE);
+// A number object fits the smallest pool block, so ints and floats never waste a block.
+const_assert!(OBJECT_HEADER_SIZE + NUMBER_SIZE <= mem3_pool::MIN_BLOCK - mem3_pool::HEADER_SIZE);
+
+/// What an object is.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    /// A 64-bit signed integer.
+    Int = 1,
+    /// A 64-bit float.
+    Float = 2,
+    /// A UTF-8 string.
+    Str = 3,
+}
+
+impl ObjectKind {
+    /// The kind whose header byte is `byte`. Zero is no kind, so zeroed memory never decodes as an object.
+    pub(crate) fn from_u8(byte: u8) -> Option<ObjectKind> {
+        match byte {
+            1 => Some(ObjectKind::Int),
+            2 => Some(ObjectKind::Float),
+            3 => Some(ObjectKind::Str),
+            _ => None,
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// Flags in an object header.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub(crate) struct ObjectFlags: u8 {
+        /// The object is pinned: its pool block is pinned too, and compaction leaves it in place.
+        const PINNED = 1 << 0;
+    }
+}
+
+/// A borrowed view of an object's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ObjectRef<'h> {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(&'h str),
+}
+
+impl ObjectRef<'_> {
+    /// The object's kind.
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            ObjectRef::Int(_) => ObjectKind::Int,
+            ObjectRef::Float(_) => ObjectKind::Float,
+            ObjectRef::Str(_) => ObjectKind::Str,
+        }
+    }
+
+    /// Bytes of the object's data (after the header).
+    pub(crate) fn data_len(&self) -> usize {
+        match self {
+            ObjectRef::Int(_) | ObjectRef::Float(_) => NUMBER_SIZE,
+            ObjectRef::Str(s) => s.len(),
+        }
+    }
+
+    /// Bytes the object needs in its pool block's payload: the header plus the data.
+    pub(crate) fn encoded_size(&self) -> usize {
+        OBJECT_HEADER_SIZE + self.data_len()
+    }
+}
+
+impl From<i64> for ObjectRef<'_> {
+    fn from(v: i64) -> Self {
+        ObjectRef::Int(v)
+    }
+}
+
+impl From<f64> for ObjectRef<'_> {
+    fn from(v: f64) -> Self {
+        ObjectRef::Float(v)
+    }
+}
+
+impl<'h> From<&'h str> for ObjectRef<'h> {
+    fn from(s: &'h str) -> Self {
+        ObjectRef::Str(s)
+    }
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([bytes[at], bytes[at + 1]])
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn data8(bytes: &[u8]) -> [u8; NUMBER_SIZE] {
+    let mut out = [0; NUMBER_SIZE];
+    out.copy_from_slice(&bytes[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + NUMBER_SIZE]);
+    out
+}
+
+/// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
+pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle, flags: ObjectFlags) {
+    let len = value.data_len();
+    debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
+    debug_assert!(u32::try_from(len).is_ok());
+    payload[KIND_OFFSET] = value.kind() as u8;
+    payload[FLAGS_OFFSET] = flags.bits();
+    payload[RESERVED_OFFSET..LEN_OFFSET].copy_from_slice(&0u16.to_ne_bytes());
+    payload[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
+    payload[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
+    payload[GENERATION_OFFSET..OBJECT_HEADER_SIZE]
+        .copy_from_slice(&owner.generation().get().to_ne_bytes());
+    let data = &mut payload[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + len];
+    match value {
+        ObjectRef::Int(v) => data.copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Float(v) => data.copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Str(s) => data.copy_from_slice(s.as_bytes()),
+    }
+}
+
+/// Rewrites the flags byte of the object in `payload` (whose header has been decoded successfully before).
+pub(crate) fn set_flags(payload: &mut [u8], flags: ObjectFlags) {
+    payload[FLAGS_OFFSET] = flags.bits();
+}
+
+/// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
+/// the error.
+pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> {
+    let corrupt = |what| Error::Corrupt { offset, what };
+    if payload.len() < OBJECT_HEADER_SIZE {
+        return Err(corrupt("block is smaller than an object header"));
+    }
+    let kind = ObjectKind::from_u8(payload[KIND_OFFSET]).ok_or(corrupt("unknown object kind"))?;
+    let flags =
+        ObjectFlags::from_bits(payload[FLAGS_OFFSET]).ok_or(corrupt("unknown object flags"))?;
+    let reserved = u16_at(payload, RESERVED_OFFSET);
+    if reserved != 0 {
+        return Err(corrupt("reserved header bytes are not zero"));
+    }
+    let len = u32_at(payload, LEN_OFFSET);
+    let fits = usize::try_from(len)
+        .ok()
+        .and_then(|len| len.checked_add(OBJECT_HEADER_SIZE))
+        .is_some_and(|end| end <= payload.len());
+    match kind {
+        ObjectKind::Int | ObjectKind::Float if len != NUMBER_SIZE as u32 => {
+            return Err(corrupt("number object with a length other than 8"));
+        }
+        ObjectKind::Str if !fits => return Err(corrupt("string length runs past the block")),
+        _ => {}
+    }
+    let index = u32_at(payload, INDEX_OFFSET);
+    let generation = NonZeroU32::new(u32_at(payload, GENERATION_OFFSET))
+        .ok_or(corrupt("owner generation is zero"))?;
+    Ok(ObjectHdr { kind, flags, reserved, len, index, generation })
+}
+
+/// Decodes the object in `payload` (header and data), validating everything it reads.
+pub(crate) fn decode(payload: &[u8], offset: usize) -> Result<(ObjectHdr, ObjectRef<'_>)> {
+    let hdr = decode_header(payload, offset)?;
+    let value = match hdr.kind {
+        ObjectKind::Int => ObjectRef::Int(i64::from_ne_bytes(data8(payload))),
+        ObjectKind::Float => ObjectRef::Float(f64::from_ne_bytes(data8(payload))),
+        ObjectKind::Str => {
+            // `decode_header` checked that the string lies inside the payload.
+            let bytes = &payload[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + hdr.len as usize];
+            ObjectRef::Str(
+                core::str::from_utf8(bytes)
+                    .map_err(|_| Error::Corrupt { offset, what: "string is not UTF-8" })?,
+            )
+        }
+    };
+    Ok((hdr, value))
+}
