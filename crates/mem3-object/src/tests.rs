@@ -1,1 +1,479 @@
-//! Unit tests.
+//! Unit tests: each operation, each error, the encoding, and generation retirement.
+
+use core::num::NonZeroU32;
+use std::{format, string::String, vec, vec::Vec};
+
+use mem3_pool::{Block, BlockState, Config, Corruption, CorruptionKind};
+
+use crate::{
+    handle::Slot,
+    object::{self, GENERATION_OFFSET, INDEX_OFFSET, LEN_OFFSET, OBJECT_HEADER_SIZE},
+    *,
+};
+
+fn region(len: usize) -> Vec<u8> {
+    vec![0; len]
+}
+
+/// Overwrites `bytes` at `at` in the payload of `h`'s object, as memory corruption would.
+fn poke(heap: &mut ObjectHeap<'_>, h: Handle, at: usize, bytes: &[u8]) {
+    let block = heap.block(h).unwrap();
+    heap.pool.payload_mut(block).unwrap()[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+fn corrupt_what(r: Result<impl core::fmt::Debug>) -> &'static str {
+    match r {
+        Err(Error::Corrupt { what, .. }) => what,
+        other => panic!("expected Error::Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn alloc_and_get_each_kind() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    assert!(heap.is_empty());
+    let i = heap.alloc_int(-42).unwrap();
+    let f = heap.alloc_float(f64::NAN).unwrap();
+    let s = heap.alloc_str("héllo").unwrap();
+    let e = heap.alloc_str("").unwrap();
+    let g = heap.alloc(ObjectRef::Int(i64::MIN)).unwrap();
+    assert_eq!(heap.get(i), Ok(ObjectRef::Int(-42)));
+    let Ok(ObjectRef::Float(nan)) = heap.get(f) else { panic!() };
+    assert_eq!(nan.to_bits(), f64::NAN.to_bits());
+    assert_eq!(heap.get(s), Ok(ObjectRef::Str("héllo")));
+    assert_eq!(heap.get(e), Ok(ObjectRef::Str("")));
+    assert_eq!(heap.get(g), Ok(ObjectRef::Int(i64::MIN)));
+    assert_eq!(heap.kind(i), Ok(ObjectKind::Int));
+    assert_eq!(heap.kind(f), Ok(ObjectKind::Float));
+    assert_eq!(heap.kind(s), Ok(ObjectKind::Str));
+    assert_eq!(heap.get(s).unwrap().kind(), ObjectKind::Str);
+    assert!(heap.contains(i));
+    assert_eq!(heap.len(), 5);
+    assert_eq!(heap.handles().collect::<Vec<_>>(), [i, f, s, e, g]);
+    heap.check().unwrap();
+}
+
+#[test]
+fn object_sizes() {
+    assert_eq!(ObjectHeap::object_size(ObjectRef::Int(0)), OBJECT_HEADER_SIZE + 8);
+    assert_eq!(ObjectHeap::object_size(ObjectRef::Float(0.0)), OBJECT_HEADER_SIZE + 8);
+    assert_eq!(ObjectHeap::object_size(ObjectRef::Str("abc")), OBJECT_HEADER_SIZE + 3);
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let h = heap.alloc_str("abcdefghij").unwrap();
+    let usable = heap.pool().usable_size(heap.block(h).unwrap()).unwrap();
+    assert!(usable >= ObjectHeap::object_size(ObjectRef::Str("abcdefghij")));
+}
+
+#[test]
+fn stale_handle_errors_everywhere() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let h = heap.alloc_int(1).unwrap();
+    heap.free(h).unwrap();
+    assert_eq!(heap.get(h), Err(Error::StaleHandle));
+    assert_eq!(heap.kind(h), Err(Error::StaleHandle));
+    assert_eq!(heap.free(h), Err(Error::StaleHandle));
+    assert_eq!(heap.pin(h), Err(Error::StaleHandle));
+    assert_eq!(heap.unpin(h), Err(Error::StaleHandle));
+    assert_eq!(heap.is_pinned(h), Err(Error::StaleHandle));
+    assert_eq!(heap.block(h), Err(Error::StaleHandle));
+    assert!(!heap.contains(h));
+    // The slot is reused with a new generation; the old handle stays stale.
+    let h2 = heap.alloc_int(2).unwrap();
+    assert_eq!(h2.index(), h.index());
+    assert_ne!(h2, h);
+    assert_eq!(heap.get(h), Err(Error::StaleHandle));
+    assert_eq!(heap.get(h2), Ok(ObjectRef::Int(2)));
+    // A forged handle past the table is stale too.
+    let forged = Handle::from_bits((1 << 32) | 999).unwrap();
+    assert_eq!(heap.get(forged), Err(Error::StaleHandle));
+    heap.check().unwrap();
+}
+
+#[test]
+fn handle_bits_round_trip() {
+    let h = Handle::new(7, NonZeroU32::new(9).unwrap());
+    assert_eq!(Handle::from_bits(h.to_bits()), Some(h));
+    assert_eq!(h.generation().get(), 9);
+    assert_eq!(Handle::from_bits(7), None);
+}
+
+#[test]
+fn generation_retires_instead_of_wrapping() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let first = heap.alloc_int(1).unwrap();
+    heap.free(first).unwrap();
+    // Skip four billion frees: the vacant slot's next occupant gets generation u32::MAX - 1.
+    let Slot::Vacant { generation, .. } = &mut heap.table.slots[0] else { panic!() };
+    *generation = NonZeroU32::new(u32::MAX - 1).unwrap();
+    let a = heap.alloc_int(2).unwrap();
+    assert_eq!((a.index(), a.generation().get()), (0, u32::MAX - 1));
+    heap.free(a).unwrap();
+    let b = heap.alloc_int(3).unwrap();
+    assert_eq!((b.index(), b.generation().get()), (0, u32::MAX));
+    heap.free(b).unwrap();
+    assert_eq!(heap.table.slots[0], Slot::Retired);
+    assert_eq!(heap.stats().retired_slots, 1);
+    // The next object gets a fresh slot; every old handle stays stale, and none of them reads it.
+    let c = heap.alloc_int(4).unwrap();
+    assert_eq!((c.index(), c.generation().get()), (1, 1));
+    for old in [first, a, b] {
+        assert_eq!(heap.get(old), Err(Error::StaleHandle));
+        assert_eq!(heap.free(old), Err(Error::StaleHandle));
+    }
+    // A handle with the would-be wrapped generation (1) on the retired slot is stale as well.
+    assert_eq!(heap.get(Handle::new(0, NonZeroU32::MIN)), Err(Error::StaleHandle));
+    assert_eq!(heap.stats().handle_slots, 2);
+    heap.check().unwrap();
+}
+
+#[test]
+fn too_many_handles() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    heap.table.max_slots = 2;
+    let a = heap.alloc_int(1).unwrap();
+    let _b = heap.alloc_int(2).unwrap();
+    let before = heap.stats();
+    assert_eq!(heap.alloc_int(3), Err(Error::TooManyHandles));
+    assert_eq!(heap.stats(), before, "a failed alloc changes nothing");
+    heap.free(a).unwrap();
+    let c = heap.alloc_int(3).unwrap();
+    assert_eq!(c.index(), a.index());
+    // Retiring the only reusable slot leaves no room either.
+    heap.free(c).unwrap();
+    let Slot::Vacant { generation, .. } = &mut heap.table.slots[0] else { panic!() };
+    *generation = NonZeroU32::MAX;
+    let d = heap.alloc_int(4).unwrap();
+    heap.free(d).unwrap();
+    assert_eq!(heap.alloc_int(5), Err(Error::TooManyHandles));
+    heap.check().unwrap();
+}
+
+#[test]
+fn out_of_memory() {
+    let mut r = region(1024);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let big = "x".repeat(2000);
+    let requested = ObjectHeap::object_size(ObjectRef::Str(&big));
+    let free = heap.pool().stats().free_bytes;
+    assert!(!heap.would_fit_after_defragment(ObjectRef::Str(&big)));
+    assert_eq!(
+        heap.alloc_str(&big),
+        Err(Error::OutOfMemory { requested, free, largest_free: free })
+    );
+    assert!(heap.is_empty());
+    assert_eq!(heap.stats().handle_slots, 0, "no slot is taken by a failed alloc");
+    // Fill the pool: the last allocation fails with an exact report.
+    while heap.alloc_int(0).is_ok() {}
+    let s = heap.pool().stats();
+    assert!(s.largest_free < mem3_pool::MIN_BLOCK);
+    assert_eq!(
+        heap.alloc_int(1),
+        Err(Error::OutOfMemory { requested: 24, free: s.free_bytes, largest_free: s.largest_free })
+    );
+    heap.check().unwrap();
+}
+
+#[test]
+fn pool_errors_pass_through() {
+    let mut r = region(8);
+    assert!(matches!(
+        ObjectHeap::new(&mut r),
+        Err(Error::Pool(mem3_pool::Error::RegionTooSmall { len: 8, .. }))
+    ));
+}
+
+#[test]
+fn pin_keeps_objects_in_place() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..10).map(|i| heap.alloc_int(i).unwrap()).collect();
+    heap.pin(hs[5]).unwrap();
+    heap.pin(hs[5]).unwrap(); // idempotent
+    assert_eq!(heap.is_pinned(hs[5]), Ok(true));
+    assert_eq!(heap.stats().pinned_objects, 1);
+    let pinned_at = heap.block(hs[5]).unwrap();
+    for &h in hs.iter().step_by(2) {
+        heap.free(h).unwrap();
+    }
+    heap.check().unwrap();
+    let moved_before = heap.block(hs[7]).unwrap();
+    let d = heap.defragment();
+    heap.check().unwrap();
+    assert_eq!(heap.block(hs[5]).unwrap(), pinned_at);
+    assert!(heap.block(hs[7]).unwrap() < moved_before);
+    assert!(d.moved_objects > 0 && d.moved_bytes >= d.moved_objects * mem3_pool::MIN_BLOCK);
+    for (i, &h) in hs.iter().enumerate().skip(1).step_by(2) {
+        assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
+    }
+    // The gap before the pinned object stays free: two free blocks.
+    assert_eq!(heap.pool().stats().free_blocks, 2);
+    heap.unpin(hs[5]).unwrap();
+    heap.unpin(hs[5]).unwrap(); // idempotent
+    assert_eq!(heap.stats().pinned_objects, 0);
+    heap.defragment();
+    let s = heap.pool().stats();
+    assert_eq!((s.free_blocks, s.largest_free), (1, s.free_bytes));
+    // Freeing a pinned object is allowed and unpins it.
+    heap.pin(hs[3]).unwrap();
+    heap.free(hs[3]).unwrap();
+    assert_eq!(heap.stats().pinned_objects, 0);
+    heap.check().unwrap();
+}
+
+#[test]
+fn would_fit_counts_gaps_between_pinned_objects() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    // Fill the pool with 64-byte blocks, then free all but every fourth one and pin those.
+    let s40 = "a".repeat(40);
+    let mut hs = Vec::new();
+    while let Ok(h) = heap.alloc_str(&s40) {
+        hs.push(h);
+    }
+    for (i, &h) in hs.iter().enumerate() {
+        // Pinning the last one too keeps the pool's tail from forming a larger gap.
+        if i % 4 == 0 || i == hs.len() - 1 { heap.pin(h).unwrap() } else { heap.free(h).unwrap() }
+    }
+    let free = heap.pool().stats().free_bytes;
+    // Each gap between pinned objects is 3 * 64 = 192 bytes: a 180-byte block fits, a 200-byte one does not
+    // although the total free space is far larger.
+    let fits = "b".repeat(192 - 8 - OBJECT_HEADER_SIZE);
+    let too_big = "b".repeat(200 - 8 - OBJECT_HEADER_SIZE);
+    assert!(free > 1000);
+    assert!(heap.would_fit_after_defragment(ObjectRef::Str(&fits)));
+    assert!(!heap.would_fit_after_defragment(ObjectRef::Str(&too_big)));
+    assert!(matches!(heap.alloc_str(&too_big), Err(Error::OutOfMemory { .. })));
+    heap.alloc_str(&fits).unwrap();
+    heap.check().unwrap();
+}
+
+#[test]
+fn kind_of_block_for_heap_maps() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    heap.alloc_int(1).unwrap();
+    heap.alloc_float(1.0).unwrap();
+    heap.alloc_str("s").unwrap();
+    let kinds: Vec<_> = heap
+        .pool()
+        .blocks()
+        .filter(|b| b.state != BlockState::Free)
+        .map(|b| heap.kind_of_block(b.block().unwrap()))
+        .collect();
+    assert_eq!(kinds, [Some(ObjectKind::Int), Some(ObjectKind::Float), Some(ObjectKind::Str)]);
+    assert_eq!(heap.kind_of_block(Block::from_offset_unchecked(12345).unwrap()), None);
+}
+
+#[test]
+fn corrupt_headers_are_errors() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let cases: [(&str, usize, &[u8], &str); 8] = [
+        ("s", 0, &[0], "unknown object kind"),
+        ("s", 0, &[9], "unknown object kind"),
+        ("s", 1, &[0x80], "unknown object flags"),
+        ("s", 2, &[1], "reserved header bytes are not zero"),
+        ("s", LEN_OFFSET, &u32::MAX.to_ne_bytes(), "string length runs past the block"),
+        ("s", OBJECT_HEADER_SIZE, &[0xff], "string is not UTF-8"),
+        ("s", GENERATION_OFFSET, &0u32.to_ne_bytes(), "owner generation is zero"),
+        ("s", INDEX_OFFSET, &77u32.to_ne_bytes(), "object header names another handle"),
+    ];
+    for (s, at, bytes, what) in cases {
+        let h = heap.alloc_str(s).unwrap();
+        poke(&mut heap, h, at, bytes);
+        assert_eq!(corrupt_what(heap.get(h)), what, "get after poking {bytes:?} at {at}");
+        assert_eq!(corrupt_what(heap.check()), what, "check after poking {bytes:?} at {at}");
+        // Defragmenting with a corrupt header still keeps every other handle right.
+        heap.defragment();
+        poke(&mut heap, h, 0, &[3, 0, 0, 0]);
+        poke(&mut heap, h, LEN_OFFSET, &1u32.to_ne_bytes());
+        poke(&mut heap, h, INDEX_OFFSET, &h.index().to_ne_bytes());
+        poke(&mut heap, h, GENERATION_OFFSET, &h.generation().get().to_ne_bytes());
+        poke(&mut heap, h, OBJECT_HEADER_SIZE, b"s");
+        heap.check().unwrap();
+        heap.free(h).unwrap();
+    }
+    let n = heap.alloc_int(5).unwrap();
+    poke(&mut heap, n, LEN_OFFSET, &9u32.to_ne_bytes());
+    assert_eq!(corrupt_what(heap.get(n)), "number object with a length other than 8");
+    assert_eq!(corrupt_what(heap.kind(n)), "number object with a length other than 8");
+}
+
+#[test]
+fn defragment_survives_a_corrupt_owner_index() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_int(1).unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    let c = heap.alloc_int(3).unwrap();
+    heap.free(a).unwrap();
+    // `c`'s header claims `b` owns it; compaction must still move `c`'s handle along with `c`.
+    poke(&mut heap, c, INDEX_OFFSET, &b.index().to_ne_bytes());
+    heap.defragment();
+    assert_eq!(heap.get(b), Ok(ObjectRef::Int(2)));
+    assert_eq!(corrupt_what(heap.get(c)), "object header names another handle");
+    poke(&mut heap, c, INDEX_OFFSET, &c.index().to_ne_bytes());
+    assert_eq!(heap.get(c), Ok(ObjectRef::Int(3)));
+    heap.check().unwrap();
+}
+
+#[test]
+fn check_finds_handle_table_faults() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_int(1).unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    heap.check().unwrap();
+
+    // Two handles naming one object.
+    let saved = heap.table.slots[1];
+    let Slot::Occupied { block: block_a, .. } = heap.table.slots[0] else { panic!() };
+    let Slot::Occupied { block, .. } = &mut heap.table.slots[1] else { panic!() };
+    *block = block_a;
+    assert_eq!(corrupt_what(heap.check()), "object header names another handle");
+    heap.table.slots[1] = saved;
+
+    // A handle naming a freed block.
+    let block_b = heap.block(b).unwrap();
+    heap.pool.free(block_b).unwrap();
+    assert_eq!(corrupt_what(heap.check()), "a live handle names no live block");
+    heap.table.slots[1] = Slot::Retired;
+    heap.table.live -= 1;
+    heap.table.retired += 1;
+    heap.check().unwrap();
+
+    // An object no handle owns.
+    let orphan = heap.alloc_int(3).unwrap();
+    heap.table.slots[orphan.index() as usize] =
+        Slot::Vacant { generation: NonZeroU32::MIN, next_free: None };
+    heap.table.live -= 1;
+    heap.table.free_head = Some(orphan.index());
+    assert_eq!(corrupt_what(heap.check()), "used block is not owned by the handle its header names");
+
+    // A free-list loop, and counters that disagree.
+    heap.table.slots[orphan.index() as usize] =
+        Slot::Vacant { generation: NonZeroU32::MIN, next_free: Some(orphan.index()) };
+    assert_eq!(
+        corrupt_what(heap.check()),
+        "handle free list links a slot that is not vacant, or loops"
+    );
+    heap.table.free_head = None;
+    assert_eq!(corrupt_what(heap.check()), "handle free list misses vacant slots");
+    let _ = a;
+}
+
+#[test]
+fn check_counts_pins() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_int(1).unwrap();
+    heap.pool.pin(heap.block(a).unwrap()).unwrap();
+    assert_eq!(corrupt_what(heap.check()), "object pin flag disagrees with its pool block");
+    poke(&mut heap, a, 1, &[1]);
+    assert_eq!(corrupt_what(heap.check()), "heap counters disagree with the handle table");
+    heap.pinned = 1;
+    heap.check().unwrap();
+}
+
+#[test]
+fn pool_corruption_maps_to_corrupt() {
+    let e: Error = Corruption { offset: 64, kind: CorruptionKind::AdjacentFree }.into();
+    assert_eq!(e, Error::Corrupt { offset: 64, what: "pool: two adjacent free blocks" });
+}
+
+#[test]
+fn error_messages() {
+    let cases: [(Error, &str); 4] = [
+        (Error::StaleHandle, "stale handle"),
+        (Error::TooManyHandles, "too many handles"),
+        (
+            Error::OutOfMemory { requested: 40, free: 32, largest_free: 32 },
+            "out of memory: requested 40 bytes, 32 bytes free, largest free block 32 bytes",
+        ),
+        (
+            Error::Corrupt { offset: 8, what: "unknown object kind" },
+            "corrupt object heap at offset 8: unknown object kind",
+        ),
+    ];
+    for (e, msg) in cases {
+        assert_eq!(format!("{e}"), msg);
+    }
+    let pool = Error::from(mem3_pool::Error::InvalidBlock { offset: 3 });
+    assert_eq!(format!("{pool}"), "offset 3 is not the start of a live block");
+}
+
+#[test]
+fn deferred_coalescing_defragments_too() {
+    let mut r = region(4096);
+    let config = Config { coalescing: mem3_pool::Coalescing::Deferred, ..Config::default() };
+    let mut heap = ObjectHeap::with_config(&mut r, config).unwrap();
+    let hs: Vec<_> = (0..20).map(|i| heap.alloc_str(&"z".repeat(i)).unwrap()).collect();
+    for &h in &hs[..10] {
+        heap.free(h).unwrap();
+    }
+    let d = heap.defragment();
+    assert_eq!(d.merges, 9);
+    assert_eq!(d.moved_objects, 10);
+    let s = heap.pool().stats();
+    assert_eq!(s.largest_free, s.free_bytes);
+    for (i, &h) in hs.iter().enumerate().skip(10) {
+        assert_eq!(heap.get(h), Ok(ObjectRef::Str(&"z".repeat(i))));
+    }
+    heap.check().unwrap();
+}
+
+#[test]
+fn stats_count_the_handle_table() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..10).map(|i| heap.alloc_int(i).unwrap()).collect();
+    heap.free(hs[0]).unwrap();
+    let s = heap.stats();
+    assert_eq!((s.live_objects, s.handle_slots, s.retired_slots), (9, 10, 0));
+    assert!(s.handle_table_bytes >= 10 * core::mem::size_of::<Slot>());
+    assert_eq!(s.pool.used_blocks, 9);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Decoding arbitrary bytes returns a value or an error, never a panic; a value it returns is what the
+    /// bytes say.
+    #[test]
+    fn decode_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+                           kind in 0u8..5, len in 0u32..64) {
+        let mut bytes = bytes;
+        if bytes.len() >= OBJECT_HEADER_SIZE {
+            bytes[0] = kind;
+            bytes[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&len.to_ne_bytes());
+        }
+        if let Ok((hdr, value)) = object::decode(&bytes, 8) {
+            proptest::prop_assert_eq!(hdr.kind, value.kind());
+            if let ObjectRef::Str(s) = value {
+                proptest::prop_assert_eq!(s.as_bytes(), &bytes[16..16 + len as usize]);
+            }
+        }
+    }
+}
+
+#[test]
+fn encode_decode_round_trip() {
+    let owner = Handle::new(3, NonZeroU32::new(5).unwrap());
+    let long = String::from("ünïcödé");
+    for value in [ObjectRef::Int(-1), ObjectRef::Float(-0.0), ObjectRef::Str(&long)] {
+        let mut buf = [0u8; 64];
+        object::encode(&mut buf, value, owner, object::ObjectFlags::PINNED);
+        let (hdr, back) = object::decode(&buf, 8).unwrap();
+        assert_eq!((hdr.index, hdr.generation), (3, owner.generation()));
+        assert!(hdr.flags.contains(object::ObjectFlags::PINNED));
+        match (value, back) {
+            (ObjectRef::Float(a), ObjectRef::Float(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+            (a, b) => assert_eq!(a, b),
+        }
+    }
+}
