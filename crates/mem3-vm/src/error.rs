@@ -1,0 +1,260 @@
+//! The errors of `mem3-vm`: assembly errors, runtime errors and size-parsing errors.
+
+use core::fmt;
+
+/// An assembly error: what is wrong and on which line.
+///
+/// Displays as `line N: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsmError {
+    /// The 1-based source line.
+    pub line: usize,
+    /// What is wrong.
+    pub kind: AsmErrorKind,
+}
+
+impl AsmError {
+    /// The message without the line number.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+impl fmt::Display for AsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+impl core::error::Error for AsmError {}
+
+/// What is wrong with a line of assembly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AsmErrorKind {
+    /// The mnemonic is not an instruction.
+    #[error("unknown instruction `{0}`")]
+    UnknownInstruction(String),
+    /// A directive other than `.pool`.
+    #[error("unknown directive `{0}`")]
+    UnknownDirective(String),
+    /// The instruction needs an operand and has none.
+    #[error("`{instruction}` needs {expected}")]
+    MissingOperand {
+        /// The mnemonic.
+        instruction: &'static str,
+        /// What kind of operand, e.g. "a label".
+        expected: &'static str,
+    },
+    /// The instruction takes no operand but has one.
+    #[error("`{instruction}` takes no operand, found `{found}`")]
+    UnexpectedOperand {
+        /// The mnemonic.
+        instruction: &'static str,
+        /// The text found.
+        found: String,
+    },
+    /// The operand is not of the expected form (e.g. a label that is not a name).
+    #[error("`{instruction}` needs {expected}, found `{found}`")]
+    BadOperand {
+        /// The mnemonic.
+        instruction: &'static str,
+        /// What kind of operand, e.g. "a label".
+        expected: &'static str,
+        /// The text found.
+        found: String,
+    },
+    /// A literal that is not an integer, float or string.
+    #[error("bad literal `{0}`")]
+    BadLiteral(String),
+    /// An integer literal outside the signed 64-bit range.
+    #[error("integer literal `{0}` is out of the signed 64-bit range")]
+    IntegerOutOfRange(String),
+    /// A float literal too large for an `f64`.
+    #[error("float literal `{0}` is out of range")]
+    FloatOutOfRange(String),
+    /// A backslash escape other than `\n`, `\t`, `\\`, `\"`.
+    #[error("unknown escape `\\{0}` in string literal")]
+    BadEscape(char),
+    /// A string literal without its closing quote.
+    #[error("unterminated string literal")]
+    UnterminatedString,
+    /// Text after a string literal.
+    #[error("unexpected text `{0}` after string literal")]
+    TrailingText(String),
+    /// A label name that does not match `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error("invalid label name `{0}`")]
+    BadLabelName(String),
+    /// A jump or call to a label that is never defined.
+    #[error("undefined label `{0}`")]
+    UndefinedLabel(String),
+    /// A label defined a second time.
+    #[error("duplicate label `{name}` (first defined on line {first_line})")]
+    DuplicateLabel {
+        /// The label.
+        name: String,
+        /// Where it was defined first.
+        first_line: usize,
+    },
+    /// `.pool` after the first instruction.
+    #[error("`.pool` must come before the first instruction")]
+    PoolAfterInstruction,
+    /// `.pool` given a second time.
+    #[error("`.pool` given twice (first on line {first_line})")]
+    DuplicatePool {
+        /// Where it was given first.
+        first_line: usize,
+    },
+    /// `.pool` with a bad or missing size.
+    #[error("bad pool size: {0}")]
+    BadPoolSize(SizeError),
+}
+
+/// Why a size such as `64K` did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SizeError {
+    /// No size given.
+    #[error("missing size")]
+    Empty,
+    /// Not decimal digits with an optional `K` or `M` suffix.
+    #[error("`{0}` is not a size (decimal digits with an optional K or M suffix)")]
+    Invalid(String),
+    /// The size does not fit in a `usize`.
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    /// A size of zero.
+    #[error("the size must not be zero")]
+    Zero,
+}
+
+/// A runtime error: what stopped the program and on which line.
+///
+/// Displays as `line N: cause`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeError {
+    /// The 1-based source line of the instruction that failed.
+    pub line: usize,
+    /// The cause.
+    pub kind: RuntimeErrorKind,
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+impl core::error::Error for RuntimeError {}
+
+/// The cause of a [`RuntimeError`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeErrorKind {
+    /// An instruction needs more values than the stack holds.
+    #[error(
+        "stack underflow: `{instruction}` needs {needed} value(s), the stack holds {available}"
+    )]
+    StackUnderflow {
+        /// The mnemonic.
+        instruction: &'static str,
+        /// Values the instruction pops.
+        needed: usize,
+        /// Values on the stack.
+        available: usize,
+    },
+    /// `ret` with an empty call stack.
+    #[error("stack underflow: `ret` with an empty call stack")]
+    ReturnWithoutCall,
+    /// An operand of the wrong kind.
+    #[error("type error: `{instruction}` expects {expected}, found {found}")]
+    TypeError {
+        /// The mnemonic.
+        instruction: &'static str,
+        /// What it accepts, e.g. "numbers".
+        expected: &'static str,
+        /// What it got, e.g. "a string".
+        found: &'static str,
+    },
+    /// Integer `div` or `mod` by zero.
+    #[error("division by zero in `{instruction}`")]
+    DivisionByZero {
+        /// The mnemonic.
+        instruction: &'static str,
+    },
+    /// An integer result outside the signed 64-bit range.
+    #[error("integer overflow in `{instruction}`")]
+    IntegerOverflow {
+        /// The mnemonic.
+        instruction: &'static str,
+    },
+    /// A handle whose object was freed by `free`.
+    #[error("stale handle: `{instruction}` used a handle whose object was freed")]
+    StaleHandle {
+        /// The mnemonic.
+        instruction: &'static str,
+    },
+    /// `load` of a variable never stored.
+    #[error("unbound variable `{name}`")]
+    UnboundVariable {
+        /// The variable.
+        name: String,
+    },
+    /// An allocation that does not fit even after collecting and defragmenting.
+    #[error(
+        "out of memory: requested {requested} bytes, {free} bytes free, largest free block {largest_free} bytes"
+    )]
+    OutOfMemory {
+        /// Bytes the new object needs.
+        requested: usize,
+        /// Free bytes in the pool.
+        free: usize,
+        /// The largest free block.
+        largest_free: usize,
+    },
+    /// The program ran `max_steps` instructions and was about to run another.
+    #[error("step limit: {limit} steps executed")]
+    StepLimit {
+        /// The limit.
+        limit: u64,
+    },
+    /// The value stack would grow past `max_stack`.
+    #[error("stack limit: the value stack would exceed {limit} values")]
+    ValueStackLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// The call stack would grow past `max_call_depth`.
+    #[error("stack limit: the call stack would exceed {limit} frames")]
+    CallStackLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// Writing the output failed.
+    #[error("output error: {0}")]
+    Output(std::io::ErrorKind),
+    /// The object heap reported an error the VM does not expect (a bug in the heap).
+    #[error("heap error: {0}")]
+    Heap(mem3_object::Error),
+}
+
+impl RuntimeErrorKind {
+    /// A short name for the cause, matching the words of VM.md: `"stack underflow"`, `"type error"`,
+    /// `"division by zero"`, `"integer overflow"`, `"stale handle"`, `"unbound variable"`,
+    /// `"out of memory"`, `"step limit"`, `"stack limit"`, plus `"output error"` and `"heap error"`.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Self::StackUnderflow { .. } | Self::ReturnWithoutCall => "stack underflow",
+            Self::TypeError { .. } => "type error",
+            Self::DivisionByZero { .. } => "division by zero",
+            Self::IntegerOverflow { .. } => "integer overflow",
+            Self::StaleHandle { .. } => "stale handle",
+            Self::UnboundVariable { .. } => "unbound variable",
+            Self::OutOfMemory { .. } => "out of memory",
+            Self::StepLimit { .. } => "step limit",
+            Self::ValueStackLimit { .. } | Self::CallStackLimit { .. } => "stack limit",
+            Self::Output(_) => "output error",
+            Self::Heap(_) => "heap error",
+        }
+    }
+}

@@ -1,0 +1,622 @@
+//! The interpreter: runs a [`Program`] over an [`ObjectHeap`].
+
+use core::cmp::Ordering;
+use core::fmt::Write as _;
+use std::io::Write;
+
+use mem3_object::{Error as HeapError, Handle, ObjectHeap, ObjectRef};
+
+use crate::error::{RuntimeError, RuntimeErrorKind as Kind};
+use crate::program::{Instr, Program};
+
+/// The pool size when neither the options nor the program's `.pool` set one: 64 KiB.
+pub const DEFAULT_POOL_SIZE: usize = 64 * 1024;
+/// The default value-stack limit: 1M values (8 MiB of handles).
+pub const DEFAULT_MAX_STACK: usize = 1 << 20;
+/// The default call-stack limit: 64K frames.
+pub const DEFAULT_MAX_CALL_DEPTH: usize = 1 << 16;
+
+/// How to run a program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The pool size in bytes; overrides the program's `.pool`. `None`: the program's `.pool`, or
+    /// [`DEFAULT_POOL_SIZE`]. Only used by [`run_program`](crate::run_program) and
+    /// [`with_vm`](crate::with_vm), which make the pool; [`Vm::new`] takes a heap made by the caller.
+    pub pool_size: Option<usize>,
+    /// Stop with "step limit" before running instruction number `max_steps + 1`. `None`: no limit.
+    pub max_steps: Option<u64>,
+    /// The most values the value stack may hold.
+    pub max_stack: usize,
+    /// The most return addresses the call stack may hold.
+    pub max_call_depth: usize,
+    /// Whether an allocation that does not fit after collecting may defragment the pool and retry.
+    /// Turning it off makes a fragmented pool fail with "out of memory". `defrag` instructions still run.
+    pub defragment: bool,
+    /// Test mode: defragment before every allocation. Output must be the same as without it.
+    pub stress_defragment: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pool_size: None,
+            max_steps: None,
+            max_stack: DEFAULT_MAX_STACK,
+            max_call_depth: DEFAULT_MAX_CALL_DEPTH,
+            defragment: true,
+            stress_defragment: false,
+        }
+    }
+}
+
+impl Options {
+    /// The pool size a run of `program` uses: [`pool_size`](Options::pool_size), else the program's
+    /// `.pool`, else [`DEFAULT_POOL_SIZE`].
+    pub fn pool_size_for(&self, program: &Program) -> usize {
+        self.pool_size.or(program.pool_size()).unwrap_or(DEFAULT_POOL_SIZE)
+    }
+}
+
+/// What a run did, counted by the VM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Instructions executed.
+    pub steps: u64,
+    /// Objects allocated.
+    pub allocations: u64,
+    /// Objects freed by `free`.
+    pub explicit_frees: u64,
+    /// Garbage collections: `gc` instructions plus those run because an allocation did not fit.
+    pub collections: u64,
+    /// Objects freed by garbage collections.
+    pub objects_collected: u64,
+    /// Defragmentations: `defrag` instructions, those run because an allocation did not fit, and (in
+    /// stress mode) those before every allocation.
+    pub defragmentations: u64,
+    /// Objects moved by defragmentations.
+    pub objects_moved: u64,
+    /// Bytes moved by defragmentations.
+    pub bytes_moved: u64,
+    /// The most values the value stack held at once.
+    pub peak_stack: usize,
+    /// The deepest the call stack was.
+    pub peak_call_depth: usize,
+}
+
+/// A number read from an object.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+impl Num {
+    fn as_f64(self) -> f64 {
+        match self {
+            // Mixing ints and floats takes both as floats (VM.md); the rounding is intended.
+            Num::Int(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+}
+
+/// What an operand is, for type errors.
+fn describe(value: ObjectRef<'_>) -> &'static str {
+    match value {
+        ObjectRef::Int(_) => "an int",
+        ObjectRef::Float(_) => "a float",
+        ObjectRef::Str(_) => "a string",
+    }
+}
+
+/// Maps a heap error on reading or freeing a handle: a stale handle is the program's fault, anything else
+/// is the heap's.
+fn handle_error(instruction: &'static str, e: HeapError) -> Kind {
+    match e {
+        HeapError::StaleHandle => Kind::StaleHandle { instruction },
+        e => Kind::Heap(e),
+    }
+}
+
+fn output_error(e: std::io::Error) -> Kind {
+    Kind::Output(e.kind())
+}
+
+/// The virtual machine: a program, the heap holding its values, a value stack, a call stack and the
+/// global variables.
+///
+/// `'p` is the program's lifetime, `'a` the heap's region's.
+#[derive(Debug)]
+pub struct Vm<'p, 'a> {
+    program: &'p Program,
+    heap: ObjectHeap<'a>,
+    options: Options,
+    /// The next instruction to run; `program.code.len()` or more when the program has ended.
+    pc: usize,
+    stack: Vec<Handle>,
+    calls: Vec<usize>,
+    /// Indexed by the program's variable ids.
+    globals: Vec<Option<Handle>>,
+    /// Reused buffer for strings built from heap data before they are allocated into the same heap.
+    scratch: String,
+    /// Reused buffer for the garbage collector's roots.
+    roots: Vec<Handle>,
+    /// Reused buffer for the garbage collector's victims.
+    garbage: Vec<Handle>,
+    stats: RunStats,
+}
+
+impl<'p, 'a> Vm<'p, 'a> {
+    /// A VM ready to run `program` from its first instruction, with its values in `heap`.
+    ///
+    /// Turns off the heap's own defragment-on-failure: the VM collects and defragments itself, in the order
+    /// VM.md gives. The heap may already hold objects; the VM never touches them except that `gc` frees
+    /// them (they are not reachable from the program).
+    pub fn new(program: &'p Program, mut heap: ObjectHeap<'a>, options: Options) -> Self {
+        heap.set_defragment_on_failure(false);
+        Vm {
+            program,
+            heap,
+            options,
+            pc: 0,
+            stack: Vec::new(),
+            calls: Vec::new(),
+            globals: vec![None; program.globals.len()],
+            scratch: String::new(),
+            roots: Vec::new(),
+            garbage: Vec::new(),
+            stats: RunStats::default(),
+        }
+    }
+
+    /// The heap holding the program's values.
+    pub fn heap(&self) -> &ObjectHeap<'a> {
+        &self.heap
+    }
+
+    /// Gives back the heap.
+    pub fn into_heap(self) -> ObjectHeap<'a> {
+        self.heap
+    }
+
+    /// The figures of the run so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats
+    }
+
+    /// The options the VM runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The value stack, bottom first.
+    pub fn stack(&self) -> &[Handle] {
+        &self.stack
+    }
+
+    /// The handle bound to global variable `name`, if the program stored one.
+    pub fn variable(&self, name: &str) -> Option<Handle> {
+        let id = self.program.globals.iter().position(|g| &**g == name)?;
+        self.globals[id]
+    }
+
+    /// Runs the program until it halts, runs past its last instruction or fails, writing what it prints
+    /// to `out` (flushed at the end, also after an error). Returns the run's figures.
+    ///
+    /// After an error the VM stays at the failing instruction; running again retries it.
+    pub fn run(&mut self, out: &mut dyn Write) -> Result<RunStats, RuntimeError> {
+        let result = self.run_loop(out);
+        let flushed = out.flush();
+        if let Err(kind) = result {
+            let line = self.program.line(self.pc).unwrap_or(0);
+            return Err(RuntimeError { line, kind });
+        }
+        if let Err(e) = flushed {
+            let line = self.program.lines.last().copied().unwrap_or(0);
+            return Err(RuntimeError { line, kind: output_error(e) });
+        }
+        Ok(self.stats)
+    }
+
+    fn run_loop(&mut self, out: &mut dyn Write) -> Result<(), Kind> {
+        let program = self.program;
+        while let Some(&instr) = program.code.get(self.pc) {
+            if let Some(limit) = self.options.max_steps {
+                if self.stats.steps >= limit {
+                    return Err(Kind::StepLimit { limit });
+                }
+            }
+            self.stats.steps += 1;
+            self.step(instr, out)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one instruction: on success `pc` names the next one; on failure it is unchanged.
+    fn step(&mut self, instr: Instr, out: &mut dyn Write) -> Result<(), Kind> {
+        let mut next = self.pc + 1;
+        match instr {
+            Instr::PushInt(v) => self.push_new(ObjectRef::Int(v))?,
+            Instr::PushFloat(v) => self.push_new(ObjectRef::Float(v))?,
+            Instr::PushStr(id) => {
+                let program = self.program;
+                self.push_new(ObjectRef::Str(&program.strings[id]))?;
+            }
+            Instr::Pop => {
+                self.need(instr, 1)?;
+                self.stack.pop();
+            }
+            Instr::Dup => {
+                self.need(instr, 1)?;
+                self.push(self.stack[self.stack.len() - 1])?;
+            }
+            Instr::Swap => {
+                self.need(instr, 2)?;
+                let n = self.stack.len();
+                self.stack.swap(n - 1, n - 2);
+            }
+            Instr::Over => {
+                self.need(instr, 2)?;
+                self.push(self.stack[self.stack.len() - 2])?;
+            }
+            Instr::Add | Instr::Sub | Instr::Mul | Instr::Div | Instr::Mod => self.arith(instr)?,
+            Instr::Neg => {
+                self.need(instr, 1)?;
+                let result = match num(&self.heap, instr, self.top(0))? {
+                    Num::Int(v) => Num::Int(
+                        v.checked_neg().ok_or(Kind::IntegerOverflow { instruction: "neg" })?,
+                    ),
+                    Num::Float(v) => Num::Float(-v),
+                };
+                self.replace(1, result.into())?;
+            }
+            Instr::Concat => {
+                self.need(instr, 2)?;
+                let (a, b) = (
+                    string(&self.heap, instr, self.top(1))?,
+                    string(&self.heap, instr, self.top(0))?,
+                );
+                self.scratch.clear();
+                self.scratch.push_str(a);
+                self.scratch.push_str(b);
+                self.replace_with_scratch(2)?;
+            }
+            Instr::ToStr => {
+                self.need(instr, 1)?;
+                let shown = value(&self.heap, instr, self.top(0))?;
+                self.scratch.clear();
+                // Writing to a `String` cannot fail.
+                let _ = match shown {
+                    ObjectRef::Int(v) => write!(self.scratch, "{v}"),
+                    ObjectRef::Float(v) => write!(self.scratch, "{v:?}"),
+                    ObjectRef::Str(s) => self.scratch.write_str(s),
+                };
+                self.replace_with_scratch(1)?;
+            }
+            Instr::Len => {
+                self.need(instr, 1)?;
+                let n = string(&self.heap, instr, self.top(0))?.chars().count();
+                self.replace(1, ObjectRef::Int(i64::try_from(n).unwrap_or(i64::MAX)))?;
+            }
+            Instr::Eq | Instr::Ne => {
+                self.need(instr, 2)?;
+                let equal = match (
+                    value(&self.heap, instr, self.top(1))?,
+                    value(&self.heap, instr, self.top(0))?,
+                ) {
+                    (ObjectRef::Str(a), ObjectRef::Str(b)) => a == b,
+                    (ObjectRef::Str(_), _) | (_, ObjectRef::Str(_)) => false,
+                    (ObjectRef::Int(a), ObjectRef::Int(b)) => a == b,
+                    (a, b) => to_num(a).as_f64() == to_num(b).as_f64(),
+                };
+                self.replace(2, ObjectRef::Int(i64::from(equal == matches!(instr, Instr::Eq))))?;
+            }
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
+                self.need(instr, 2)?;
+                let ordering = match (
+                    value(&self.heap, instr, self.top(1))?,
+                    value(&self.heap, instr, self.top(0))?,
+                ) {
+                    (ObjectRef::Str(a), ObjectRef::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+                    (a @ ObjectRef::Str(_), b) | (a, b @ ObjectRef::Str(_)) => {
+                        return Err(Kind::TypeError {
+                            instruction: instr.name(),
+                            expected: "two numbers or two strings",
+                            found: if matches!(a, ObjectRef::Str(_)) {
+                                number_after_string(b)
+                            } else {
+                                number_before_string(a)
+                            },
+                        });
+                    }
+                    (ObjectRef::Int(a), ObjectRef::Int(b)) => Some(a.cmp(&b)),
+                    (a, b) => to_num(a).as_f64().partial_cmp(&to_num(b).as_f64()),
+                };
+                let holds = ordering.is_some_and(|o| match instr {
+                    Instr::Lt => o == Ordering::Less,
+                    Instr::Le => o != Ordering::Greater,
+                    Instr::Gt => o == Ordering::Greater,
+                    _ => o != Ordering::Less,
+                });
+                self.replace(2, ObjectRef::Int(i64::from(holds)))?;
+            }
+            Instr::Store(id) => {
+                self.need(instr, 1)?;
+                self.globals[id] = self.stack.pop();
+            }
+            Instr::Load(id) => {
+                let handle = self.globals[id].ok_or_else(|| Kind::UnboundVariable {
+                    name: self.program.globals[id].to_string(),
+                })?;
+                self.push(handle)?;
+            }
+            Instr::Jmp(target) => next = target,
+            Instr::Jz(target) | Instr::Jnz(target) => {
+                self.need(instr, 1)?;
+                let c = match value(&self.heap, instr, self.top(0))? {
+                    ObjectRef::Int(c) => c,
+                    other => {
+                        return Err(Kind::TypeError {
+                            instruction: instr.name(),
+                            expected: "an int",
+                            found: describe(other),
+                        });
+                    }
+                };
+                self.stack.pop();
+                if (c == 0) == matches!(instr, Instr::Jz(_)) {
+                    next = target;
+                }
+            }
+            Instr::Call(target) => {
+                if self.calls.len() >= self.options.max_call_depth {
+                    return Err(Kind::CallStackLimit { limit: self.options.max_call_depth });
+                }
+                self.calls.push(next);
+                self.stats.peak_call_depth = self.stats.peak_call_depth.max(self.calls.len());
+                next = target;
+            }
+            Instr::Ret => next = self.calls.pop().ok_or(Kind::ReturnWithoutCall)?,
+            Instr::Print => {
+                self.need(instr, 1)?;
+                match value(&self.heap, instr, self.top(0))? {
+                    ObjectRef::Int(v) => writeln!(out, "{v}"),
+                    ObjectRef::Float(v) => writeln!(out, "{v:?}"),
+                    ObjectRef::Str(s) => {
+                        out.write_all(s.as_bytes()).and_then(|()| out.write_all(b"\n"))
+                    }
+                }
+                .map_err(output_error)?;
+                self.stack.pop();
+            }
+            Instr::Free => {
+                self.need(instr, 1)?;
+                self.heap.free(self.top(0)).map_err(|e| handle_error("free", e))?;
+                self.stats.explicit_frees += 1;
+                self.stack.pop();
+            }
+            Instr::Gc => self.collect()?,
+            Instr::Defrag => self.defragment(),
+            Instr::Halt => next = self.program.code.len(),
+        }
+        self.pc = next;
+        Ok(())
+    }
+
+    /// Fails with "stack underflow" unless the stack holds `n` values.
+    fn need(&self, instr: Instr, n: usize) -> Result<(), Kind> {
+        if self.stack.len() < n {
+            return Err(Kind::StackUnderflow {
+                instruction: instr.name(),
+                needed: n,
+                available: self.stack.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The handle `depth` values below the top (0 is the top). The caller checked the depth with `need`.
+    fn top(&self, depth: usize) -> Handle {
+        self.stack[self.stack.len() - 1 - depth]
+    }
+
+    /// Pushes a handle, failing with "stack limit" when the stack is full.
+    fn push(&mut self, handle: Handle) -> Result<(), Kind> {
+        if self.stack.len() >= self.options.max_stack {
+            return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
+        }
+        self.stack.push(handle);
+        self.stats.peak_stack = self.stats.peak_stack.max(self.stack.len());
+        Ok(())
+    }
+
+    /// Allocates `value` and pushes its handle; checks the stack limit first so nothing is allocated in vain.
+    fn push_new(&mut self, value: ObjectRef<'_>) -> Result<(), Kind> {
+        if self.stack.len() >= self.options.max_stack {
+            return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
+        }
+        let handle = self.alloc(value)?;
+        self.push(handle)
+    }
+
+    /// Pops `n` operands and pushes a new object holding `value`. The operands are popped before the
+    /// allocation, so a collection it triggers may free them.
+    fn replace(&mut self, n: usize, value: ObjectRef<'_>) -> Result<(), Kind> {
+        self.stack.truncate(self.stack.len() - n);
+        let handle = self.alloc(value)?;
+        self.push(handle)
+    }
+
+    /// [`replace`](Vm::replace) with the string in the scratch buffer.
+    fn replace_with_scratch(&mut self, n: usize) -> Result<(), Kind> {
+        let text = core::mem::take(&mut self.scratch);
+        let result = self.replace(n, ObjectRef::Str(&text));
+        self.scratch = text;
+        result
+    }
+
+    /// `add`, `sub`, `mul`, `div`, `mod`.
+    fn arith(&mut self, instr: Instr) -> Result<(), Kind> {
+        self.need(instr, 2)?;
+        let a = num(&self.heap, instr, self.top(1))?;
+        let b = num(&self.heap, instr, self.top(0))?;
+        let instruction = instr.name();
+        let result = match (a, b) {
+            (Num::Int(a), Num::Int(b)) => {
+                if matches!(instr, Instr::Div | Instr::Mod) && b == 0 {
+                    return Err(Kind::DivisionByZero { instruction });
+                }
+                let r = match instr {
+                    Instr::Add => a.checked_add(b),
+                    Instr::Sub => a.checked_sub(b),
+                    Instr::Mul => a.checked_mul(b),
+                    Instr::Div => a.checked_div(b),
+                    // `i64::MIN % -1` is 0, not an overflow: the remainder is representable.
+                    _ => Some(a.wrapping_rem(b)),
+                };
+                Num::Int(r.ok_or(Kind::IntegerOverflow { instruction })?)
+            }
+            (a, b) => {
+                let (a, b) = (a.as_f64(), b.as_f64());
+                Num::Float(match instr {
+                    Instr::Add => a + b,
+                    Instr::Sub => a - b,
+                    Instr::Mul => a * b,
+                    Instr::Div => a / b,
+                    _ => a % b,
+                })
+            }
+        };
+        self.replace(2, result.into())
+    }
+
+    /// Allocates an object for `value`. When it does not fit: collect and retry; then, if defragmenting is
+    /// on and the free space would hold it, defragment and retry; then fail with "out of memory".
+    fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
+        if self.options.stress_defragment {
+            self.defragment();
+        }
+        if let Ok(handle) = self.try_alloc(value)? {
+            return Ok(handle);
+        }
+        self.collect()?;
+        let mut last = match self.try_alloc(value)? {
+            Ok(handle) => return Ok(handle),
+            Err(e) => e,
+        };
+        if self.options.defragment && self.heap.would_fit_after_defragment(value) {
+            self.defragment();
+            match self.try_alloc(value)? {
+                Ok(handle) => return Ok(handle),
+                Err(e) => last = e,
+            }
+        }
+        Err(match last {
+            HeapError::OutOfMemory { requested, free, largest_free } => {
+                Kind::OutOfMemory { requested, free, largest_free }
+            }
+            e => Kind::Heap(e),
+        })
+    }
+
+    /// One allocation attempt: `Ok(Err(e))` for a failure a collection or defragmentation may cure.
+    fn try_alloc(&mut self, value: ObjectRef<'_>) -> Result<Result<Handle, HeapError>, Kind> {
+        match self.heap.alloc(value) {
+            Ok(handle) => {
+                self.stats.allocations += 1;
+                Ok(Ok(handle))
+            }
+            Err(e @ (HeapError::OutOfMemory { .. } | HeapError::TooManyHandles)) => Ok(Err(e)),
+            Err(e) => Err(Kind::Heap(e)),
+        }
+    }
+
+    /// Frees every object not reachable from the value stack or a variable.
+    fn collect(&mut self) -> Result<(), Kind> {
+        self.stats.collections += 1;
+        self.roots.clear();
+        self.roots.extend_from_slice(&self.stack);
+        self.roots.extend(self.globals.iter().flatten());
+        self.roots.sort_unstable();
+        self.roots.dedup();
+        self.garbage.clear();
+        let roots = &self.roots;
+        self.garbage.extend(self.heap.handles().filter(|h| roots.binary_search(h).is_err()));
+        for &handle in &self.garbage {
+            self.heap.free(handle).map_err(Kind::Heap)?;
+        }
+        self.stats.objects_collected += self.garbage.len() as u64;
+        Ok(())
+    }
+
+    /// Defragments the pool and counts it.
+    fn defragment(&mut self) {
+        let moved = self.heap.defragment();
+        self.stats.defragmentations += 1;
+        self.stats.objects_moved += moved.moved_objects as u64;
+        self.stats.bytes_moved += moved.moved_bytes as u64;
+    }
+}
+
+fn value<'h>(
+    heap: &'h ObjectHeap<'_>,
+    instr: Instr,
+    handle: Handle,
+) -> Result<ObjectRef<'h>, Kind> {
+    heap.get(handle).map_err(|e| handle_error(instr.name(), e))
+}
+
+fn num(heap: &ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<Num, Kind> {
+    match value(heap, instr, handle)? {
+        ObjectRef::Int(v) => Ok(Num::Int(v)),
+        ObjectRef::Float(v) => Ok(Num::Float(v)),
+        ObjectRef::Str(_) => Err(Kind::TypeError {
+            instruction: instr.name(),
+            expected: "numbers",
+            found: "a string",
+        }),
+    }
+}
+
+fn string<'h>(heap: &'h ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<&'h str, Kind> {
+    match value(heap, instr, handle)? {
+        ObjectRef::Str(s) => Ok(s),
+        other => Err(Kind::TypeError {
+            instruction: instr.name(),
+            expected: "strings",
+            found: describe(other),
+        }),
+    }
+}
+
+/// The number in a value known not to be a string.
+fn to_num(value: ObjectRef<'_>) -> Num {
+    match value {
+        ObjectRef::Int(v) => Num::Int(v),
+        ObjectRef::Float(v) => Num::Float(v),
+        ObjectRef::Str(_) => unreachable!("strings are matched before numbers"),
+    }
+}
+
+fn number_after_string(b: ObjectRef<'_>) -> &'static str {
+    match b {
+        ObjectRef::Float(_) => "a string and a float",
+        _ => "a string and an int",
+    }
+}
+
+fn number_before_string(a: ObjectRef<'_>) -> &'static str {
+    match a {
+        ObjectRef::Float(_) => "a float and a string",
+        _ => "an int and a string",
+    }
+}
+
+impl From<Num> for ObjectRef<'_> {
+    fn from(n: Num) -> Self {
+        match n {
+            Num::Int(v) => ObjectRef::Int(v),
+            Num::Float(v) => ObjectRef::Float(v),
+        }
+    }
+}
