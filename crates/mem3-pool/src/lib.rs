@@ -9,6 +9,8 @@ mod error;
 mod index;
 mod pool;
 pub mod tag;
+#[cfg(feature = "std")]
+pub mod trace;
 
 pub use defrag::CompactStats;
 pub use error::{Corruption, CorruptionKind, Error, Result};

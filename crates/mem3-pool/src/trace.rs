@@ -1,0 +1,911 @@
+//! Trace replay: parse an allocation trace (see `TRACE-FORMAT.md`) and replay it against a [`Pool`] or any
+//! other allocator, measuring speed and space.
+//!
+//! * [`Trace::parse`] reads a trace, plain text or gzip (recognised by its magic bytes `1f 8b`, not by a file
+//!   name), into a compact list of [`Op`]s. Trace IDs are mapped to dense slots while parsing, so replay does
+//!   no hashing. Malformed input is a [`TraceError`] naming the line; no input makes the parser panic.
+//! * [`replay`] runs a trace against a [`TraceAllocator`] and times the requests alone; a request that fails
+//!   stops the replay and is reported in [`Replay::failed_at`]: that is a result, not an error.
+//!   [`replay_checked`] does the same while checking block contents (for tests; never timed).
+//! * [`min_pool`] searches for the smallest region in which a trace replays completely.
+//! * [`replay_on_pool`] is what `mem3 replay` calls: one replay on a fresh pool, with every figure of the
+//!   command's JSON output in a [`Report`].
+//!
+//! ```
+//! use mem3_pool::{Config, trace::{Trace, replay_on_pool, default_pool_bytes}};
+//!
+//! let trace = Trace::parse(b"# mem3 trace v1\na 1 100\na 2 30 64\nr 1 500\nf 2\nf 1\n")?;
+//! assert_eq!(trace.peak_live_bytes(), 530);
+//! let report = replay_on_pool(&trace, default_pool_bytes(&trace), Config::default())?;
+//! assert_eq!((report.ops, report.failed_at), (5, None));
+//! assert!(report.peak_live_bytes <= report.peak_extent_bytes);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::{alloc::Layout, fmt, mem::ManuallyDrop, ptr::NonNull};
+use std::{
+    collections::HashMap,
+    format,
+    io::Read,
+    string::{String, ToString},
+    vec::Vec,
+};
+
+use crate::{Block, Config, Error, Pool};
+
+/// The first line of every trace.
+pub const HEADER: &str = "# mem3 trace v1";
+
+/// The alignment of an `a` line without an ALIGN field.
+pub const DEFAULT_ALIGN: usize = 8;
+
+/// One request of a parsed trace. `slot` is a dense number standing for the trace's ID while the block is
+/// live (slots are reused after a free, like IDs); the sizes and alignment of the block are carried along so
+/// that allocators which need the old layout at free or resize (talc, rlsf, ...) get it without a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Allocate `size` bytes aligned to `align` into `slot`.
+    Alloc {
+        /// The block's slot.
+        slot: u32,
+        /// Bytes requested.
+        size: usize,
+        /// Alignment requested (a power of two).
+        align: usize,
+    },
+    /// Free the block in `slot`, which was last given `size` bytes at `align`.
+    Free {
+        /// The block's slot.
+        slot: u32,
+        /// The block's current requested size.
+        size: usize,
+        /// The block's alignment.
+        align: usize,
+    },
+    /// Resize the block in `slot` from `old_size` to `new_size` bytes, keeping its alignment.
+    Realloc {
+        /// The block's slot.
+        slot: u32,
+        /// The block's current requested size.
+        old_size: usize,
+        /// The size asked for.
+        new_size: usize,
+        /// The block's alignment.
+        align: usize,
+    },
+}
+
+/// A parsed trace: its requests, the line each came from, and its own figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    ops: Vec<Op>,
+    /// `lines[i]` is the 1-based line number of `ops[i]`.
+    lines: Vec<usize>,
+    /// Number of slots: the most blocks live at once.
+    slots: usize,
+    peak_live_bytes: usize,
+}
+
+/// A malformed trace: the line (1-based) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct TraceError {
+    /// The offending line, counting from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub kind: TraceErrorKind,
+}
+
+/// What is wrong with a line of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceErrorKind {
+    /// The first line is not `# mem3 trace v1`.
+    #[error("missing header line `{HEADER}`")]
+    MissingHeader,
+    /// The line's first field is not `a`, `f` or `r`.
+    #[error("unknown operation `{0}` (expected `a`, `f` or `r`)")]
+    UnknownOp(String),
+    /// The line has the wrong number of fields for its operation.
+    #[error("`{op}` takes {expected} fields, found {found}")]
+    FieldCount {
+        /// The operation.
+        op: char,
+        /// How many fields it takes.
+        expected: &'static str,
+        /// How many the line has.
+        found: usize,
+    },
+    /// A field that should be a decimal integer is not one (or does not fit a `usize`).
+    #[error("bad {field} `{text}`: expected a decimal integer")]
+    BadNumber {
+        /// Which field: `ID`, `SIZE` or `ALIGN`.
+        field: &'static str,
+        /// The field's text (cut to 32 characters).
+        text: String,
+    },
+    /// An ID of 2^32 or more.
+    #[error("ID {0} is not below 2^32")]
+    IdTooLarge(String),
+    /// An alignment that is not a power of two.
+    #[error("alignment {0} is not a power of two")]
+    BadAlign(usize),
+    /// An `a` of an ID that is live.
+    #[error("ID {0} is already live")]
+    LiveId(u32),
+    /// An `f` or `r` of an ID that is not live.
+    #[error("ID {0} is not live")]
+    NotLive(u32),
+    /// The input starts like gzip (`1f 8b`) but does not decompress; the line is the one decompression
+    /// reached.
+    #[error("invalid gzip data: {0}")]
+    Gzip(String),
+}
+
+/// The field's text for an error message, cut short.
+fn text_of(field: &[u8]) -> String {
+    let s = String::from_utf8_lossy(field);
+    if s.chars().count() > 32 {
+        s.chars().take(32).chain("...".chars()).collect()
+    } else {
+        s.into()
+    }
+}
+
+enum Number {
+    Ok(u64),
+    /// All digits, but too large for a `u64`.
+    Overflow,
+    Invalid,
+}
+
+fn decimal(field: &[u8]) -> Number {
+    if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+        return Number::Invalid;
+    }
+    let mut n: u64 = 0;
+    for &d in field {
+        match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))) {
+            Some(v) => n = v,
+            None => return Number::Overflow,
+        }
+    }
+    Number::Ok(n)
+}
+
+fn id(field: &[u8]) -> Result<u32, TraceErrorKind> {
+    match decimal(field) {
+        Number::Ok(n) => u32::try_from(n).map_err(|_| TraceErrorKind::IdTooLarge(text_of(field))),
+        Number::Overflow => Err(TraceErrorKind::IdTooLarge(text_of(field))),
+        Number::Invalid => Err(TraceErrorKind::BadNumber { field: "ID", text: text_of(field) }),
+    }
+}
+
+fn number(field: &[u8], name: &'static str) -> Result<usize, TraceErrorKind> {
+    match decimal(field) {
+        Number::Ok(n) => usize::try_from(n).ok(),
+        Number::Overflow | Number::Invalid => None,
+    }
+    .ok_or_else(|| TraceErrorKind::BadNumber { field: name, text: text_of(field) })
+}
+
+/// A live block while parsing.
+struct Live {
+    slot: u32,
+    size: usize,
+    align: usize,
+}
+
+/// The parser's state between lines.
+#[derive(Default)]
+struct Parser {
+    trace: Trace,
+    live: HashMap<u32, Live>,
+    free_slots: Vec<u32>,
+    live_bytes: usize,
+}
+
+impl Parser {
+    fn line(&mut self, line: &[u8]) -> Result<Option<Op>, TraceErrorKind> {
+        let mut fields = [&[][..]; 4];
+        let mut found = 0;
+        for field in line.split(u8::is_ascii_whitespace).filter(|f| !f.is_empty()) {
+            if found < fields.len() {
+                fields[found] = field;
+            }
+            found += 1;
+        }
+        if found == 0 {
+            return Ok(None);
+        }
+        let count = |op, expected, ok: bool| {
+            if ok { Ok(()) } else { Err(TraceErrorKind::FieldCount { op, expected, found }) }
+        };
+        let op = match fields[0] {
+            b"a" => {
+                count('a', "3 or 4", found == 3 || found == 4)?;
+                let id = id(fields[1])?;
+                let size = number(fields[2], "SIZE")?;
+                let align = if found == 4 { number(fields[3], "ALIGN")? } else { DEFAULT_ALIGN };
+                if !align.is_power_of_two() {
+                    return Err(TraceErrorKind::BadAlign(align));
+                }
+                if self.live.contains_key(&id) {
+                    return Err(TraceErrorKind::LiveId(id));
+                }
+                let slot = self.free_slots.pop().unwrap_or_else(|| {
+                    self.trace.slots += 1;
+                    // At most one slot per live ID, and IDs are `u32`s.
+                    (self.trace.slots - 1) as u32
+                });
+                self.live.insert(id, Live { slot, size, align });
+                self.live_bytes = self.live_bytes.saturating_add(size);
+                Op::Alloc { slot, size, align }
+            }
+            b"f" => {
+                count('f', "2", found == 2)?;
+                let id = id(fields[1])?;
+                let Live { slot, size, align } =
+                    self.live.remove(&id).ok_or(TraceErrorKind::NotLive(id))?;
+                self.free_slots.push(slot);
+                self.live_bytes = self.live_bytes.saturating_sub(size);
+                Op::Free { slot, size, align }
+            }
+            b"r" => {
+                count('r', "3", found == 3)?;
+                let id = id(fields[1])?;
+                let new_size = number(fields[2], "SIZE")?;
+                let live = self.live.get_mut(&id).ok_or(TraceErrorKind::NotLive(id))?;
+                let old_size = core::mem::replace(&mut live.size, new_size);
+                self.live_bytes = self.live_bytes.saturating_sub(old_size).saturating_add(new_size);
+                Op::Realloc { slot: live.slot, old_size, new_size, align: live.align }
+            }
+            other => return Err(TraceErrorKind::UnknownOp(text_of(other))),
+        };
+        self.trace.peak_live_bytes = self.trace.peak_live_bytes.max(self.live_bytes);
+        Ok(Some(op))
+    }
+}
+
+impl Trace {
+    /// Parses a trace from its bytes: plain text, or gzip when the bytes start with `1f 8b`.
+    ///
+    /// Lines end with `\n` (a `\r` before it is ignored); fields are separated by spaces or tabs. Besides
+    /// the header, comments (`#` first) and blank lines are skipped. Every other line must be a well-formed
+    /// `a`, `f` or `r` whose ID is live (or, for `a`, not live); anything else is an error naming the line.
+    pub fn parse(input: &[u8]) -> Result<Trace, TraceError> {
+        if input.starts_with(&[0x1f, 0x8b]) {
+            let mut text = Vec::new();
+            if let Err(e) = flate2::read::MultiGzDecoder::new(input).read_to_end(&mut text) {
+                let line = text.iter().filter(|&&b| b == b'\n').count() + 1;
+                return Err(TraceError { line, kind: TraceErrorKind::Gzip(e.to_string()) });
+            }
+            return Self::parse_text(&text);
+        }
+        Self::parse_text(input)
+    }
+
+    fn parse_text(text: &[u8]) -> Result<Trace, TraceError> {
+        let mut parser = Parser::default();
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let mut lines = text.split(|&b| b == b'\n').enumerate();
+        let header_ok = lines.next().is_some_and(|(_, first)| {
+            first.strip_suffix(b"\r").unwrap_or(first).trim_ascii_end() == HEADER.as_bytes()
+        });
+        if !header_ok {
+            return Err(TraceError { line: 1, kind: TraceErrorKind::MissingHeader });
+        }
+        for (i, line) in lines {
+            let line = line.trim_ascii();
+            if line.starts_with(b"#") {
+                continue;
+            }
+            match parser.line(line) {
+                Ok(Some(op)) => {
+                    parser.trace.ops.push(op);
+                    parser.trace.lines.push(i + 1);
+                }
+                Ok(None) => {}
+                Err(kind) => return Err(TraceError { line: i + 1, kind }),
+            }
+        }
+        Ok(parser.trace)
+    }
+
+    /// The requests, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The 1-based line number of the request `ops()[index]`.
+    pub fn line(&self, index: usize) -> Option<usize> {
+        self.lines.get(index).copied()
+    }
+
+    /// Number of requests.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the trace has no request.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Number of slots, the most blocks live at once.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The most requested bytes live at once over the whole trace (allocator-free).
+    pub fn peak_live_bytes(&self) -> usize {
+        self.peak_live_bytes
+    }
+
+    /// The most requested bytes live at once over the first `ops` requests.
+    pub fn peak_live_bytes_of(&self, ops: usize) -> usize {
+        let (mut live, mut peak) = (0usize, 0usize);
+        for op in &self.ops[..ops.min(self.ops.len())] {
+            live = match *op {
+                Op::Alloc { size, .. } => live.saturating_add(size),
+                Op::Free { size, .. } => live.saturating_sub(size),
+                Op::Realloc { old_size, new_size, .. } => {
+                    live.saturating_sub(old_size).saturating_add(new_size)
+                }
+            };
+            peak = peak.max(live);
+        }
+        peak
+    }
+}
+
+// -------------------------------------------------------------------------------------------------------
+// Replay.
+
+/// An allocator a trace can be replayed against.
+///
+/// Blocks are named by a `usize` the allocator chooses (an address, or an offset such as a [`Block`]'s);
+/// every call passes the block's requested size and alignment, since some allocators need the old layout to
+/// free or resize.
+pub trait TraceAllocator {
+    /// Allocates `size` bytes aligned to `align` (a power of two); `None` when it cannot.
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize>;
+
+    /// Frees the block `ptr`, which was allocated (or last resized) with `size` and `align`.
+    fn free(&mut self, ptr: usize, size: usize, align: usize);
+
+    /// Resizes the block `ptr` from `old_size` to `new_size` bytes, keeping its contents up to the smaller
+    /// size and its alignment; returns its new name, or `None` (the block unchanged) when it cannot.
+    fn realloc(
+        &mut self,
+        ptr: usize,
+        old_size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> Option<usize>;
+
+    /// The highest end of a used block so far, in bytes from the region's start (a high-water mark); 0 if
+    /// the allocator cannot tell.
+    fn extent(&self) -> usize;
+
+    /// The first `size` bytes of the block `ptr`, for [`replay_checked`]; `None` (the default) if the
+    /// allocator does not give access, in which case contents are not checked.
+    fn payload_mut(&mut self, ptr: usize, size: usize) -> Option<&mut [u8]> {
+        let _ = (ptr, size);
+        None
+    }
+}
+
+impl<A: TraceAllocator + ?Sized> TraceAllocator for &mut A {
+    #[inline]
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        (**self).alloc(size, align)
+    }
+    #[inline]
+    fn free(&mut self, ptr: usize, size: usize, align: usize) {
+        (**self).free(ptr, size, align);
+    }
+    #[inline]
+    fn realloc(
+        &mut self,
+        ptr: usize,
+        old_size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> Option<usize> {
+        (**self).realloc(ptr, old_size, align, new_size)
+    }
+    fn extent(&self) -> usize {
+        (**self).extent()
+    }
+    fn payload_mut(&mut self, ptr: usize, size: usize) -> Option<&mut [u8]> {
+        (**self).payload_mut(ptr, size)
+    }
+}
+
+/// Blocks are named by their [`Block::offset`]; the extent is [`Stats::peak_extent`](crate::Stats), measured
+/// from the pool's base (which is at most a few bytes past the region's start).
+impl TraceAllocator for Pool<'_> {
+    #[inline]
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        self.alloc_aligned(size, align).ok().map(Block::offset)
+    }
+
+    #[inline]
+    fn free(&mut self, ptr: usize, _size: usize, _align: usize) {
+        let freed = Block::from_offset_unchecked(ptr).map(|b| Pool::free(self, b));
+        debug_assert!(matches!(freed, Some(Ok(()))), "freeing {ptr}: {freed:?}");
+    }
+
+    #[inline]
+    fn realloc(
+        &mut self,
+        ptr: usize,
+        _old_size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> Option<usize> {
+        let block = Block::from_offset_unchecked(ptr)?;
+        self.realloc_aligned(block, new_size, align).ok().map(Block::offset)
+    }
+
+    fn extent(&self) -> usize {
+        self.stats().peak_extent
+    }
+
+    fn payload_mut(&mut self, ptr: usize, size: usize) -> Option<&mut [u8]> {
+        let block = Block::from_offset_unchecked(ptr)?;
+        Pool::payload_mut(self, block).ok()?.get_mut(..size)
+    }
+}
+
+/// The figures of one replay.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Replay {
+    /// Requests replayed successfully.
+    pub ops: usize,
+    /// The line of the first request that failed (which stopped the replay), or `None` if all succeeded.
+    pub failed_at: Option<usize>,
+    /// The most requested bytes live at once among the requests replayed (from the trace alone).
+    pub peak_live_bytes: usize,
+    /// The allocator's [`extent`](TraceAllocator::extent) at the end: the highest end of a used block.
+    pub peak_extent_bytes: usize,
+    /// Nanoseconds spent in the requests (parsing and setup excluded), at least 1.
+    pub elapsed_ns: u64,
+    /// `ops` per second of `elapsed_ns`.
+    pub ops_per_sec: f64,
+}
+
+impl Replay {
+    /// Whether every request succeeded.
+    pub fn completed(&self) -> bool {
+        self.failed_at.is_none()
+    }
+
+    fn new<A: TraceAllocator>(
+        trace: &Trace,
+        alloc: &A,
+        ops: usize,
+        failed: bool,
+        elapsed: std::time::Duration,
+    ) -> Replay {
+        let elapsed_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).max(1);
+        Replay {
+            ops,
+            failed_at: if failed { trace.line(ops) } else { None },
+            peak_live_bytes: trace.peak_live_bytes_of(ops),
+            peak_extent_bytes: alloc.extent(),
+            elapsed_ns,
+            ops_per_sec: ops as f64 * 1e9 / elapsed_ns as f64,
+        }
+    }
+}
+
+/// Replays `trace` against `alloc`, timing the requests alone. A failed request stops the replay (see
+/// [`Replay::failed_at`]); blocks still live at the end stay allocated.
+pub fn replay<A: TraceAllocator>(trace: &Trace, alloc: &mut A) -> Replay {
+    let mut ptrs = std::vec![0usize; trace.slots];
+    let mut ops = 0;
+    let mut failed = false;
+    let start = std::time::Instant::now();
+    for op in &trace.ops {
+        match *op {
+            Op::Alloc { slot, size, align } => match alloc.alloc(size, align) {
+                Some(p) => ptrs[slot as usize] = p,
+                None => {
+                    failed = true;
+                    break;
+                }
+            },
+            Op::Free { slot, size, align } => alloc.free(ptrs[slot as usize], size, align),
+            Op::Realloc { slot, old_size, new_size, align } => {
+                match alloc.realloc(ptrs[slot as usize], old_size, align, new_size) {
+                    Some(p) => ptrs[slot as usize] = p,
+                    None => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        ops += 1;
+    }
+    let elapsed = start.elapsed();
+    Replay::new(trace, alloc, ops, failed, elapsed)
+}
+
+/// What [`replay_checked`] found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct CheckError {
+    /// The line of the request after which the fault was found.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Like [`replay`], but checks contents (for tests; the figures' timing is meaningless): each block's first
+/// and last requested bytes get a tag when it is allocated or resized, and the tags must still be there
+/// when it is freed or resized (resizing keeps the bytes below the smaller size). `after` runs after every
+/// request with the request's index, e.g. to call [`Pool::check`] every N requests; an error from it stops
+/// the replay. Contents are checked only where the allocator implements
+/// [`payload_mut`](TraceAllocator::payload_mut).
+pub fn replay_checked<A: TraceAllocator>(
+    trace: &Trace,
+    alloc: &mut A,
+    mut after: impl FnMut(&mut A, usize) -> Result<(), String>,
+) -> Result<Replay, CheckError> {
+    let mut ptrs = std::vec![0usize; trace.slots];
+    let mut tags = std::vec![0u8; trace.slots];
+    let mut ops = 0;
+    let mut failed = false;
+    let start = std::time::Instant::now();
+    for (i, op) in trace.ops.iter().enumerate() {
+        let line = trace.lines[i];
+        let fail = |message: String| CheckError { line, message };
+        // Checks that the bytes at `at` of the block in `slot` hold its tag.
+        let verify = |alloc: &mut A, ptr: usize, size: usize, tag: u8, at: &[usize]| {
+            if let Some(bytes) = alloc.payload_mut(ptr, size) {
+                for &at in at {
+                    match bytes.get(at) {
+                        Some(&b) if b != tag => {
+                            return Err(fail(format!(
+                                "block {ptr}: byte {at} is {b:#04x}, expected tag {tag:#04x}"
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ok(())
+        };
+        let mark = |alloc: &mut A, tags: &mut [u8], slot: u32, ptr: usize, size: usize| {
+            let tag = (i as u8).wrapping_mul(31) | 1;
+            tags[slot as usize] = tag;
+            if size > 0 {
+                if let Some(bytes) = alloc.payload_mut(ptr, size) {
+                    for at in [0, size - 1] {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b = tag;
+                        }
+                    }
+                }
+            }
+        };
+        match *op {
+            Op::Alloc { slot, size, align } => match alloc.alloc(size, align) {
+                Some(p) => {
+                    ptrs[slot as usize] = p;
+                    mark(alloc, &mut tags, slot, p, size);
+                }
+                None => {
+                    failed = true;
+                    break;
+                }
+            },
+            Op::Free { slot, size, align } => {
+                let p = ptrs[slot as usize];
+                verify(alloc, p, size, tags[slot as usize], &[0, size.wrapping_sub(1)])?;
+                alloc.free(p, size, align);
+            }
+            Op::Realloc { slot, old_size, new_size, align } => {
+                let p = ptrs[slot as usize];
+                let tag = tags[slot as usize];
+                verify(alloc, p, old_size, tag, &[0, old_size.wrapping_sub(1)])?;
+                match alloc.realloc(p, old_size, align, new_size) {
+                    Some(new) => {
+                        // The kept bytes: the first, and the old last when the block grew.
+                        let kept = if new_size >= old_size {
+                            [0, old_size.wrapping_sub(1)]
+                        } else {
+                            [0, usize::MAX]
+                        };
+                        verify(alloc, new, new_size.min(old_size), tag, &kept)?;
+                        ptrs[slot as usize] = new;
+                        mark(alloc, &mut tags, slot, new, new_size);
+                    }
+                    None => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        ops += 1;
+        after(alloc, i).map_err(fail)?;
+    }
+    let elapsed = start.elapsed();
+    Ok(Replay::new(trace, alloc, ops, failed, elapsed))
+}
+
+// -------------------------------------------------------------------------------------------------------
+// Minimum pool.
+
+/// The smallest region size (in bytes, a multiple of 8) in which `trace` replays with no failed request,
+/// where `make(n)` builds an allocator over a fresh `n`-byte region (`None` if it cannot, e.g. a region too
+/// small for the allocator's metadata, which counts as a failure).
+///
+/// Failure is not strictly monotone in the region size (a larger region can change where blocks go, e.g.
+/// under best fit, whose choice depends on the size of the free tail, or through alignment padding), so this
+/// is not a global minimum: it is the smallest size found by bisection, at 8-byte resolution, between a
+/// failing lower bound and a succeeding upper bound, and it has been verified to replay. The lower bound
+/// starts at the trace's peak live bytes (if that already succeeds it is the answer, since no region can be
+/// smaller); the upper bound starts at [`default_pool_bytes`] and doubles until it succeeds. `None` when no
+/// size up to 64 times the default (at least 1 GiB) succeeds, or `make` fails at that size.
+///
+/// Each step replays the whole trace, about log2(upper / 8) + a few replays in all.
+pub fn min_pool<A: TraceAllocator>(
+    trace: &Trace,
+    mut make: impl FnMut(usize) -> Option<A>,
+) -> Option<usize> {
+    let mut fits = |n: usize| make(n).is_some_and(|mut a| replay(trace, &mut a).completed());
+    let mut lo = trace.peak_live_bytes() & !7;
+    if fits(lo) {
+        return Some(lo);
+    }
+    let start = default_pool_bytes(trace);
+    let limit = start.saturating_mul(64).max(1 << 30);
+    let mut hi = start;
+    while !fits(hi) {
+        if hi >= limit {
+            return None;
+        }
+        lo = hi;
+        hi = hi.saturating_mul(2) & !7;
+    }
+    while hi - lo > 8 {
+        let mid = lo + (hi - lo) / 16 * 8;
+        if fits(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
+/// The pool size `mem3 replay` uses when none is given: twice the trace's peak live bytes plus 32 bytes per
+/// slot (a block header and rounding for each block live at the peak) plus 64 KiB, rounded up to 4 KiB.
+/// Twice leaves room for fragmentation (the shared traces need 1.1 to 1.4 times their peak live bytes);
+/// the rest covers traces of many small blocks and the pool's bitmap.
+pub fn default_pool_bytes(trace: &Trace) -> usize {
+    trace
+        .peak_live_bytes
+        .saturating_mul(2)
+        .saturating_add(trace.slots.saturating_mul(32))
+        .saturating_add(64 << 10)
+        .saturating_add(4095)
+        & !4095
+}
+
+// -------------------------------------------------------------------------------------------------------
+// A pool that owns its region.
+
+/// A [`Pool`] over a region it allocated itself (zeroed, from the global allocator), so that it can be made
+/// from a size alone, as [`min_pool`] needs. Replays like the pool it holds; its
+/// [`extent`](TraceAllocator::extent) is measured from the region's start.
+pub struct OwnedPool {
+    /// Borrows `region`; dropped before it.
+    pool: ManuallyDrop<Pool<'static>>,
+    region: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: the region is owned by this value alone (like a `Box<[u8]>`, which is `Send` and `Sync`) and only
+// reached through the pool, which is `Send` and `Sync`.
+unsafe impl Send for OwnedPool {}
+// SAFETY: as above; `&OwnedPool` only reads.
+unsafe impl Sync for OwnedPool {}
+
+impl fmt::Debug for OwnedPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPool")
+            .field("region_bytes", &self.layout.size())
+            .field("pool", &*self.pool)
+            .finish()
+    }
+}
+
+impl OwnedPool {
+    /// Allocates a `bytes`-byte region and makes a pool over it. Errors: [`Error::RegionTooSmall`] as from
+    /// [`Pool::with_config`], and [`Error::OutOfMemory`] (with `requested: bytes`) when the region itself
+    /// cannot be allocated.
+    pub fn new(bytes: usize, config: Config) -> Result<OwnedPool, Error> {
+        let oom = Error::OutOfMemory { requested: bytes, free: 0, largest_free: 0 };
+        if bytes == 0 {
+            // A zero-size allocation is not allowed; let the pool name the minimum.
+            return Pool::with_config(&mut [], config).map(|_| unreachable!("empty region"));
+        }
+        let layout = Layout::from_size_align(bytes, 64).map_err(|_| oom.clone())?;
+        // SAFETY: `layout` has a non-zero size (checked above).
+        let region = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or(oom)?;
+        // SAFETY: the region is valid for `bytes` bytes and nothing else reaches it: it is freed only in
+        // `drop`, after the pool is dropped, and the pool is never handed out by value or `&mut` (so it cannot
+        // be swapped out and outlive the region).
+        match unsafe { Pool::from_raw_parts(region, bytes, config) } {
+            Ok(pool) => Ok(OwnedPool { pool: ManuallyDrop::new(pool), region, layout }),
+            Err(e) => {
+                // SAFETY: allocated above with `layout`, and no pool was made over it.
+                unsafe { std::alloc::dealloc(region.as_ptr(), layout) };
+                Err(e)
+            }
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<'_> {
+        &self.pool
+    }
+
+    /// Bytes of the region.
+    pub fn region_bytes(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// The pool base's offset from the region's start.
+    fn base_offset(&self) -> usize {
+        self.pool.base().as_ptr().addr() - self.region.as_ptr().addr()
+    }
+}
+
+impl Drop for OwnedPool {
+    fn drop(&mut self) {
+        // SAFETY: the pool is dropped once, here, and not used after.
+        unsafe { ManuallyDrop::drop(&mut self.pool) };
+        // SAFETY: allocated in `new` with `layout`; the pool that borrowed it is gone.
+        unsafe { std::alloc::dealloc(self.region.as_ptr(), self.layout) };
+    }
+}
+
+impl TraceAllocator for OwnedPool {
+    #[inline]
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        TraceAllocator::alloc(&mut *self.pool, size, align)
+    }
+    #[inline]
+    fn free(&mut self, ptr: usize, size: usize, align: usize) {
+        TraceAllocator::free(&mut *self.pool, ptr, size, align);
+    }
+    #[inline]
+    fn realloc(
+        &mut self,
+        ptr: usize,
+        old_size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> Option<usize> {
+        TraceAllocator::realloc(&mut *self.pool, ptr, old_size, align, new_size)
+    }
+    fn extent(&self) -> usize {
+        self.base_offset() + self.pool.stats().peak_extent
+    }
+    fn payload_mut(&mut self, ptr: usize, size: usize) -> Option<&mut [u8]> {
+        TraceAllocator::payload_mut(&mut *self.pool, ptr, size)
+    }
+}
+
+// -------------------------------------------------------------------------------------------------------
+// What `mem3 replay` reports.
+
+/// Every figure `mem3 replay --json` prints (see `CLI.md`), from one replay on a fresh pool.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Report {
+    /// Requests replayed successfully.
+    pub ops: usize,
+    /// The line of the first failed request, or `None`.
+    pub failed_at: Option<usize>,
+    /// The region's size.
+    pub pool_bytes: usize,
+    /// The most requested bytes live at once among the requests replayed.
+    pub peak_live_bytes: usize,
+    /// The highest end of a used block, from the region's start.
+    pub peak_extent_bytes: usize,
+    /// The largest free block at the end, header included.
+    pub largest_free_bytes: usize,
+    /// Free bytes at the end (whole free blocks).
+    pub free_bytes: usize,
+    /// At the end, `1 - largest_free_bytes / free_bytes` (0 when nothing is free).
+    pub fragmentation: f64,
+    /// Nanoseconds spent in the requests alone.
+    pub elapsed_ns: u64,
+    /// Requests per second.
+    pub ops_per_sec: f64,
+    /// The smallest pool that replays the whole trace (see [`min_pool`]), when asked for.
+    pub min_pool_bytes: Option<usize>,
+}
+
+impl Report {
+    /// The trace's space overhead on this allocator: `min_pool_bytes / trace peak live bytes - 1`, when
+    /// `min_pool_bytes` is known and the trace has live bytes.
+    pub fn min_pool_overhead(&self, trace: &Trace) -> Option<f64> {
+        let min = self.min_pool_bytes?;
+        (trace.peak_live_bytes() > 0).then(|| min as f64 / trace.peak_live_bytes() as f64 - 1.0)
+    }
+
+    /// The report as one JSON object with the fields of `CLI.md` (`min_pool_bytes` only when known).
+    pub fn to_json(&self) -> String {
+        fn num(x: f64) -> String {
+            if x.is_finite() { format!("{x}") } else { "null".into() }
+        }
+        let failed_at = self.failed_at.map_or("null".into(), |l| l.to_string());
+        let mut json = format!(
+            "{{\"ops\":{},\"failed_at\":{},\"pool_bytes\":{},\"peak_live_bytes\":{},\
+             \"peak_extent_bytes\":{},\"largest_free_bytes\":{},\"free_bytes\":{},\"fragmentation\":{},\
+             \"elapsed_ns\":{},\"ops_per_sec\":{}",
+            self.ops,
+            failed_at,
+            self.pool_bytes,
+            self.peak_live_bytes,
+            self.peak_extent_bytes,
+            self.largest_free_bytes,
+            self.free_bytes,
+            num(self.fragmentation),
+            self.elapsed_ns,
+            num(self.ops_per_sec),
+        );
+        if let Some(min) = self.min_pool_bytes {
+            json += &format!(",\"min_pool_bytes\":{min}");
+        }
+        json.push('}');
+        json
+    }
+}
+
+/// Replays `trace` once on a fresh `pool_bytes`-byte pool with `config` and reports every figure of
+/// `mem3 replay` but `min_pool_bytes` (see [`min_pool_bytes`]). Errors are those of [`OwnedPool::new`]; a
+/// failed request is not an error (see [`Report::failed_at`]). Use [`default_pool_bytes`] when the user
+/// gives no size.
+pub fn replay_on_pool(trace: &Trace, pool_bytes: usize, config: Config) -> Result<Report, Error> {
+    replay_on_pool_inspect(trace, pool_bytes, config, |_| ()).map(|(report, ())| report)
+}
+
+/// As [`replay_on_pool`], and calls `inspect` with the pool as the replay left it (e.g. to draw its map).
+pub fn replay_on_pool_inspect<R>(
+    trace: &Trace,
+    pool_bytes: usize,
+    config: Config,
+    inspect: impl FnOnce(&Pool<'_>) -> R,
+) -> Result<(Report, R), Error> {
+    let mut pool = OwnedPool::new(pool_bytes, config)?;
+    let r = replay(trace, &mut pool);
+    let stats = pool.pool().stats();
+    let report = Report {
+        ops: r.ops,
+        failed_at: r.failed_at,
+        pool_bytes,
+        peak_live_bytes: r.peak_live_bytes,
+        peak_extent_bytes: r.peak_extent_bytes,
+        largest_free_bytes: stats.largest_free,
+        free_bytes: stats.free_bytes,
+        fragmentation: stats.fragmentation,
+        elapsed_ns: r.elapsed_ns,
+        ops_per_sec: r.ops_per_sec,
+        min_pool_bytes: None,
+    };
+    Ok((report, inspect(pool.pool())))
+}
+
+/// The smallest pool with `config` in which `trace` replays completely, by [`min_pool`].
+pub fn min_pool_bytes(trace: &Trace, config: Config) -> Option<usize> {
+    min_pool(trace, |n| OwnedPool::new(n, config).ok())
+}

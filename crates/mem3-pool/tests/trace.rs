@@ -1,0 +1,384 @@
+//! Trace replay: parsing errors, the shared traces, the figures, the minimum pool, and the index against the
+//! linear reference.
+#![cfg(feature = "std")]
+
+use std::path::PathBuf;
+
+use mem3_pool::{
+    Config, Policy, Pool, Search,
+    trace::{
+        self, OwnedPool, Trace, TraceAllocator, TraceError, TraceErrorKind, default_pool_bytes,
+        min_pool, min_pool_bytes, replay, replay_checked, replay_on_pool,
+    },
+};
+use proptest::prelude::*;
+
+const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];
+
+fn data(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(format!("{name}.trace.gz"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn load(name: &str) -> Trace {
+    Trace::parse(&data(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn err(text: &str) -> TraceError {
+    Trace::parse(text.as_bytes()).expect_err(text)
+}
+
+/// A gzip member holding `bytes` in stored (uncompressed) deflate blocks: enough to test gzip detection
+/// without a compressor among the test's dependencies.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let mut chunks = bytes.chunks(0xffff).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let len = chunk.len() as u16;
+        out.push(u8::from(chunks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xedb8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out
+}
+
+fn config(policy: Policy, search: Search) -> Config {
+    Config { policy, search, ..Config::default() }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing.
+
+#[test]
+fn a_missing_header_is_an_error_on_line_1() {
+    for text in
+        ["", "\n", "a 1 8\n", "# mem3 trace v2\na 1 8\n", "#mem3 trace v1\n", "\n# mem3 trace v1\n"]
+    {
+        let e = err(text);
+        assert_eq!((e.line, e.kind), (1, TraceErrorKind::MissingHeader), "{text:?}");
+    }
+    assert_eq!(err("").to_string(), "line 1: missing header line `# mem3 trace v1`");
+}
+
+#[test]
+fn each_malformed_line_is_an_error_naming_its_line() {
+    use TraceErrorKind::*;
+    let cases: Vec<(&str, TraceErrorKind)> = vec![
+        ("x 1 8", UnknownOp("x".into())),
+        ("alloc 1 8", UnknownOp("alloc".into())),
+        ("A 1 8", UnknownOp("A".into())),
+        ("a one 8", BadNumber { field: "ID", text: "one".into() }),
+        ("a -1 8", BadNumber { field: "ID", text: "-1".into() }),
+        ("a 1 -8", BadNumber { field: "SIZE", text: "-8".into() }),
+        ("a 1 8.0", BadNumber { field: "SIZE", text: "8.0".into() }),
+        ("a 1 +8", BadNumber { field: "SIZE", text: "+8".into() }),
+        (
+            "a 1 99999999999999999999999",
+            BadNumber { field: "SIZE", text: "99999999999999999999999".into() },
+        ),
+        ("a 1 8 x", BadNumber { field: "ALIGN", text: "x".into() }),
+        ("a 4294967296 8", IdTooLarge("4294967296".into())),
+        ("a 99999999999999999999999 8", IdTooLarge("99999999999999999999999".into())),
+        ("f 4294967296", IdTooLarge("4294967296".into())),
+        ("a 1 8 0", BadAlign(0)),
+        ("a 1 8 3", BadAlign(3)),
+        ("a 1 8 24", BadAlign(24)),
+        ("a 7 8", LiveId(7)),
+        ("f 1", NotLive(1)),
+        ("r 1 8", NotLive(1)),
+        ("f 8", NotLive(8)),
+        ("a 1", FieldCount { op: 'a', expected: "3 or 4", found: 2 }),
+        ("a 1 8 8 8", FieldCount { op: 'a', expected: "3 or 4", found: 5 }),
+        ("f", FieldCount { op: 'f', expected: "2", found: 1 }),
+        ("f 7 8", FieldCount { op: 'f', expected: "2", found: 3 }),
+        ("r 7", FieldCount { op: 'r', expected: "3", found: 2 }),
+        ("r 7 8 8", FieldCount { op: 'r', expected: "3", found: 4 }),
+    ];
+    for (bad, kind) in cases {
+        // Line 1 the header, then a comment, a blank line, a live block 7, a freed block 8, and the bad line.
+        let text = format!("# mem3 trace v1\n# comment\n\na 7 10\na 8 1\nf 8\n{bad}\nf 7\n");
+        let e = err(&text);
+        assert_eq!(e, TraceError { line: 7, kind }, "{bad:?}");
+        assert!(e.to_string().starts_with("line 7: "), "{e}");
+        // The same through gzip.
+        assert_eq!(Trace::parse(&gzip(text.as_bytes())).unwrap_err().line, 7);
+    }
+}
+
+#[test]
+fn invalid_gzip_is_an_error() {
+    let valid = gzip(b"# mem3 trace v1\na 1 8\nf 1\n");
+    for bad in
+        [&[0x1f, 0x8b][..], &[0x1f, 0x8b, 0, 0, 0, 0], &valid[..valid.len() - 6], &valid[..12]]
+    {
+        let e = Trace::parse(bad).unwrap_err();
+        assert!(matches!(e.kind, TraceErrorKind::Gzip(_)), "{e}");
+    }
+}
+
+#[test]
+fn comments_blank_lines_crlf_tabs_and_ids_reused_after_free_are_accepted() {
+    let text =
+        "# mem3 trace v1\r\n\r\n# c\r\na\t1 16 64\r\n  # indented comment\nr 1 32\nf 1\na 1 0\nf 1";
+    let t = Trace::parse(text.as_bytes()).unwrap();
+    assert_eq!(t.len(), 5);
+    assert_eq!(t.slots(), 1);
+    assert_eq!(t.peak_live_bytes(), 32);
+    assert_eq!((t.line(0), t.line(4)), (Some(4), Some(9)));
+    assert_eq!(t.ops()[0], trace::Op::Alloc { slot: 0, size: 16, align: 64 });
+    assert_eq!(t.ops()[1], trace::Op::Realloc { slot: 0, old_size: 16, new_size: 32, align: 64 });
+    assert_eq!(Trace::parse(&gzip(text.as_bytes())).unwrap(), t, "gzip is detected by its magic");
+}
+
+#[test]
+fn slots_are_dense_and_reused() {
+    let t = Trace::parse(b"# mem3 trace v1\na 4000000000 1\na 5 2\nf 4000000000\na 9 3\n").unwrap();
+    assert_eq!(t.slots(), 2);
+    assert_eq!(t.ops()[3], trace::Op::Alloc { slot: 0, size: 3, align: 8 });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 512 }, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Trace::parse(&bytes);
+        let mut with_header = b"# mem3 trace v1\n".to_vec();
+        with_header.extend_from_slice(&bytes);
+        let _ = Trace::parse(&with_header);
+        let mut gz = vec![0x1f, 0x8b];
+        gz.extend_from_slice(&bytes);
+        let _ = Trace::parse(&gz);
+    }
+
+    #[test]
+    fn arbitrary_lines_never_panic_and_valid_ones_replay(
+        lines in prop::collection::vec(
+            (0..5u8, 0..6u32, prop_oneof![0..300usize, Just(usize::MAX), Just(1 << 40)], 0..8u32),
+            0..64,
+        )
+    ) {
+        let mut text = String::from("# mem3 trace v1\n");
+        for (op, id, size, align) in lines {
+            let line = match op {
+                0 => format!("a {id} {size}"),
+                1 => format!("a {id} {size} {}", 1usize << align),
+                2 => format!("f {id}"),
+                3 => format!("r {id} {size}"),
+                _ => format!("a {id} {size} {align}"),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        if let Ok(t) = Trace::parse(text.as_bytes()) {
+            let mut pool = OwnedPool::new(1 << 16, Config::default()).unwrap();
+            let r = replay_checked(&t, &mut pool, |p, _| p.pool().check().map_err(|e| e.to_string()));
+            prop_assert!(r.is_ok(), "{:?}", r);
+            let r = r.unwrap();
+            prop_assert!(r.ops == t.len() || r.failed_at.is_some());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The shared traces.
+
+#[test]
+fn the_shared_traces_replay_fully_with_contents_intact() {
+    for name in TRACES {
+        let t = load(name);
+        for policy in [Policy::FirstFit, Policy::BestFit] {
+            let mut pool =
+                OwnedPool::new(4 * default_pool_bytes(&t), config(policy, Search::Index)).unwrap();
+            let r = replay_checked(&t, &mut pool, |_, _| Ok(()))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((r.ops, r.failed_at), (t.len(), None), "{name} {policy:?}");
+            pool.pool().check().unwrap_or_else(|e| panic!("{name} {policy:?}: {e}"));
+            let s = pool.pool().stats();
+            assert_eq!(s.used_blocks, 0, "every shared trace frees all it allocates");
+            assert_eq!(s.free_blocks, 1, "and everything coalesced back");
+        }
+    }
+}
+
+#[test]
+fn the_small_trace_keeps_the_pool_consistent_every_500_requests() {
+    let t = load("gcc-as");
+    for policy in [Policy::FirstFit, Policy::BestFit] {
+        let mut pool =
+            OwnedPool::new(default_pool_bytes(&t), config(policy, Search::Index)).unwrap();
+        let r = replay_checked(&t, &mut pool, |p, i| {
+            if i % 500 == 0 { p.pool().check().map_err(|e| e.to_string()) } else { Ok(()) }
+        })
+        .unwrap();
+        assert!(r.completed());
+        pool.pool().check().unwrap();
+    }
+}
+
+#[test]
+fn figures_are_consistent() {
+    for name in TRACES {
+        let t = load(name);
+        let pool_bytes = default_pool_bytes(&t);
+        let report = replay_on_pool(&t, pool_bytes, Config::default()).unwrap();
+        assert_eq!(
+            (report.ops, report.failed_at),
+            (t.len(), None),
+            "{name}: the default size suffices"
+        );
+        assert_eq!(report.peak_live_bytes, t.peak_live_bytes());
+        assert!(0 < report.peak_live_bytes, "{name}");
+        assert!(report.peak_live_bytes <= report.peak_extent_bytes, "{name}: {report:?}");
+        assert!(report.peak_extent_bytes <= report.pool_bytes, "{name}: {report:?}");
+        assert!(report.largest_free_bytes <= report.free_bytes && report.free_bytes < pool_bytes);
+        assert!((0.0..=1.0).contains(&report.fragmentation));
+        assert!(report.elapsed_ns > 0 && report.ops_per_sec > 0.0);
+        let json = report.to_json();
+        for field in [
+            "ops",
+            "failed_at",
+            "pool_bytes",
+            "peak_live_bytes",
+            "peak_extent_bytes",
+            "largest_free_bytes",
+            "free_bytes",
+            "fragmentation",
+            "elapsed_ns",
+            "ops_per_sec",
+        ] {
+            assert!(json.contains(&format!("\"{field}\":")), "{field} in {json}");
+        }
+        assert!(json.contains("\"failed_at\":null") && !json.contains("min_pool_bytes"), "{json}");
+    }
+}
+
+#[test]
+fn a_failed_request_stops_the_replay_and_names_its_line() {
+    let t = Trace::parse(b"# mem3 trace v1\na 1 1000\n# big\na 2 100000\nf 1\n").unwrap();
+    let report = replay_on_pool(&t, 4096, Config::default()).unwrap();
+    assert_eq!((report.ops, report.failed_at), (1, Some(4)));
+    assert_eq!(report.peak_live_bytes, 1000, "the peak of what was replayed");
+    assert!(report.to_json().contains("\"failed_at\":4"));
+    assert!(replay_on_pool(&t, 10, Config::default()).is_err(), "a region too small for any pool");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The minimum pool.
+
+fn replays(t: &Trace, bytes: usize, config: Config) -> bool {
+    OwnedPool::new(bytes, config).is_ok_and(|mut p| replay(t, &mut p).completed())
+}
+
+#[test]
+fn min_pool_replays_and_eight_bytes_less_does_not() {
+    let t = load("gcc-as");
+    for policy in [Policy::FirstFit, Policy::BestFit] {
+        let c = config(policy, Search::Index);
+        let min = min_pool_bytes(&t, c).unwrap();
+        assert_eq!(min % 8, 0);
+        assert!(min > t.peak_live_bytes() && min <= default_pool_bytes(&t), "{policy:?}: {min}");
+        assert!(replays(&t, min, c), "{policy:?}: the result replays");
+        assert!(!replays(&t, min - 8, c), "{policy:?}: bisection ends next to a failing size");
+        // Failure is not monotone in the size: look below the result for a size that replays anyway. Either
+        // outcome is correct; print what was found so the documentation's claim can be seen.
+        let smaller = (2..=256).map(|k| min - 8 * k).find(|&n| replays(&t, n, c));
+        println!("gcc-as {policy:?}: min pool {min}, smaller size that also replays: {smaller:?}");
+        let report_overhead = min as f64 / t.peak_live_bytes() as f64 - 1.0;
+        assert!(report_overhead > 0.0);
+    }
+}
+
+#[test]
+fn min_pool_handles_small_and_empty_traces() {
+    let empty = Trace::parse(b"# mem3 trace v1\n").unwrap();
+    let min = min_pool_bytes(&empty, Config::default()).unwrap();
+    assert!(replays(&empty, min, Config::default()));
+    let one = Trace::parse(b"# mem3 trace v1\na 1 100\nf 1\n").unwrap();
+    let min = min_pool_bytes(&one, Config::default()).unwrap();
+    assert!(replays(&one, min, Config::default()) && !replays(&one, min - 8, Config::default()));
+    // A trace no region can hold.
+    let huge = Trace::parse(b"# mem3 trace v1\na 1 1000000000000000\n").unwrap();
+    assert_eq!(min_pool(&huge, |n| OwnedPool::new(n.min(1 << 20), Config::default()).ok()), None);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The index against the linear reference.
+
+/// Records every block name the allocator returns.
+struct Recording<A> {
+    inner: A,
+    names: Vec<usize>,
+}
+
+impl<A: TraceAllocator> TraceAllocator for Recording<A> {
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        let p = self.inner.alloc(size, align)?;
+        self.names.push(p);
+        Some(p)
+    }
+    fn free(&mut self, ptr: usize, size: usize, align: usize) {
+        self.inner.free(ptr, size, align);
+    }
+    fn realloc(&mut self, ptr: usize, old: usize, align: usize, new: usize) -> Option<usize> {
+        let p = self.inner.realloc(ptr, old, align, new)?;
+        self.names.push(p);
+        Some(p)
+    }
+    fn extent(&self) -> usize {
+        self.inner.extent()
+    }
+}
+
+#[test]
+fn index_and_linear_search_place_every_block_alike_on_a_whole_trace() {
+    let t = load("gcc-as");
+    let bytes = default_pool_bytes(&t);
+    for policy in [Policy::FirstFit, Policy::BestFit] {
+        let run = |search| {
+            let mut rec = Recording {
+                inner: OwnedPool::new(bytes, config(policy, search)).unwrap(),
+                names: Vec::new(),
+            };
+            let r = replay(&t, &mut rec);
+            assert!(r.completed(), "{policy:?} {search:?}");
+            rec.inner.pool().check().unwrap();
+            (rec.names, r.peak_extent_bytes)
+        };
+        let (index, linear) = (run(Search::Index), run(Search::Linear));
+        assert_eq!(index.0.len(), linear.0.len());
+        if let Some(i) = (0..index.0.len()).find(|&i| index.0[i] != linear.0[i]) {
+            panic!(
+                "{policy:?}: placement {i} differs: index {} linear {}",
+                index.0[i], linear.0[i]
+            );
+        }
+        assert_eq!(index.1, linear.1);
+    }
+}
+
+#[test]
+fn a_borrowed_pool_replays_too() {
+    let t = Trace::parse(b"# mem3 trace v1\na 1 10 256\na 2 20\nr 1 3000\nf 2\nf 1\n").unwrap();
+    let mut region = vec![0u8; 1 << 16];
+    let mut pool = Pool::new(&mut region).unwrap();
+    let r = replay_checked(&t, &mut pool, |p, _| p.check().map_err(|e| e.to_string())).unwrap();
+    assert!(r.completed());
+    assert!(r.peak_extent_bytes >= 3000);
+    assert_eq!(pool.stats().used_blocks, 0);
+}
