@@ -170,7 +170,9 @@ impl HandleTable {
     /// Every live handle and its block, in index order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Handle, Block)> + '_ {
         self.slots.iter().enumerate().filter_map(|(index, slot)| match *slot {
-            Slot::Occupied { generation, block } => Some((Handle::new(index as u32, generation), block)),
+            Slot::Occupied { generation, block } => {
+                Some((Handle::new(index as u32, generation), block))
+            }
             _ => None,
         })
     }

@@ -324,19 +324,20 @@ impl<'a> ObjectHeap<'a> {
     pub fn defragment(&mut self) -> DefragStats {
         let merges = self.pool.coalesce();
         let table = &mut self.table;
-        let compact = self.pool.compact(|old, new, payload| {
-            // The header names the owning slot, so fixing the handle is O(1).
-            let owner = object::decode_header(payload, new.offset()).map(|hdr| hdr.index);
-            if !owner.is_ok_and(|index| table.relocate(index, old, new)) {
-                // A corrupt header: find the owner the slow way rather than leave a handle naming whatever
-                // block ends up at `old`. `check` still reports the header.
-                if let Some(index) = table.slots.iter().position(
-                    |slot| matches!(slot, Slot::Occupied { block, .. } if *block == old),
-                ) {
-                    table.relocate(index as u32, old, new);
+        let compact =
+            self.pool.compact(|old, new, payload| {
+                // The header names the owning slot, so fixing the handle is O(1).
+                let owner = object::decode_header(payload, new.offset()).map(|hdr| hdr.index);
+                if !owner.is_ok_and(|index| table.relocate(index, old, new)) {
+                    // A corrupt header: find the owner the slow way rather than leave a handle naming whatever
+                    // block ends up at `old`. `check` still reports the header.
+                    if let Some(index) = table.slots.iter().position(
+                        |slot| matches!(slot, Slot::Occupied { block, .. } if *block == old),
+                    ) {
+                        table.relocate(index as u32, old, new);
+                    }
                 }
-            }
-        });
+            });
         DefragStats {
             merges,
             moved_objects: compact.moved_blocks,
@@ -399,7 +400,9 @@ impl<'a> ObjectHeap<'a> {
             linked += 1;
             match self.table.slots.get(index as usize) {
                 Some(Slot::Vacant { next_free, .. }) if linked <= vacant => next = *next_free,
-                _ => return corrupt(0, "handle free list links a slot that is not vacant, or loops"),
+                _ => {
+                    return corrupt(0, "handle free list loops or links a used slot");
+                }
             }
         }
         if linked != vacant {

@@ -96,13 +96,26 @@ fn pick(order: &[Handle], i: usize) -> Option<Handle> {
 fn run(region_len: usize, config: Config, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut region = vec![0u8; region_len];
     let mut heap = ObjectHeap::with_config(&mut region, config).unwrap();
-    let mut m =
-        Model { live: HashMap::new(), pinned: HashSet::new(), stale: Vec::new(), order: Vec::new() };
+    let mut m = Model {
+        live: HashMap::new(),
+        pinned: HashSet::new(),
+        stale: Vec::new(),
+        order: Vec::new(),
+    };
     let mut auto = true;
     for op in ops {
         match op {
             Op::Alloc(v) => {
+                let would_fit = heap.would_fit_after_defragment(v.as_ref());
                 let r = heap.alloc(v.as_ref());
+                if auto && would_fit {
+                    prop_assert!(
+                        r.is_ok(),
+                        "{:?} would fit after defragmenting but got {:?}",
+                        v,
+                        r
+                    );
+                }
                 match r {
                     Ok(h) => {
                         prop_assert!(!m.live.contains_key(&h), "{h:?} handed out twice");
@@ -193,8 +206,15 @@ fn run(region_len: usize, config: Config, ops: &[Op]) -> Result<(), TestCaseErro
     Ok(())
 }
 
+/// Moderate by default (the suite must run in seconds on a shared machine); `PROPTEST_CASES` raises it for a
+/// longer hunt.
+fn cases() -> u32 {
+    let default = if cfg!(miri) { 4 } else { 96 };
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 96 }))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn heap_matches_model_small(config in config(), ops in prop::collection::vec(op(), 0..200)) {
