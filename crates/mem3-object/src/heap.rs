@@ -38,6 +38,8 @@ pub struct HeapStats {
     pub handle_table_bytes: usize,
 }
 
+static_assertions::assert_impl_all!(ObjectHeap<'static>: Send, Sync);
+
 /// Typed objects in a [`Pool`], named by generational [`Handle`]s.
 ///
 /// See the [crate docs](crate) for an example and the guarantees.
