@@ -407,6 +407,7 @@ fn check_reports_corruption_with_its_offset() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "10,000 blocks are too slow under Miri")]
 fn the_index_stays_balanced_with_many_free_blocks() {
     let mut r = std::vec![0u8; 1 << 20];
     for config in [Config::default(), best_fit()] {
