@@ -6,6 +6,7 @@ extern crate std;
 mod check;
 mod defrag;
 mod error;
+mod global;
 mod index;
 mod pool;
 pub mod tag;
@@ -14,6 +15,7 @@ pub mod trace;
 
 pub use defrag::CompactStats;
 pub use error::{Corruption, CorruptionKind, Error, Result};
+pub use global::LockedPool;
 pub use pool::{
     Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
 };

@@ -52,6 +52,15 @@ pub struct Config {
     pub search: Search,
 }
 
+impl Config {
+    /// The default configuration, usable in `const` contexts: first fit, immediate coalescing, indexed search.
+    pub const DEFAULT: Config = Config {
+        policy: Policy::FirstFit,
+        coalescing: Coalescing::Immediate,
+        search: Search::Index,
+    };
+}
+
 /// A block of a [`Pool`], named by the offset of its payload from the pool's base.
 ///
 /// A `Block` is only a name: every `Pool` method checks that it names a live block of that pool, and returns

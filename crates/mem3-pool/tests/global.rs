@@ -1,0 +1,106 @@
+//! mem3-pool as the process's `#[global_allocator]`: ordinary `Vec`, `String` and `BTreeMap` work runs on it,
+//! and the pool is consistent afterwards. Also the `allocator-api2` `Allocator`.
+
+use std::collections::BTreeMap;
+
+use mem3_pool::{Config, LockedPool};
+
+const HEAP_SIZE: usize = 8 << 20;
+static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
+
+#[global_allocator]
+// SAFETY: `HEAP` is touched by nothing but this allocator.
+static ALLOCATOR: LockedPool =
+    unsafe { LockedPool::with_region(&raw mut HEAP as *mut u8, HEAP_SIZE) };
+
+fn heap_range() -> std::ops::Range<usize> {
+    let start = (&raw const HEAP) as usize;
+    start..start + HEAP_SIZE
+}
+
+#[test]
+fn ordinary_collections_run_on_the_pool() {
+    let mut numbers: Vec<u64> = Vec::new();
+    for i in 0..20_000 {
+        numbers.push(i * 3);
+    }
+    assert!(heap_range().contains(&(numbers.as_ptr() as usize)), "the Vec lives in the pool");
+    let mut text = String::new();
+    for i in 0..2_000 {
+        text.push_str(&i.to_string());
+        text.push(' ');
+    }
+    let mut map = BTreeMap::new();
+    for i in 0..5_000u32 {
+        map.insert(i.wrapping_mul(2_654_435_761), format!("value {i}"));
+    }
+    for i in (0..5_000u32).step_by(2) {
+        map.remove(&i.wrapping_mul(2_654_435_761));
+    }
+    // Alignments above the pool's 8.
+    let boxed = Box::new(Aligned([7; 64]));
+    assert_eq!((&*boxed as *const Aligned as usize) % 256, 0);
+    assert_eq!(numbers.iter().sum::<u64>(), 3 * (19_999 * 20_000 / 2));
+    assert!(text.starts_with("0 1 2 "));
+    assert_eq!(map.len(), 2_500);
+    let (used, check) = ALLOCATOR.lock(|pool| (pool.stats().used_blocks, pool.check())).unwrap();
+    assert!(used >= 3, "the live collections are pool blocks");
+    check.unwrap();
+    drop((numbers, text, map, boxed));
+    ALLOCATOR.lock(|pool| pool.check()).unwrap().unwrap();
+}
+
+/// A type whose alignment is above the pool's 8 bytes.
+#[repr(align(256))]
+struct Aligned(#[allow(dead_code, reason = "only its alignment matters")] [u8; 64]);
+
+#[test]
+fn global_alloc_realloc_grows_in_place_and_foreign_pointers_change_nothing() {
+    use std::alloc::{GlobalAlloc, Layout};
+    let region: &'static mut [u8] = Box::leak(vec![0u8; 1 << 16].into_boxed_slice());
+    let pool = LockedPool::new(region, Config::default()).unwrap();
+    let layout = Layout::from_size_align(100, 8).unwrap();
+    // SAFETY: `layout` has a non-zero size; every pointer passed back came from `pool` with that layout.
+    unsafe {
+        let a = pool.alloc(layout);
+        assert!(!a.is_null());
+        a.write_bytes(0xAB, 100);
+        let grown = pool.realloc(a, layout, 4000);
+        assert_eq!(grown, a, "the successor is free, so the block grows in place");
+        assert_eq!(*grown.add(99), 0xAB);
+        let blocker = pool.alloc(layout);
+        let moved = pool.realloc(grown, Layout::from_size_align(4000, 8).unwrap(), 8000);
+        assert_ne!(moved, grown, "the successor is taken, so the contents move");
+        assert_eq!(*moved.add(99), 0xAB);
+        let before = pool.lock(|p| p.stats()).unwrap();
+        let mut outside = [0u8; 16];
+        pool.dealloc(outside.as_mut_ptr(), layout);
+        pool.dealloc(moved.add(8), layout);
+        assert_eq!(pool.lock(|p| p.stats()).unwrap(), before, "foreign pointers are rejected");
+        pool.dealloc(moved, Layout::from_size_align(8000, 8).unwrap());
+        pool.dealloc(blocker, layout);
+    }
+    assert_eq!(pool.lock(|p| (p.stats().used_blocks, p.check())).unwrap(), (0, Ok(())));
+}
+
+#[cfg(feature = "allocator-api2")]
+#[test]
+fn allocator_api2_collections_live_in_a_pool_of_their_own() {
+    let region: &'static mut [u8] = Box::leak(vec![0u8; 1 << 16].into_boxed_slice());
+    let range = region.as_ptr() as usize..region.as_ptr() as usize + region.len();
+    let pool = LockedPool::new(region, Config::default()).unwrap();
+    let mut v = allocator_api2::vec::Vec::new_in(&pool);
+    for i in 0..1_000u32 {
+        v.push(i);
+    }
+    assert!(range.contains(&(v.as_ptr() as usize)));
+    assert_eq!(v.iter().sum::<u32>(), 999 * 1_000 / 2);
+    v.shrink_to_fit();
+    let used = pool.lock(|p| p.stats().used_blocks).unwrap();
+    assert_eq!(used, 1);
+    drop(v);
+    assert_eq!(pool.lock(|p| (p.stats().used_blocks, p.check())).unwrap(), (0, Ok(())));
+    // Exhaustion is an error, not an abort.
+    let mut big = allocator_api2::vec::Vec::<u8, _>::new_in(&pool);
+    assert!(big.try_reserve(1 << 20).is_err());
+}
