@@ -8,6 +8,7 @@ mod defrag;
 mod error;
 mod global;
 mod index;
+pub mod map;
 mod pool;
 pub mod tag;
 #[cfg(feature = "std")]
