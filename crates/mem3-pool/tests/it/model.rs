@@ -1,0 +1,282 @@
+//! The pool's model test harness, shared by the proptest test (`main.rs`) and the `pool_ops` fuzz target
+//! (which includes this file by path): a sequence of operations runs on a pool with the indexed search and on
+//! one with the linear reference search, against a shadow of the live blocks. Any difference or broken
+//! invariant panics.
+//!
+//! After every step: `check()` passes on both pools, both placed every block at the same offset, no two live
+//! blocks overlap, every block is aligned as asked, pins are as set, the figures add up, and every invalid
+//! call was an error that changed nothing. Each live block holds a pattern derived from its identity, verified
+//! at free, at realloc and after every compaction. At the end, freeing everything leaves one free block as
+//! large as the pool.
+
+use mem3_pool::{Block, BlockState, Coalescing, Config, Error, MIN_ALIGN, Policy, Pool, Search};
+
+/// The largest pool the harness uses.
+pub const MAX_LEN: usize = 1 << 16;
+
+/// A region whose start is 4096-aligned, so that two pools over two such regions see the same alignments.
+#[repr(C, align(4096))]
+struct Region([u8; MAX_LEN]);
+
+/// One operation. Indices pick among the live (or freed) blocks modulo their number; sizes and alignments are
+/// reduced to the harness's ranges, so every value of every field is a valid input.
+#[derive(Debug, Clone)]
+#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
+pub enum Op {
+    /// `alloc_aligned(size % 2048, 8 << (align_log2 % 10))`; alignments above 8 only for `align_log2 >= 4`.
+    Alloc { size: u16, align_log2: u8 },
+    /// Free a live block.
+    Free { index: u16 },
+    /// `realloc` a live block to `size % 4096` bytes.
+    Realloc { index: u16, size: u16 },
+    /// Pin a live block.
+    Pin { index: u16 },
+    /// Unpin a live block.
+    Unpin { index: u16 },
+    /// `coalesce()`.
+    Coalesce,
+    /// `compact()`.
+    Compact,
+    /// Free an arbitrary offset that is not a live block's payload (inside a block, a header, past the end).
+    FreeInvalid { offset: u32 },
+    /// Free a block that was already freed, unless its offset is live again.
+    FreeStale { index: u16 },
+}
+
+impl Op {
+    fn alignment(align_log2: u8) -> usize {
+        if align_log2 < 4 { MIN_ALIGN } else { 8 << (align_log2 % 10) }
+    }
+}
+
+/// Chooses a configuration from two bits.
+pub fn config(best_fit: bool, deferred: bool) -> Config {
+    Config {
+        policy: if best_fit { Policy::BestFit } else { Policy::FirstFit },
+        coalescing: if deferred { Coalescing::Deferred } else { Coalescing::Immediate },
+        search: Search::Index,
+    }
+}
+
+/// A live block in the model: its name, the identity its pattern derives from, the size and alignment asked
+/// for, and whether it is pinned.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    block: Block,
+    id: u32,
+    size: usize,
+    align: usize,
+    pinned: bool,
+}
+
+fn pattern(id: u32, i: usize) -> u8 {
+    (id as usize).wrapping_mul(131).wrapping_add(i * 7) as u8
+}
+
+fn fill(pool: &mut Pool<'_>, live: &Live) {
+    let bytes = pool.payload_mut(live.block).unwrap();
+    assert!(bytes.len() >= live.size, "payload smaller than asked");
+    for (i, b) in bytes[..live.size].iter_mut().enumerate() {
+        *b = pattern(live.id, i);
+    }
+}
+
+fn verify(pool: &Pool<'_>, live: &Live) {
+    let bytes = pool.payload(live.block).unwrap();
+    for (i, b) in bytes[..live.size].iter().enumerate() {
+        assert_eq!(*b, pattern(live.id, i), "block {live:?} byte {i} corrupted");
+    }
+}
+
+/// One pool and its shadow.
+struct Model<'a> {
+    pool: Pool<'a>,
+    live: Vec<Live>,
+    dead: Vec<Block>,
+}
+
+impl Model<'_> {
+    /// Applies `op`; returns what an allocation or resize returned, for the comparison of the two searches.
+    fn apply(&mut self, op: &Op, id: u32) -> Option<Result<Block, Error>> {
+        let base = self.pool.base().as_ptr() as usize;
+        let pick = |index: u16, len: usize| usize::from(index) % len;
+        match *op {
+            Op::Alloc { size, align_log2 } => {
+                let (size, align) = (usize::from(size) % 2048, Op::alignment(align_log2));
+                let result = self.pool.alloc_aligned(size, align);
+                if let Ok(block) = result {
+                    assert_eq!((base + block.offset()) % align, 0, "misaligned");
+                    let live = Live { block, id, size, align, pinned: false };
+                    fill(&mut self.pool, &live);
+                    self.live.push(live);
+                }
+                Some(result)
+            }
+            Op::Free { index } if !self.live.is_empty() => {
+                let live = self.live.swap_remove(pick(index, self.live.len()));
+                verify(&self.pool, &live);
+                self.pool.free(live.block).unwrap();
+                self.dead.push(live.block);
+                None
+            }
+            Op::Realloc { index, size } if !self.live.is_empty() => {
+                let (i, size) = (pick(index, self.live.len()), usize::from(size) % 4096);
+                let old = self.live[i];
+                verify(&self.pool, &old);
+                let result = self.pool.realloc(old.block, size);
+                match result {
+                    Ok(block) => {
+                        // The contents up to the smaller size survive; then the block gets its new pattern.
+                        let kept =
+                            Live { block, size: old.size.min(size), align: MIN_ALIGN, ..old };
+                        verify(&self.pool, &kept);
+                        let live = Live { size, ..kept };
+                        fill(&mut self.pool, &live);
+                        self.live[i] = live;
+                        if block != old.block {
+                            assert!(!old.pinned, "a pinned block moved");
+                            self.dead.push(old.block);
+                        }
+                    }
+                    Err(Error::Pinned { .. }) => assert!(old.pinned),
+                    Err(Error::OutOfMemory { .. }) => verify(&self.pool, &old),
+                    Err(ref e) => panic!("unexpected realloc error {e}"),
+                }
+                Some(result)
+            }
+            Op::Pin { index } if !self.live.is_empty() => {
+                let i = pick(index, self.live.len());
+                self.pool.pin(self.live[i].block).unwrap();
+                self.live[i].pinned = true;
+                None
+            }
+            Op::Unpin { index } if !self.live.is_empty() => {
+                let i = pick(index, self.live.len());
+                self.pool.unpin(self.live[i].block).unwrap();
+                self.live[i].pinned = false;
+                None
+            }
+            Op::Coalesce => {
+                self.pool.coalesce();
+                None
+            }
+            Op::Compact => {
+                let mut moves = Vec::new();
+                self.pool.compact(|old, new, _| moves.push((old, new)));
+                for (old, new) in moves {
+                    let live = self
+                        .live
+                        .iter_mut()
+                        .find(|l| l.block == old)
+                        .expect("moved a block not live");
+                    assert!(!live.pinned, "a pinned block moved");
+                    live.block = new;
+                    live.align = MIN_ALIGN;
+                }
+                for live in &self.live {
+                    verify(&self.pool, live);
+                }
+                let stats = self.pool.stats();
+                if self.live.iter().all(|l| !l.pinned) {
+                    assert!(stats.free_blocks <= 1);
+                    assert_eq!(stats.largest_free, stats.free_bytes);
+                }
+                None
+            }
+            Op::FreeInvalid { offset } => {
+                let offset = offset as usize % (MAX_LEN + 64);
+                if !self.live.iter().any(|l| l.block.offset() == offset) {
+                    self.expect_rejected(Block::from_offset_unchecked(offset));
+                }
+                None
+            }
+            Op::FreeStale { index } if !self.dead.is_empty() => {
+                let block = self.dead[pick(index, self.dead.len())];
+                if !self.live.iter().any(|l| l.block == block) {
+                    self.expect_rejected(Some(block));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Every operation on `block` (not a live block) fails and changes nothing.
+    fn expect_rejected(&mut self, block: Option<Block>) {
+        let Some(block) = block else { return };
+        let before: Vec<_> = self.pool.blocks().collect();
+        let stats = self.pool.stats();
+        assert_eq!(self.pool.free(block), Err(Error::InvalidBlock { offset: block.offset() }));
+        assert!(self.pool.realloc(block, 10).is_err());
+        assert!(self.pool.pin(block).is_err());
+        assert!(self.pool.payload(block).is_err());
+        assert!(self.pool.block_at(block.offset()).is_err());
+        assert_eq!(before, self.pool.blocks().collect::<Vec<_>>());
+        assert_eq!(stats, self.pool.stats());
+    }
+
+    fn check(&self) {
+        if let Err(e) = self.pool.check() {
+            panic!("check failed: {e}");
+        }
+        let mut spans: Vec<(usize, usize)> = self
+            .live
+            .iter()
+            .map(|l| (l.block.offset(), self.pool.usable_size(l.block).unwrap()))
+            .collect();
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[0].0 + pair[0].1 < pair[1].0, "blocks overlap: {pair:?}");
+        }
+        let base = self.pool.base().as_ptr() as usize;
+        for live in &self.live {
+            assert_eq!((base + live.block.offset()) % live.align, 0);
+            assert_eq!(self.pool.is_pinned(live.block).unwrap(), live.pinned);
+        }
+        let s = self.pool.stats();
+        assert_eq!(s.used_bytes + s.overhead_bytes + s.free_bytes, s.capacity);
+        assert_eq!(s.used_blocks, self.live.len());
+    }
+
+    /// Frees everything; one free block as large as the pool must remain.
+    fn free_all(&mut self) {
+        for live in std::mem::take(&mut self.live) {
+            verify(&self.pool, &live);
+            self.pool.free(live.block).unwrap();
+        }
+        self.pool.coalesce();
+        self.check();
+        let s = self.pool.stats();
+        assert_eq!((s.free_blocks, s.largest_free), (1, s.capacity));
+        let blocks: Vec<_> = self.pool.blocks().collect();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].state, BlockState::Free);
+    }
+}
+
+/// Runs `ops` on a pool of `len` bytes (clamped to the harness's range) with `config`, and on the same pool
+/// with the linear reference search; panics on any difference or broken invariant.
+pub fn run(config: Config, len: usize, ops: &[Op]) {
+    let len = len.clamp(256, MAX_LEN);
+    let (mut r1, mut r2) = (Box::new(Region([0; MAX_LEN])), Box::new(Region([0; MAX_LEN])));
+    let reference = Config { search: Search::Linear, ..config };
+    let mut fast = Model {
+        pool: Pool::with_config(&mut r1.0[..len], config).unwrap(),
+        live: vec![],
+        dead: vec![],
+    };
+    let mut slow = Model {
+        pool: Pool::with_config(&mut r2.0[..len], reference).unwrap(),
+        live: vec![],
+        dead: vec![],
+    };
+    for (step, op) in ops.iter().enumerate() {
+        let a = fast.apply(op, step as u32);
+        let b = slow.apply(op, step as u32);
+        assert_eq!(a, b, "index and linear search differ at step {step} ({op:?})");
+        fast.check();
+        slow.check();
+    }
+    fast.free_all();
+    slow.free_all();
+}
