@@ -1,0 +1,63 @@
+//! Runs one workload on one allocator, for a profiler:
+//! `cargo build --release -p mem3-benches --bin profile` then e.g.
+//! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
+//! `perf record -g target/release/profile actions 1000 talc`.
+//!
+//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`. Allocators: `mem3` (first fit), `mem3-best`,
+//! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
+
+use mem3_benches::{
+    Arena, Job, Kind, dispatch, load_trace,
+    workloads::{random_actions, scaling, trace_region, trace_throughput},
+};
+
+struct Work(Vec<String>);
+
+impl Job for Work {
+    type Out = String;
+    fn run<A: Arena>(&mut self) -> String {
+        let arg = |i: usize| self.0.get(i).cloned().unwrap_or_default();
+        let reps: usize = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+        match arg(0).as_str() {
+            "trace" => {
+                let trace = load_trace(&arg(1));
+                let mut out = String::new();
+                for _ in 0..reps {
+                    let r = trace_throughput::<A>(&trace, trace_region(&trace));
+                    out += &format!(
+                        "{:.2} M requests/s (failed at {:?})\n",
+                        r.ops_per_sec / 1e6,
+                        r.failed_at
+                    );
+                }
+                out
+            }
+            "actions" => {
+                let max = arg(1).parse().expect("MAX");
+                let r = random_actions::<A>(128 << 20, max, 200_000 * reps, 1);
+                format!("{:.2} M ops/s\n", r.per_sec() / 1e6)
+            }
+            "scaling" => {
+                let live = arg(1).parse().expect("LIVE");
+                format!("{:?} ns per pair\n", scaling::<A>(live, 100_000, reps, 1))
+            }
+            other => panic!("unknown workload {other:?}"),
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let kind = match args.get(2).map(String::as_str) {
+        Some("mem3") => Kind::Mem3FirstFit,
+        Some("mem3-best") => Kind::Mem3BestFit,
+        Some("talc") => Kind::Talc,
+        Some("rlsf") => Kind::Rlsf,
+        Some("linked-list") => Kind::LinkedList,
+        Some("buddy") => Kind::Buddy,
+        Some("dlmalloc") => Kind::Dlmalloc,
+        Some("system") => Kind::System,
+        other => panic!("unknown allocator {other:?}; usage: profile WORKLOAD ARG ALLOCATOR"),
+    };
+    print!("{}", dispatch(kind, &mut Work(args[..2].to_vec())));
+}

@@ -1,0 +1,474 @@
+//! Runs every benchmark workload on every allocator and writes `docs/benchmarks.md`.
+//!
+//! `cargo run --release -p mem3-benches --bin report` (about 3 to 5 minutes on 2 cores). Environment:
+//! `MEM3_BENCH_REPS` (default 5) repetitions per timed figure, medians reported; `MEM3_BENCH_OUT` the output
+//! path (default `docs/benchmarks.md` at the repository root).
+
+use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
+
+use mem3_benches::{
+    Arena, Job, Kind, TRACES, dispatch, load_trace,
+    workloads::{
+        compaction, heap_efficiency, median, random_actions, scaling, trace_min_pool, trace_region,
+        trace_throughput,
+    },
+};
+use mem3_pool::trace::{Replay, Trace};
+
+const SEED: u64 = 0x6d65_6d33;
+const RA_MAX_SIZES: [usize; 5] = [200, 1000, 3000, 10_000, 30_000];
+const RA_ACTIONS: usize = 200_000;
+const RA_REGION: usize = 128 << 20;
+const HE_ROUNDS: usize = 300;
+const HE_REGION: usize = 128 << 20;
+const SCALING_LIVE: [usize; 3] = [100, 10_000, 1_000_000];
+const SCALING_PAIRS: usize = 100_000;
+const COMPACTION_REGION: usize = 64 << 20;
+/// A replay slower than this is not repeated, and its minimum pool (about 25 replays) is not searched.
+const SLOW_REPLAY_SECS: f64 = 2.0;
+/// A scaling run slower than this is not repeated at the next (100 times larger) size.
+const SLOW_SCALING_SECS: f64 = 1.0;
+
+struct Throughput<'a> {
+    trace: &'a Trace,
+    region: usize,
+    reps: usize,
+}
+
+impl Job for Throughput<'_> {
+    type Out = Vec<Replay>;
+    fn run<A: Arena>(&mut self) -> Vec<Replay> {
+        let mut out = Vec::new();
+        for _ in 0..self.reps {
+            let r = trace_throughput::<A>(self.trace, self.region);
+            let slow = r.elapsed_ns as f64 / 1e9 > SLOW_REPLAY_SECS;
+            out.push(r);
+            if slow || r.failed_at.is_some() {
+                break;
+            }
+        }
+        out
+    }
+}
+
+struct MinPool<'a>(&'a Trace);
+
+impl Job for MinPool<'_> {
+    type Out = Option<usize>;
+    fn run<A: Arena>(&mut self) -> Option<usize> {
+        trace_min_pool::<A>(self.0)
+    }
+}
+
+struct Actions {
+    max: usize,
+}
+
+impl Job for Actions {
+    type Out = f64;
+    fn run<A: Arena>(&mut self) -> f64 {
+        random_actions::<A>(RA_REGION, self.max, RA_ACTIONS, SEED).per_sec()
+    }
+}
+
+struct Efficiency;
+
+impl Job for Efficiency {
+    type Out = f64;
+    fn run<A: Arena>(&mut self) -> f64 {
+        heap_efficiency::<A>(HE_REGION, HE_ROUNDS, SEED)
+    }
+}
+
+struct Scaling {
+    live: usize,
+    reps: usize,
+}
+
+impl Job for Scaling {
+    type Out = f64;
+    fn run<A: Arena>(&mut self) -> f64 {
+        median(&scaling::<A>(self.live, SCALING_PAIRS, self.reps, SEED))
+    }
+}
+
+fn ratio(x: f64, talc: f64) -> String {
+    if x.is_finite() && talc.is_finite() && talc > 0.0 {
+        format!("{:.2}×", x / talc)
+    } else {
+        "–".into()
+    }
+}
+
+fn mops(x: f64) -> String {
+    format!("{:.2} M/s", x / 1e6)
+}
+
+fn kib(x: usize) -> String {
+    format!("{:.0} KiB", x as f64 / 1024.0)
+}
+
+fn command(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn progress(what: &str) {
+    eprintln!("[{:>6.1}s] {what}", START.with(|s| s.elapsed().as_secs_f64()));
+}
+
+thread_local! {
+    static START: Instant = Instant::now();
+}
+
+/// A target and whether it was met, for the summary.
+struct Target {
+    what: String,
+    measured: String,
+    met: bool,
+}
+
+fn main() {
+    let reps: usize =
+        std::env::var("MEM3_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+    let out = std::env::var("MEM3_BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
+    });
+    progress("start");
+    let mut md = String::new();
+    let mut targets: Vec<Target> = Vec::new();
+    let talc_col = |m: &HashMap<Kind, f64>| m.get(&Kind::Talc).copied().unwrap_or(f64::NAN);
+
+    // 1. Real traces.
+    let traces: Vec<(&str, Trace)> = TRACES.iter().map(|&n| (n, load_trace(n))).collect();
+    let mut tput: HashMap<(&str, Kind), (f64, usize, Option<usize>)> = HashMap::new();
+    let mut minp: HashMap<(&str, Kind), Option<usize>> = HashMap::new();
+    for (name, trace) in &traces {
+        for kind in Kind::ALL {
+            progress(&format!("trace {name}: {}", kind.name()));
+            let runs = dispatch(kind, &mut Throughput { trace, region: trace_region(trace), reps });
+            let ops = median(&runs.iter().map(|r| r.ops_per_sec).collect::<Vec<_>>());
+            let failed = runs.iter().find_map(|r| r.failed_at);
+            let secs = runs[0].elapsed_ns as f64 / 1e9;
+            tput.insert((name, kind), (ops, runs.len(), failed));
+            if kind != Kind::System {
+                if secs > SLOW_REPLAY_SECS / 4.0 {
+                    minp.insert((name, kind), None);
+                } else {
+                    minp.insert((name, kind), dispatch(kind, &mut MinPool(trace)));
+                }
+            }
+        }
+    }
+
+    let _ = writeln!(md, "## 1. Real traces\n");
+    let _ = writeln!(
+        md,
+        "Each trace (`tests/data/`) is parsed once, then replayed on a fresh allocator over a region of \
+         4 × `default_pool_bytes` (twice the peak live bytes, plus 32 B per live block, plus 64 KiB, times \
+         4). Requests per second time the requests alone; median of {reps} replays.\n"
+    );
+    let _ = write!(md, "| allocator |");
+    for (name, t) in &traces {
+        let _ = write!(md, " {name} ({} requests) |", t.len());
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in &traces {
+        let _ = write!(md, "---|");
+    }
+    let _ = writeln!(md);
+    for kind in Kind::ALL {
+        let _ = write!(md, "| {} |", kind.name());
+        for (name, _) in &traces {
+            let (ops, n, failed) = tput[&(*name, kind)];
+            let talc = tput[&(*name, Kind::Talc)].0;
+            match failed {
+                Some(line) => {
+                    let _ = write!(md, " failed at line {line} |");
+                }
+                None => {
+                    let note = if n < reps { format!(" ({n} run)") } else { String::new() };
+                    let _ = write!(md, " {} ({}){note} |", mops(ops), ratio(ops, talc));
+                }
+            }
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(
+        md,
+        "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
+         `mem3_pool::trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
+         trace's peak live bytes (`min pool / peak live - 1`, the fragmentation figure of TRACE-FORMAT.md) \
+         and the ratio to talc's minimum pool (lower is better).\n"
+    );
+    let _ = write!(md, "| allocator |");
+    for (name, t) in &traces {
+        let _ = write!(md, " {name} (peak live {}) |", kib(t.peak_live_bytes()));
+    }
+    let _ = write!(md, "\n|---|");
+    for _ in &traces {
+        let _ = write!(md, "---|");
+    }
+    let _ = writeln!(md);
+    for kind in Kind::ARENAS {
+        let _ = write!(md, "| {} |", kind.name());
+        for (name, t) in &traces {
+            let talc = minp[&(*name, Kind::Talc)];
+            match minp[&(*name, kind)] {
+                Some(m) => {
+                    let over = m as f64 / t.peak_live_bytes() as f64 - 1.0;
+                    let r = talc.map_or("–".into(), |t| ratio(m as f64, t as f64));
+                    let _ = write!(md, " {} (+{:.1}%, {r}) |", kib(m), over * 100.0);
+                }
+                None => {
+                    let _ = write!(
+                        md,
+                        " not searched (a replay takes over {:.1} s) |",
+                        SLOW_REPLAY_SECS / 4.0
+                    );
+                }
+            }
+        }
+        let _ = writeln!(md);
+    }
+    for (name, _) in &traces {
+        let (m, t) = (tput[&(*name, Kind::Mem3FirstFit)].0, tput[&(*name, Kind::Talc)].0);
+        targets.push(Target {
+            what: format!("trace {name}: mem3 first-fit requests/s ≥ talc's"),
+            measured: format!("{} vs {} ({})", mops(m), mops(t), ratio(m, t)),
+            met: m >= t,
+        });
+        let best_peer = Kind::ARENAS[2..].iter().filter_map(|&k| minp[&(*name, k)]).min();
+        let mine = minp[&(*name, Kind::Mem3FirstFit)];
+        let mine_best = minp[&(*name, Kind::Mem3BestFit)];
+        if let (Some(p), Some(m)) = (best_peer, mine) {
+            targets.push(Target {
+                what: format!("trace {name}: mem3 minimum pool ≤ the smallest peer's"),
+                measured: format!(
+                    "first-fit {}, best-fit {}, best peer {}",
+                    kib(m),
+                    mine_best.map_or("–".into(), kib),
+                    kib(p)
+                ),
+                met: m <= p || mine_best.is_some_and(|b| b <= p),
+            });
+        }
+    }
+
+    // 2. Random actions.
+    let mut ra: HashMap<(usize, Kind), f64> = HashMap::new();
+    for max in RA_MAX_SIZES {
+        for kind in Kind::ALL {
+            progress(&format!("random actions max {max}: {}", kind.name()));
+            let runs: Vec<f64> = (0..reps).map(|_| dispatch(kind, &mut Actions { max })).collect();
+            ra.insert((max, kind), median(&runs));
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n## 2. Random actions\n\ntalc's benchmark: {RA_ACTIONS} actions on a fresh allocator over a \
+         {} MiB region, fixed seed; sizes `cap = uniform[16, max)`, `size = uniform[4, cap)`, alignment \
+         `8 << (trailing_zeros(random u16) / 2)`; action uniform in 0..=6: 6 resizes a random live block to \
+         `[1, 3 × max)`, below 3 or with fewer than 300 live blocks allocates, else frees a random live \
+         block. Score: successful operations per second (random numbers and bookkeeping included, the same \
+         for all), median of {reps} runs; in brackets the ratio to talc.\n",
+        RA_REGION >> 20
+    );
+    let _ = write!(md, "| allocator |");
+    for max in RA_MAX_SIZES {
+        let _ = write!(md, " max {max} |");
+    }
+    let _ = writeln!(md, "\n|---|---|---|---|---|---|");
+    for kind in Kind::ALL {
+        let _ = write!(md, "| {} |", kind.name());
+        for max in RA_MAX_SIZES {
+            let x = ra[&(max, kind)];
+            let _ = write!(md, " {} ({}) |", mops(x), ratio(x, ra[&(max, Kind::Talc)]));
+        }
+        let _ = writeln!(md);
+    }
+    for max in RA_MAX_SIZES {
+        let (m, t) = (ra[&(max, Kind::Mem3FirstFit)], ra[&(max, Kind::Talc)]);
+        targets.push(Target {
+            what: format!("random actions, max {max}: mem3 first-fit ≥ 0.8 × talc"),
+            measured: format!("{} vs {} ({})", mops(m), mops(t), ratio(m, t)),
+            met: m >= 0.8 * t,
+        });
+    }
+
+    // 3. Heap efficiency.
+    let mut he: HashMap<Kind, f64> = HashMap::new();
+    for kind in Kind::ARENAS {
+        progress(&format!("heap efficiency: {}", kind.name()));
+        he.insert(kind, dispatch(kind, &mut Efficiency));
+    }
+    let _ = writeln!(
+        md,
+        "\n## 3. Heap efficiency\n\ntalc's benchmark: {HE_ROUNDS} rounds on one allocator over a {} MiB \
+         region; each step allocates (50%, max size 10000), frees a random block (10%) or resizes a random \
+         block to `[1, 100000)` (40%); a round ends at the first failure and everything is freed. Score: \
+         live requested bytes at the failures / ({HE_ROUNDS} × region). Deterministic (fixed seed), one \
+         run. The region is talc's own benchmark's, 128 MiB.\n\n| allocator | efficiency | × talc |\n|---|---|---|",
+        HE_REGION >> 20
+    );
+    for kind in Kind::ARENAS {
+        let x = he[&kind];
+        let _ =
+            writeln!(md, "| {} | {:.2}% | {} |", kind.name(), x * 100.0, ratio(x, talc_col(&he)));
+    }
+    targets.push(Target {
+        what: "heap efficiency: mem3 first-fit ≥ 98%".into(),
+        measured: format!(
+            "first-fit {:.2}%, best-fit {:.2}%, talc {:.2}%",
+            he[&Kind::Mem3FirstFit] * 100.0,
+            he[&Kind::Mem3BestFit] * 100.0,
+            talc_col(&he) * 100.0
+        ),
+        met: he[&Kind::Mem3FirstFit] >= 0.98,
+    });
+
+    // 4. Scaling.
+    let mut sc: HashMap<(usize, Kind), f64> = HashMap::new();
+    // An allocator whose run at one size took over SLOW_SCALING_SECS is not run at the next size (100 times
+    // more blocks): buddy_system_allocator's free scans a whole free list, so 10^6 blocks would take hours.
+    let mut slow: HashMap<Kind, f64> = HashMap::new();
+    for live in SCALING_LIVE {
+        for kind in Kind::ALL {
+            if slow.contains_key(&kind) {
+                sc.insert((live, kind), f64::NAN);
+                continue;
+            }
+            progress(&format!("scaling {live}: {}", kind.name()));
+            let start = Instant::now();
+            sc.insert((live, kind), dispatch(kind, &mut Scaling { live, reps }));
+            let secs = start.elapsed().as_secs_f64();
+            if secs > SLOW_SCALING_SECS {
+                slow.insert(kind, secs);
+            }
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n## 4. Scaling\n\nThe cost of one alloc+free pair (8 to 128 bytes, freed at once) with N blocks \
+         live: 2N allocations of 8 to 128 bytes, every other one freed (so about N free blocks too), then \
+         {SCALING_PAIRS} pairs timed, median of {reps} batches on the same heap. In brackets the ratio to \
+         talc; the last column is the cost at 10^6 live over the cost at 10^2.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| allocator | N = 10^2 | N = 10^4 | N = 10^6 | 10^6 / 10^2 |\n|---|---|---|---|---|"
+    );
+    for kind in Kind::ALL {
+        let _ = write!(md, "| {} |", kind.name());
+        for live in SCALING_LIVE {
+            let x = sc[&(live, kind)];
+            if x.is_nan() {
+                let _ = write!(
+                    md,
+                    " not run (the run at N/100 took {:.0} s) |",
+                    slow.get(&kind).copied().unwrap_or(f64::NAN)
+                );
+            } else {
+                let _ = write!(md, " {x:.1} ns ({}) |", ratio(x, sc[&(live, Kind::Talc)]));
+            }
+        }
+        let growth = sc[&(1_000_000, kind)] / sc[&(100, kind)];
+        if growth.is_nan() {
+            let _ = writeln!(md, " – |");
+        } else {
+            let _ = writeln!(md, " {growth:.2} |");
+        }
+    }
+    for kind in [Kind::Mem3FirstFit, Kind::Mem3BestFit] {
+        let growth = sc[&(1_000_000, kind)] / sc[&(100, kind)];
+        targets.push(Target {
+            what: format!("scaling: {} alloc+free at 10^6 live ≤ 3 × at 10^2", kind.name()),
+            measured: format!(
+                "{:.1} ns vs {:.1} ns ({growth:.2}×)",
+                sc[&(1_000_000, kind)],
+                sc[&(100, kind)]
+            ),
+            met: growth <= 3.0,
+        });
+    }
+
+    // 5. Compaction.
+    progress("compaction");
+    let runs: Vec<_> = (0..reps).map(|i| compaction(COMPACTION_REGION, SEED + i as u64)).collect();
+    let defrag = median(
+        &runs.iter().map(|r| r.moved_bytes as f64 / r.defragment.as_secs_f64()).collect::<Vec<_>>(),
+    );
+    let copy = median(
+        &runs
+            .iter()
+            .map(|r| r.moved_bytes as f64 / r.copy_within.as_secs_f64())
+            .collect::<Vec<_>>(),
+    );
+    let moved = median(&runs.iter().map(|r| r.moved_bytes as f64).collect::<Vec<_>>());
+    let objects = median(&runs.iter().map(|r| r.objects as f64).collect::<Vec<_>>());
+    let _ = writeln!(
+        md,
+        "\n## 5. Compaction\n\n`mem3_object::ObjectHeap::defragment()` on a {} MiB pool filled with \
+         mixed objects (ints, floats, strings of 0 to 200 bytes, a third each) until full, with a random half \
+         freed; next to it, `copy_within` (an overlapping move) of the same number of bytes in the same run. \
+         Median of {reps} runs (each with its own seed).\n\n| | bytes/s | × copy_within |\n|---|---|---|\n\
+         | defragment ({objects:.0} live objects, {:.1} MiB moved) | {:.2} GiB/s | {:.2}× |\n\
+         | copy_within | {:.2} GiB/s | 1.00× |",
+        COMPACTION_REGION >> 20,
+        moved / (1u64 << 20) as f64,
+        defrag / (1u64 << 30) as f64,
+        defrag / copy,
+        copy / (1u64 << 30) as f64,
+    );
+
+    // The header and the summary go first.
+    let mut head = String::new();
+    let _ = writeln!(
+        head,
+        "# Benchmarks\n\nGenerated by `cargo run --release -p mem3-benches --bin report` (do not edit by \
+         hand; see `benches/README.md`).\n\n- Date: {}\n- Machine: {} cores (`nproc`), {}\n- Compiler: {}\n- \
+         Repetitions: {reps} per timed figure, medians reported. The machine is shared, so absolute \
+         figures are noisy; compare the ratios, which are measured within one run.\n- Peers: talc 5, rlsf \
+         0.2, linked_list_allocator 0.10, buddy_system_allocator 0.13, dlmalloc 0.2 (each over its own \
+         region of the same size, behind `mem3_pool::trace::TraceAllocator`), and the system allocator for \
+         throughput only. Resizes use each allocator's in-place path when it has one (mem3, talc, rlsf, \
+         dlmalloc), else allocate, copy and free.\n",
+        command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        command("nproc", &[]),
+        cpu_model(),
+        command("rustc", &["--version"]),
+    );
+    let _ = writeln!(
+        head,
+        "## Targets\n\nTargets to read off, not assertions.\n\n| target | measured | met |\n|---|---|---|"
+    );
+    for t in &targets {
+        let _ = writeln!(
+            head,
+            "| {} | {} | {} |",
+            t.what,
+            t.measured,
+            if t.met { "yes" } else { "**no**" }
+        );
+    }
+    let _ = writeln!(head);
+    let doc = head + &md;
+    std::fs::write(&out, doc).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    progress(&format!("wrote {}", out.display()));
+}

@@ -1,0 +1,252 @@
+//! The workloads, generic over [`Arena`] so every allocator runs the same monomorphized code.
+
+use std::time::{Duration, Instant};
+
+use mem3_object::{ObjectHeap, ObjectRef};
+use mem3_pool::trace::{Replay, Trace, default_pool_bytes, min_pool, replay};
+
+use crate::{peers::Arena, region::Region};
+
+/// talc's size distribution: `cap` uniform in `[16, max)`, then the size uniform in `[4, cap)`, which
+/// favours small sizes.
+pub fn generate_size(rng: &mut fastrand::Rng, max: usize) -> usize {
+    let cap = rng.usize(16..max);
+    rng.usize(4..cap)
+}
+
+/// talc's alignment distribution: `8 << (trailing_zeros(random u16) / 2)`: 8 three times in four, then 16,
+/// 32, ... up to 2048.
+pub fn generate_align(rng: &mut fastrand::Rng) -> usize {
+    8 << (rng.u16(..).trailing_zeros() / 2)
+}
+
+/// The region the trace throughput runs use: four times [`default_pool_bytes`], so that every allocator
+/// (the buddy allocator rounds every block up to a power of two) replays the whole trace.
+pub fn trace_region(trace: &Trace) -> usize {
+    4 * default_pool_bytes(trace)
+}
+
+/// One timed replay of `trace` on a fresh `A` over `region` bytes.
+pub fn trace_throughput<A: Arena>(trace: &Trace, region: usize) -> Replay {
+    let mut a = A::new(region).expect("the allocator can be made");
+    replay(trace, &mut a)
+}
+
+/// The smallest region in which `A` replays `trace` completely (see [`min_pool`]).
+pub fn trace_min_pool<A: Arena>(trace: &Trace) -> Option<usize> {
+    min_pool(trace, A::new)
+}
+
+/// The figures of one random-actions run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActionsRun {
+    /// Operations that succeeded.
+    pub successes: u64,
+    /// Time spent in the actions (the random numbers and the bookkeeping included, as in talc's).
+    pub elapsed: Duration,
+}
+
+impl ActionsRun {
+    /// Successful operations per second.
+    pub fn per_sec(&self) -> f64 {
+        self.successes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// talc's "random actions": `actions` steps on a fresh `A` over `region` bytes, each uniform in 0..=6: 6
+/// resizes a random live block to a size in `[1, 3 * max)`; below 3, or with fewer than 300 live blocks,
+/// allocates ([`generate_size`], [`generate_align`]); otherwise frees a random live block. The score is the
+/// number of successful operations.
+pub fn random_actions<A: Arena>(
+    region: usize,
+    max: usize,
+    actions: usize,
+    seed: u64,
+) -> ActionsRun {
+    let mut a = A::new(region).expect("the allocator can be made");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut live: Vec<(usize, usize, usize)> = Vec::with_capacity(100_000);
+    let mut successes = 0;
+    let start = Instant::now();
+    for _ in 0..actions {
+        let action = rng.usize(0..=6);
+        if action == 6 {
+            if !live.is_empty() {
+                let i = rng.usize(0..live.len());
+                let (p, size, align) = live[i];
+                let new = rng.usize(1..3 * max);
+                if let Some(q) = a.realloc(p, size, align, new) {
+                    live[i] = (q, new, align);
+                    successes += 1;
+                }
+            }
+        } else if action < 3 || live.len() < 300 {
+            let size = generate_size(&mut rng, max);
+            let align = generate_align(&mut rng);
+            if let Some(p) = a.alloc(size, align) {
+                live.push((p, size, align));
+                successes += 1;
+            }
+        } else {
+            let (p, size, align) = live.swap_remove(rng.usize(0..live.len()));
+            a.free(p, size, align);
+            successes += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    for (p, size, align) in live {
+        a.free(p, size, align);
+    }
+    ActionsRun { successes, elapsed }
+}
+
+/// talc's "heap efficiency": `rounds` rounds on one `A` over `region` bytes. Each step allocates (50%, size
+/// by [`generate_size`] with max 10000), frees a random block (10%) or resizes a random block to a size in
+/// `[1, 100000)` (40%); a round ends at the first failure, and everything is freed before the next. The
+/// score is the live requested bytes at the failures over `rounds * region`.
+pub fn heap_efficiency<A: Arena>(region: usize, rounds: usize, seed: u64) -> f64 {
+    let mut a = A::new(region).expect("the allocator can be made");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut live: Vec<(usize, usize, usize)> = Vec::with_capacity(100_000);
+    let mut used: u128 = 0;
+    for _ in 0..rounds {
+        loop {
+            match rng.usize(0..10) {
+                0..=4 => {
+                    let size = generate_size(&mut rng, 10_000);
+                    let align = generate_align(&mut rng);
+                    match a.alloc(size, align) {
+                        Some(p) => live.push((p, size, align)),
+                        None => break,
+                    }
+                }
+                5 => {
+                    if !live.is_empty() {
+                        let (p, size, align) = live.swap_remove(rng.usize(0..live.len()));
+                        a.free(p, size, align);
+                    }
+                }
+                _ => {
+                    if !live.is_empty() {
+                        let i = rng.usize(0..live.len());
+                        let (p, size, align) = live[i];
+                        let new = rng.usize(1..100_000);
+                        match a.realloc(p, size, align, new) {
+                            Some(q) => live[i] = (q, new, align),
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        used += live.iter().map(|&(_, size, _)| size as u128).sum::<u128>();
+        for (p, size, align) in live.drain(..) {
+            a.free(p, size, align);
+        }
+    }
+    used as f64 / (rounds as f64 * region as f64)
+}
+
+/// The region [`scaling`] uses for `live` live blocks.
+pub fn scaling_region(live: usize) -> usize {
+    live * 2 * 320 + (16 << 20)
+}
+
+/// The cost of an alloc+free pair with `live` blocks live: allocate `2 * live` blocks of 8 to 128 bytes,
+/// free every other one (from the top down, so that address-ordered free lists insert at their head), then
+/// time `pairs` pairs of an allocation (8 to 128 bytes) freed at once, `reps` times on the same heap.
+/// Returns the nanoseconds per pair of each repetition.
+pub fn scaling<A: Arena>(live: usize, pairs: usize, reps: usize, seed: u64) -> Vec<f64> {
+    let mut a = A::new(scaling_region(live)).expect("the allocator can be made");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let blocks: Vec<(usize, usize)> = (0..2 * live)
+        .map(|_| {
+            let size = rng.usize(8..=128);
+            (a.alloc(size, 8).expect("the scaling region is large enough"), size)
+        })
+        .collect();
+    for &(p, size) in blocks.iter().step_by(2).rev() {
+        a.free(p, size, 8);
+    }
+    let sizes: Vec<usize> = (0..pairs).map(|_| rng.usize(8..=128)).collect();
+    let mut out = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for &size in &sizes {
+            let p = a.alloc(size, 8).expect("the scaling region is large enough");
+            a.free(std::hint::black_box(p), size, 8);
+        }
+        out.push(start.elapsed().as_nanos() as f64 / pairs as f64);
+    }
+    for &(p, size) in blocks.iter().skip(1).step_by(2) {
+        a.free(p, size, 8);
+    }
+    out
+}
+
+/// The figures of one compaction run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompactionRun {
+    /// Objects live when defragmenting.
+    pub objects: usize,
+    /// Bytes `defragment` moved.
+    pub moved_bytes: usize,
+    /// Time `defragment` took.
+    pub defragment: Duration,
+    /// Time `copy_within` took to move the same number of bytes (overlapping, 1/2 of the distance down).
+    pub copy_within: Duration,
+}
+
+/// Fills a `region`-byte [`ObjectHeap`] with mixed objects (ints, floats and strings of 0 to 200 bytes, a
+/// third each) until an allocation fails, frees a random half, and times `defragment()` and then a
+/// `copy_within` of the same number of bytes.
+pub fn compaction(region: usize, seed: u64) -> CompactionRun {
+    let mem = Region::new(region).expect("memory for the object heap");
+    // SAFETY: the region is valid for `len` bytes and owned by `mem`, which outlives the slice (it is
+    // dropped at the end of this function, after the heap).
+    let bytes = unsafe { std::slice::from_raw_parts_mut(mem.ptr().as_ptr(), mem.len()) };
+    let mut heap = ObjectHeap::new(bytes).expect("a heap over the region");
+    heap.set_defragment_on_failure(false);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let text = "x".repeat(200);
+    let mut handles = Vec::new();
+    loop {
+        let value = match rng.u8(0..3) {
+            0 => ObjectRef::Int(rng.i64(..)),
+            1 => ObjectRef::Float(rng.f64()),
+            _ => ObjectRef::Str(&text[..rng.usize(0..=200)]),
+        };
+        match heap.alloc(value) {
+            Ok(h) => handles.push(h),
+            Err(_) => break,
+        }
+    }
+    rng.shuffle(&mut handles);
+    let half = handles.len() / 2;
+    for h in handles.drain(..half) {
+        heap.free(h).expect("a live handle");
+    }
+    let objects = handles.len();
+    let start = Instant::now();
+    let stats = heap.defragment();
+    let defragment = start.elapsed();
+    drop(heap);
+    let moved = stats.moved_bytes;
+    let mut buf = vec![1u8; moved + moved / 2];
+    let start = Instant::now();
+    buf.copy_within(moved / 2.., 0);
+    let copy_within = start.elapsed();
+    std::hint::black_box(&buf);
+    CompactionRun { objects, moved_bytes: moved, defragment, copy_within }
+}
+
+/// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
