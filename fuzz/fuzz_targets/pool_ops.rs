@@ -1,0 +1,21 @@
+//! Arbitrary operation sequences on pools of arbitrary size, both policies and both coalescing modes, checked
+//! by the same model harness as the proptest test (shadow model, reference search, `check()` every step).
+#![no_main]
+
+#[path = "../../crates/mem3-pool/tests/it/model.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod model;
+
+use libfuzzer_sys::{arbitrary::Arbitrary, fuzz_target};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    best_fit: bool,
+    deferred: bool,
+    len: u16,
+    ops: Vec<model::Op>,
+}
+
+fuzz_target!(|input: Input| {
+    model::run(model::config(input.best_fit, input.deferred), usize::from(input.len) + 256, &input.ops);
+});
