@@ -1,2 +1,185 @@
-//! The mem3 command line.
-fn main() {}
+//! The mem3 command line: `mem3 demo`, `mem3 run`, `mem3 replay` (see `CLI.md`).
+//!
+//! This crate only parses arguments, calls the library crates and prints; the heap-map data comes from
+//! `mem3_pool::map`, the figures from the pool, the heap, the VM and the trace module.
+
+mod demo;
+mod heapmap;
+mod replay;
+mod run;
+mod units;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Sizes take the suffixes K (x1024) and M (x1024x1024), as in `.pool 64K`.
+
+Exit status: 0 on success (a replay that ran out of pool included), 1 when the program or trace is wrong or
+cannot be read, or a program stops with a runtime error, 2 for a usage error.";
+
+/// mem3: a fixed memory pool, typed objects that move, and a VM on top. Shows why the allocator's
+/// choices matter.
+#[derive(Debug, Parser)]
+#[command(name = "mem3", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fragment a small pool, watch a large allocation fail although enough bytes are free,
+    /// defragment, watch it succeed. Draws the heap map before and after. Needs no file.
+    Demo {
+        /// Also write an SVG picture of the pool after defragmentation.
+        #[arg(long, value_name = "OUT.svg")]
+        map: Option<PathBuf>,
+    },
+    /// Assemble and run a VM program (.m3); its output goes to standard output.
+    Run {
+        /// The program.
+        file: PathBuf,
+        /// The pool size, overriding the program's `.pool` (default 64K).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        pool_size: Option<usize>,
+        /// Stop with a runtime error after this many instructions.
+        #[arg(long, value_name = "N")]
+        max_steps: Option<u64>,
+        /// Print the pool's and the run's figures to standard error at the end.
+        #[arg(long)]
+        stats: bool,
+        /// Write an SVG picture of the pool at the end.
+        #[arg(long, value_name = "OUT.svg")]
+        map: Option<PathBuf>,
+    },
+    /// Replay an allocation trace (plain or .gz) on a pool and report its figures.
+    Replay {
+        /// The trace (see TRACE-FORMAT.md); gzip is recognised by its content.
+        trace: PathBuf,
+        /// The pool size (default: sized from the trace's peak live bytes).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        pool_size: Option<usize>,
+        /// Where each allocation goes among the free blocks that fit.
+        #[arg(long, value_enum, default_value_t = PolicyArg::FirstFit)]
+        policy: PolicyArg,
+        /// Also search for the smallest pool that replays the whole trace.
+        #[arg(long)]
+        min_pool: bool,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Write an SVG picture of the pool as the replay left it.
+        #[arg(long, value_name = "OUT.svg")]
+        map: Option<PathBuf>,
+    },
+}
+
+/// The placement policies `--policy` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PolicyArg {
+    /// The lowest-addressed free block that fits.
+    FirstFit,
+    /// The smallest free block that fits.
+    BestFit,
+}
+
+impl PolicyArg {
+    fn policy(self) -> mem3_pool::Policy {
+        match self {
+            PolicyArg::FirstFit => mem3_pool::Policy::FirstFit,
+            PolicyArg::BestFit => mem3_pool::Policy::BestFit,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            PolicyArg::FirstFit => "first fit",
+            PolicyArg::BestFit => "best fit",
+        }
+    }
+}
+
+/// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    mem3_vm::parse_size(text).map_err(|e| e.to_string())
+}
+
+/// Why a command failed: the exit status and the lines to print after `mem3: error: `.
+#[derive(Debug)]
+struct Failure {
+    status: u8,
+    lines: Vec<String>,
+}
+
+impl Failure {
+    /// A wrong program or trace, an unreadable file, a runtime error: exit status 1.
+    fn input(line: impl Into<String>) -> Failure {
+        Failure { status: 1, lines: vec![line.into()] }
+    }
+
+    /// A usage error found after parsing (e.g. a pool size too small): exit status 2.
+    fn usage(line: impl Into<String>) -> Failure {
+        Failure { status: 2, lines: vec![line.into()] }
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// Reads a whole file, naming it in the error.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|e| Failure::input(format!("cannot read {}: {}", path.display(), e)))
+}
+
+/// Writes a file (an SVG map), naming it in the error.
+fn write_file(path: &std::path::Path, contents: &str) -> Outcome {
+    std::fs::write(path, contents)
+        .map_err(|e| Failure::input(format!("cannot write {}: {}", path.display(), e)))
+}
+
+/// Whether to colour what goes to standard output.
+fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help and --version: clap prints them to standard output.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                eprint!("mem3: error: no command given\n\n{text}");
+            } else {
+                eprint!("mem3: error: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Demo { map } => demo::demo(map.as_deref()),
+        Command::Run { file, pool_size, max_steps, stats, map } => {
+            run::run(&run::Args { file, pool_size, max_steps, stats, map })
+        }
+        Command::Replay { trace, pool_size, policy, min_pool, json, map } => {
+            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map })
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            for line in &failure.lines {
+                eprintln!("mem3: error: {line}");
+            }
+            ExitCode::from(failure.status)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! `mem3 replay TRACE`: replay an allocation trace on a pool and report its figures.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mem3_pool::Config;
+use mem3_pool::trace::{self, OwnedPool, Report, Trace};
+use serde::Serialize;
+
+use crate::heapmap::{self, HeapMap};
+use crate::units::{bytes, percent, thousands};
+use crate::{Failure, Outcome, PolicyArg, read_file, write_file};
+
+/// The options of `mem3 replay`.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) trace: PathBuf,
+    pub(crate) pool_size: Option<usize>,
+    pub(crate) policy: PolicyArg,
+    pub(crate) min_pool: bool,
+    pub(crate) json: bool,
+    pub(crate) map: Option<PathBuf>,
+}
+
+/// What `--json` prints: the fields of `CLI.md`, then the trace's request count and the policy.
+#[derive(Debug, Serialize)]
+struct Json {
+    ops: usize,
+    failed_at: Option<usize>,
+    pool_bytes: usize,
+    peak_live_bytes: usize,
+    peak_extent_bytes: usize,
+    largest_free_bytes: usize,
+    free_bytes: usize,
+    fragmentation: f64,
+    elapsed_ns: u64,
+    ops_per_sec: f64,
+    /// Only with `--min-pool`; `null` when no pool up to the search's limit replays the trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_pool_bytes: Option<Option<usize>>,
+    /// Requests in the trace (`ops` is less when one failed).
+    requests: usize,
+    policy: &'static str,
+}
+
+pub(crate) fn replay(args: &Args) -> Outcome {
+    let name = args.trace.display();
+    // Progress goes to a terminal's standard error only, and never with --json.
+    let progress = Progress::start(!args.json && std::io::stderr().is_terminal());
+    progress.say(format!("reading {name}"));
+    let data = read_file(&args.trace)?;
+    progress.say(format!("parsing {name}"));
+    let trace = Trace::parse(&data).map_err(|e| Failure::input(format!("{name}: {e}")))?;
+    drop(data);
+
+    let config = Config { policy: args.policy.policy(), ..Config::default() };
+    let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
+    progress.say(format!("replaying {} requests", thousands(trace.len() as u64)));
+    let (report, map) = trace::replay_on_pool_inspect(&trace, pool_bytes, config, |pool| {
+        args.map.as_ref().map(|_| HeapMap::of_pool(pool, heapmap::SVG_CELLS))
+    })
+    .map_err(|e| Failure::usage(format!("cannot make a pool of {}: {e}", bytes(pool_bytes))))?;
+    let min_pool = args.min_pool.then(|| {
+        let mut tries = 0;
+        trace::min_pool(&trace, |n| {
+            tries += 1;
+            progress.say(format!("searching the smallest pool: replay {tries}, {}", bytes(n)));
+            OwnedPool::new(n, config).ok()
+        })
+    });
+    progress.finish();
+
+    if let (Some(path), Some(map)) = (&args.map, &map) {
+        let file = args
+            .trace
+            .file_name()
+            .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let title =
+            format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
+        let heading = match report.failed_at {
+            None => format!("after all {} requests", thousands(report.ops as u64)),
+            Some(line) => format!("stopped by the request on line {}", thousands(line as u64)),
+        };
+        write_file(path, &heapmap::svg(&title, &[(&heading, map)]))?;
+    }
+
+    if args.json {
+        let json = Json {
+            ops: report.ops,
+            failed_at: report.failed_at,
+            pool_bytes: report.pool_bytes,
+            peak_live_bytes: report.peak_live_bytes,
+            peak_extent_bytes: report.peak_extent_bytes,
+            largest_free_bytes: report.largest_free_bytes,
+            free_bytes: report.free_bytes,
+            fragmentation: report.fragmentation,
+            elapsed_ns: report.elapsed_ns,
+            ops_per_sec: report.ops_per_sec,
+            min_pool_bytes: min_pool,
+            requests: trace.len(),
+            policy: args.policy.json_name(),
+        };
+        let text = serde_json::to_string(&json)
+            .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", table(&name.to_string(), &trace, &report, args.policy, min_pool));
+    }
+    Ok(())
+}
+
+/// The figures for people.
+fn table(
+    name: &str,
+    trace: &Trace,
+    r: &Report,
+    policy: PolicyArg,
+    min_pool: Option<Option<usize>>,
+) -> String {
+    let replayed = match r.failed_at {
+        None => format!("all {} requests", thousands(r.ops as u64)),
+        Some(line) => format!(
+            "{} of {} requests: the request on line {} did not fit, which stopped the replay",
+            thousands(r.ops as u64),
+            thousands(trace.len() as u64),
+            thousands(line as u64)
+        ),
+    };
+    let mut rows = vec![
+        ("trace", format!("{name}: {} requests", thousands(trace.len() as u64))),
+        ("pool", format!("{}, {}", bytes(r.pool_bytes), policy.name())),
+        ("replayed", replayed),
+        (
+            "time",
+            format!(
+                "{:.3} ms, {} requests/s",
+                r.elapsed_ns as f64 / 1e6,
+                thousands(r.ops_per_sec as u64)
+            ),
+        ),
+        ("peak live", bytes(r.peak_live_bytes)),
+        ("peak extent", bytes(r.peak_extent_bytes)),
+        (
+            "at the end",
+            format!(
+                "free {}, largest free block {}, fragmentation {}",
+                bytes(r.free_bytes),
+                bytes(r.largest_free_bytes),
+                percent(r.fragmentation)
+            ),
+        ),
+    ];
+    match min_pool {
+        Some(Some(min)) => {
+            let overhead = if trace.peak_live_bytes() > 0 {
+                format!(
+                    " ({:.3} x the peak live bytes)",
+                    min as f64 / trace.peak_live_bytes() as f64
+                )
+            } else {
+                String::new()
+            };
+            rows.push(("min pool", format!("{}{overhead}", bytes(min))));
+        }
+        Some(None) => rows.push(("min pool", "none found up to the search's limit".into())),
+        None => {}
+    }
+    rows.into_iter().map(|(label, value)| format!("{label:<12} {value}\n")).collect()
+}
+
+impl PolicyArg {
+    /// The name `--policy` takes.
+    fn json_name(self) -> &'static str {
+        match self {
+            PolicyArg::FirstFit => "first-fit",
+            PolicyArg::BestFit => "best-fit",
+        }
+    }
+}
+
+/// A spinner on standard error that appears only once the work has taken a second.
+struct Progress {
+    bar: Option<ProgressBar>,
+    stop: Option<mpsc::Sender<()>>,
+    waiter: Option<JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(enabled: bool) -> Progress {
+        if !enabled {
+            return Progress { bar: None, stop: None, waiter: None };
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shown = bar.clone();
+        let waiter = std::thread::spawn(move || {
+            if stopped.recv_timeout(Duration::from_secs(1)) == Err(mpsc::RecvTimeoutError::Timeout)
+            {
+                shown.set_draw_target(ProgressDrawTarget::stderr());
+                shown.enable_steady_tick(Duration::from_millis(120));
+            }
+        });
+        Progress { bar: Some(bar), stop: Some(stop), waiter: Some(waiter) }
+    }
+
+    fn say(&self, message: String) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message);
+        }
+    }
+
+    fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        // Dropping the sender wakes the waiter at once.
+        self.stop.take();
+        if let Some(waiter) = self.waiter.take() {
+            let _ = waiter.join();
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.end();
+    }
+}

@@ -1,0 +1,441 @@
+//! The `mem3` command against CLI.md: commands, output, JSON fields, exit statuses.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn mem3() -> Command {
+    Command::cargo_bin("mem3").expect("the mem3 binary is built")
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+/// The shared trace, from the repository (or the shared folder if the repository has none).
+fn gcc_trace() -> PathBuf {
+    let path = repo("tests/data/gcc-as.trace.gz");
+    if path.exists() { path } else { PathBuf::from("/work/shared/traces/gcc-as.trace.gz") }
+}
+
+/// Runs `mem3 ARGS`, returning its exit status, standard output and standard error.
+fn output(args: &[&str]) -> (i32, String, String) {
+    let out = mem3().args(args).output().expect("mem3 runs");
+    (
+        out.status.code().expect("mem3 exits, not killed"),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    )
+}
+
+/// Every error is one or more lines `mem3: error: ...`, with no Rust debug output or panic.
+fn assert_clean_error(stderr: &str) {
+    assert!(stderr.starts_with("mem3: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(!stderr.contains("Error {") && !stderr.contains("Kind {"), "{stderr}");
+}
+
+// --- demo ---------------------------------------------------------------------------------------
+
+#[test]
+fn demo_shows_the_failure_the_defragmentation_and_the_success() {
+    let (status, out, err) = output(&["demo"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(err, "");
+    assert!(out.contains("FAILS"), "{out}");
+    assert!(out.contains("largest free block holds only"), "{out}");
+    assert!(out.contains("Defragment"), "{out}");
+    assert!(out.contains("again: OK"), "{out}");
+    // Two maps of four rows each, with their figures and one legend.
+    let rows = out.lines().filter(|l| l.trim_end().ends_with('|') && l.contains(" |")).count();
+    assert_eq!(rows, 8, "{out}");
+    assert_eq!(out.matches(", fragmentation ").count(), 2, "{out}");
+    assert!(
+        out.contains("s string") && out.contains(". free") && out.contains("P pinned"),
+        "{out}"
+    );
+    assert!(!out.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(out.lines().count() <= 32, "the demo fits a screen: {} lines", out.lines().count());
+    // The first map is fragmented, the second is not.
+    let frag: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.split(", fragmentation ").nth(1))
+        .map(|v| v.trim_end_matches('%').parse().unwrap())
+        .collect();
+    assert!(frag[0] > 90.0 && frag[1] < 20.0, "{frag:?}");
+}
+
+// --- run ----------------------------------------------------------------------------------------
+
+const FIB: &str = "fib(0) = 0\nfib(1) = 1\nfib(2) = 1\nfib(3) = 2\nfib(4) = 3\nfib(5) = 5\nfib(6) = 8\n\
+fib(7) = 13\nfib(8) = 21\nfib(9) = 34\nfib(10) = 55\nfib(11) = 89\nfib(12) = 144\nfib(13) = 233\n\
+fib(14) = 377\nfib(15) = 610\nfib(16) = 987\nfib(17) = 1597\nfib(18) = 2584\nfib(19) = 4181\n\
+fib(20) = 6765\nfib(21) = 10946\nfib(22) = 17711\nfib(23) = 28657\nfib(24) = 46368\nfib(25) = 75025\n\
+fib(26) = 121393\nfib(27) = 196418\nfib(28) = 317811\nfib(29) = 514229\nfib(30) = 832040\n\
+the golden ratio is about\n1\n1.6180339887496482\n";
+
+const STRINGS: &str = "*\n**\n***\n****\n*****\npi is about 3.1415929203539825\none tenth is 0.1\n\
+2.5e-7\ninf\nhéllo, wörld ✓\n14\n1\n1\n0\ntab:\there, quote: \"; backslash: \\\nsecond line\n";
+
+const DEFRAG: &str = "149\nstring b is live and survives the move\nstring d is live and survives the move\n\
+string f is live and survives the move\nstring h is live and survives the move\n";
+
+/// The golden output of an example: `examples/NAME.out` if there is one, else the output above.
+fn golden(name: &str) -> String {
+    if let Ok(text) = std::fs::read_to_string(repo(&format!("examples/{name}.out"))) {
+        return text;
+    }
+    match name {
+        "hello" => "hello, world\n",
+        "fib" => FIB,
+        "strings" => STRINGS,
+        "defrag" => DEFRAG,
+        "stale" => "freed; now reading the stale copy\n",
+        other => panic!("no golden output for examples/{other}.m3"),
+    }
+    .to_string()
+}
+
+#[test]
+fn run_prints_each_examples_golden_output() {
+    let mut names: Vec<String> = std::fs::read_dir(repo("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".m3").map(str::to_owned))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        let path = repo(&format!("examples/{name}.m3"));
+        let (status, out, err) = output(&["run", path.to_str().unwrap()]);
+        assert_eq!(out, golden(&name), "examples/{name}.m3: {err}");
+        if name == "stale" {
+            assert_eq!(status, 1, "{err}");
+            assert_clean_error(&err);
+            assert!(err.contains("line 9") && err.contains("stale handle"), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        } else {
+            assert_eq!((status, err.as_str()), (0, ""), "examples/{name}.m3");
+        }
+    }
+}
+
+#[test]
+fn run_stats_go_to_stderr_with_the_pool_and_run_figures() {
+    let path = repo("examples/defrag.m3");
+    let (status, out, err) = output(&["run", path.to_str().unwrap(), "--stats"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, DEFRAG);
+    for word in ["free", "largest free block", "fragmentation", "steps", "defrags", "1, moving 4"] {
+        assert!(err.contains(word), "{word} in {err}");
+    }
+}
+
+#[test]
+fn run_pool_size_overrides_the_program_and_takes_suffixes() {
+    let fib = repo("examples/fib.m3");
+    let (status, out, err) =
+        output(&["run", fib.to_str().unwrap(), "--pool-size", "64K", "--stats"]);
+    assert_eq!((status, out.as_str()), (0, FIB));
+    assert!(err.contains("65,536 B region") && err.contains("by 0 garbage collections"), "{err}");
+    // In 400 bytes the eight live strings of defrag.m3 do not fit.
+    let defrag = repo("examples/defrag.m3");
+    let (status, _, err) = output(&["run", defrag.to_str().unwrap(), "--pool-size", "400"]);
+    assert_eq!(status, 1, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("out of memory"), "{err}");
+}
+
+#[test]
+fn run_max_steps_stops_with_a_runtime_error_naming_the_line() {
+    let fib = repo("examples/fib.m3");
+    let (status, out, err) = output(&["run", fib.to_str().unwrap(), "--max-steps", "100"]);
+    assert_eq!(status, 1);
+    assert!(out.starts_with("fib(0) = 0\n"), "output before the error stays printed: {out}");
+    assert_clean_error(&err);
+    assert!(err.contains("step limit") && err.contains(": line "), "{err}");
+}
+
+#[test]
+fn run_reports_every_assembly_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.m3");
+    std::fs::write(&path, "push 1\nfrob\njmp nowhere\npush \"open\n").unwrap();
+    let (status, out, err) = output(&["run", path.to_str().unwrap()]);
+    assert_eq!((status, out.as_str()), (1, ""));
+    assert_clean_error(&err);
+    assert_eq!(err.lines().count(), 3, "{err}");
+    assert!(err.lines().all(|l| l.starts_with("mem3: error: ")), "{err}");
+    for (line, what) in [(2, "unknown instruction"), (3, "undefined label"), (4, "unterminated")] {
+        assert!(err.contains(&format!("line {line}: {what}")), "line {line} in {err}");
+    }
+}
+
+#[test]
+fn run_runtime_errors_name_the_line_and_keep_earlier_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("div.m3");
+    std::fs::write(&path, "push \"before\"\nprint\npush 1\npush 0\ndiv\nprint\n").unwrap();
+    let (status, out, err) = output(&["run", path.to_str().unwrap()]);
+    assert_eq!((status, out.as_str()), (1, "before\n"));
+    assert_clean_error(&err);
+    assert!(err.contains("line 5: division by zero"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_one_clear_error() {
+    for args in [&["run", "no/such/file.m3"][..], &["replay", "no/such/file.trace"]] {
+        let (status, out, err) = output(args);
+        assert_eq!((status, out.as_str()), (1, ""), "{args:?}");
+        assert_clean_error(&err);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("no/such/file"), "{err}");
+    }
+}
+
+// --- usage errors -------------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_2() {
+    let hello = repo("examples/hello.m3");
+    let hello = hello.to_str().unwrap();
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    for args in [
+        &["run", hello, "--pool-size", "64X"][..],
+        &["run", hello, "--pool-size", "0"],
+        &["run", hello, "--max-steps", "many"],
+        &["run", hello, "--pool-size", "16"],
+        &["replay", trace, "--pool-size", "1G"],
+        &["replay", trace, "--policy", "worst-fit"],
+        &["replay", trace, "--pool-size", "16"],
+        &["frobnicate"],
+        &["run"],
+        &[],
+    ] {
+        let (status, out, err) = output(args);
+        assert_eq!((status, out.as_str()), (2, ""), "{args:?}: {err}");
+        assert_clean_error(&err);
+    }
+    let (_, _, err) = output(&["run", hello, "--pool-size", "64X"]);
+    assert!(err.contains("64X") && err.contains("--pool-size"), "{err}");
+    let (_, _, err) = output(&["replay", trace, "--policy", "worst-fit"]);
+    assert!(err.contains("worst-fit") && err.contains("first-fit"), "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    mem3()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("demo").and(predicate::str::contains("replay")))
+        .stdout(predicate::str::contains("Exit status"));
+    mem3().args(["replay", "--help"]).assert().success().stdout(
+        predicate::str::contains("--min-pool")
+            .and(predicate::str::contains("first-fit"))
+            .and(predicate::str::contains("best-fit")),
+    );
+    mem3()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--max-steps"));
+    mem3()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::diff(format!("mem3 {}\n", env!("CARGO_PKG_VERSION"))));
+}
+
+// --- replay -------------------------------------------------------------------------------------
+
+/// The number of request lines (`a`, `f`, `r`) of a gzip trace.
+fn request_lines(path: &Path) -> usize {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines().filter(|l| matches!(l.split_whitespace().next(), Some("a" | "f" | "r"))).count()
+}
+
+fn replay_json(args: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+    let (status, out, err) = output(args);
+    assert_eq!(status, 0, "{args:?}: {err}");
+    assert_eq!(err, "", "no progress or messages with --json");
+    assert_eq!(out.lines().count(), 1, "one JSON object: {out}");
+    match serde_json::from_str(&out).expect("valid JSON") {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn uint(json: &serde_json::Map<String, serde_json::Value>, field: &str) -> u64 {
+    json.get(field).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("{field} in {json:?}"))
+}
+
+fn float(json: &serde_json::Map<String, serde_json::Value>, field: &str) -> f64 {
+    json.get(field).and_then(|v| v.as_f64()).unwrap_or_else(|| panic!("{field} in {json:?}"))
+}
+
+#[test]
+fn replay_json_has_the_fields_of_cli_md() {
+    let trace = gcc_trace();
+    for policy in ["first-fit", "best-fit"] {
+        let json = replay_json(&["replay", trace.to_str().unwrap(), "--json", "--policy", policy]);
+        assert_eq!(uint(&json, "ops") as usize, request_lines(&trace));
+        assert!(json["failed_at"].is_null(), "{json:?}");
+        let (pool, live, extent) = (
+            uint(&json, "pool_bytes"),
+            uint(&json, "peak_live_bytes"),
+            uint(&json, "peak_extent_bytes"),
+        );
+        assert!(0 < live && live <= extent && extent <= pool, "{live} {extent} {pool}");
+        let (free, largest) = (uint(&json, "free_bytes"), uint(&json, "largest_free_bytes"));
+        assert!(largest <= free && free <= pool, "{largest} {free} {pool}");
+        let fragmentation = float(&json, "fragmentation");
+        assert!((0.0..=1.0).contains(&fragmentation));
+        let expected = if free == 0 { 0.0 } else { 1.0 - largest as f64 / free as f64 };
+        assert!((fragmentation - expected).abs() < 1e-9, "{fragmentation} vs {expected}");
+        assert!(uint(&json, "elapsed_ns") > 0);
+        assert!(float(&json, "ops_per_sec") > 0.0);
+        assert!(!json.contains_key("min_pool_bytes"), "only with --min-pool");
+    }
+}
+
+#[test]
+fn replay_that_runs_out_of_pool_is_a_result() {
+    let trace = gcc_trace();
+    let json = replay_json(&["replay", trace.to_str().unwrap(), "--json", "--pool-size", "64K"]);
+    let failed_at = uint(&json, "failed_at");
+    assert!(failed_at > 1);
+    assert!((uint(&json, "ops") as usize) < request_lines(&trace));
+    assert_eq!(uint(&json, "pool_bytes"), 64 << 10);
+    // The table says so too, and still exits 0.
+    let (status, out, _) = output(&["replay", trace.to_str().unwrap(), "--pool-size", "64K"]);
+    assert_eq!(status, 0);
+    assert!(out.contains(&format!("line {}", failed_at)) || out.contains("did not fit"), "{out}");
+}
+
+#[test]
+fn replay_min_pool_finds_a_pool_that_replays_everything() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let json = replay_json(&["replay", trace, "--json", "--min-pool"]);
+    let min = uint(&json, "min_pool_bytes");
+    assert!(min >= uint(&json, "peak_live_bytes") && min <= uint(&json, "pool_bytes"), "{json:?}");
+    let again = replay_json(&["replay", trace, "--json", "--pool-size", &min.to_string()]);
+    assert!(again["failed_at"].is_null(), "{again:?}");
+    assert_eq!(uint(&again, "pool_bytes"), min);
+}
+
+#[test]
+fn replay_reads_plain_text_and_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.trace");
+    std::fs::write(&path, "# mem3 trace v1\na 1 100\na 2 30 64\nr 1 500\nf 2\nf 1\n").unwrap();
+    let (status, out, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!((status, err.as_str()), (0, ""));
+    assert!(out.contains("all 5 requests") && out.contains("peak live    530 B"), "{out}");
+    let json = replay_json(&["replay", path.to_str().unwrap(), "--json"]);
+    assert_eq!((uint(&json, "ops"), uint(&json, "peak_live_bytes")), (5, 530));
+}
+
+#[test]
+fn a_malformed_trace_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.trace");
+    std::fs::write(&path, "# mem3 trace v1\na 1 100\nf 7\n").unwrap();
+    for json in [false, true] {
+        let mut args = vec!["replay", path.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let (status, out, err) = output(&args);
+        assert_eq!((status, out.as_str()), (1, ""));
+        assert_clean_error(&err);
+        assert!(err.contains("line 3") && err.contains("not live"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+    }
+    std::fs::write(&path, [0x1f, 0x8b, 0, 1, 2, 3]).unwrap();
+    let (status, _, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!(status, 1);
+    assert_clean_error(&err);
+}
+
+// --- heap maps as SVG ---------------------------------------------------------------------------
+
+/// Parses an SVG and checks what every map has: the title, cells, row offsets, a legend and captions.
+fn check_svg(path: &Path, panels: usize) -> String {
+    let text = std::fs::read_to_string(path).expect("the SVG was written");
+    assert!(text.len() < 1 << 20, "{} is {} bytes", path.display(), text.len());
+    let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    assert!(root.attribute("viewBox").is_some());
+    let class = |name: &str| {
+        doc.descendants().filter(|n| n.attribute("class") == Some(name)).collect::<Vec<_>>()
+    };
+    assert_eq!(class("panel").len(), panels);
+    assert_eq!(class("cells").len(), panels);
+    assert_eq!(class("legend").len(), panels);
+    let rects = doc.descendants().filter(|n| n.has_tag_name("rect")).count();
+    assert!(rects > 4, "{rects} rects");
+    let captions: Vec<&str> = class("caption").iter().filter_map(|n| n.text()).collect();
+    assert_eq!(captions.len(), 2 * panels);
+    assert!(
+        captions.iter().any(|c| c.contains("largest free block") && c.contains("fragmentation"))
+    );
+    let axis: Vec<&str> =
+        class("axis").iter().flat_map(|g| g.children()).filter_map(|n| n.text()).collect();
+    assert!(axis.contains(&"0") && axis.contains(&"+0"), "{axis:?}");
+    assert!(doc.descendants().any(|n| n.has_tag_name("title")));
+    text
+}
+
+#[test]
+fn replay_map_writes_an_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("gcc.svg");
+    let trace = gcc_trace();
+    let (status, _, err) = output(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--pool-size",
+        "1M",
+        "--map",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(status, 0, "{err}");
+    let text = check_svg(&svg, 1);
+    assert!(text.contains("used") && text.contains("free") && !text.contains(">string<"));
+}
+
+#[test]
+fn run_and_demo_maps_tell_object_kinds_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("strings.svg");
+    let path = repo("examples/strings.m3");
+    let (status, _, err) = output(&["run", path.to_str().unwrap(), "--map", svg.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let text = check_svg(&svg, 1);
+    assert!(text.contains(">string<") && text.contains(">int<"), "{text}");
+
+    let svg = dir.path().join("demo.svg");
+    let (status, _, err) = output(&["demo", "--map", svg.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let text = check_svg(&svg, 2);
+    assert!(text.contains(">pinned<") && text.contains(">float<"), "{text}");
+}
+
+#[test]
+fn a_map_that_cannot_be_written_is_an_error() {
+    let path = repo("examples/hello.m3");
+    let (status, out, err) =
+        output(&["run", path.to_str().unwrap(), "--map", "/no/such/dir/map.svg"]);
+    assert_eq!((status, out.as_str()), (1, "hello, world\n"));
+    assert_clean_error(&err);
+}
