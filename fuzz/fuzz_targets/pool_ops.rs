@@ -3,7 +3,7 @@
 #![no_main]
 
 #[path = "../../crates/mem3-pool/tests/it/model.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code)]
 mod model;
 
 use libfuzzer_sys::{arbitrary::Arbitrary, fuzz_target};
@@ -17,5 +17,9 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    model::run(model::config(input.best_fit, input.deferred), usize::from(input.len) + 256, &input.ops);
+    model::run(
+        model::config(input.best_fit, input.deferred),
+        usize::from(input.len) + 256,
+        &input.ops,
+    );
 });

@@ -16,6 +16,10 @@
 //! Under first fit a free block that shrinks, grows, or moves within its gap (when an allocation splits it,
 //! or a freed neighbour merges into it) keeps its place in key order, so [`Pool::reindex`] rewrites the node
 //! in place and only refreshes the maxima on its path, without rebalancing.
+//!
+//! The tree has no parent links: every operation descends from the root, recording its path in a fixed array
+//! on the stack, then walks back up. The walk up writes only fields that change and stops at the first node
+//! whose height and maximum are unchanged, so most updates touch a few nodes near the bottom.
 
 use crate::{
     pool::{Policy, Pool},
@@ -34,6 +38,35 @@ fn node(start: usize) -> Node {
 #[inline(always)]
 fn start(node: Node) -> usize {
     node as usize * GRANULE
+}
+
+/// A path in the tree, root first. AVL trees of `u32` nodes are at most 1.44 log2(2^32) < 47 deep.
+struct Path {
+    nodes: [Node; 64],
+    len: usize,
+}
+
+impl Path {
+    fn new() -> Path {
+        Path { nodes: [NIL; 64], len: 0 }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, n: Node) {
+        self.nodes[self.len] = n;
+        self.len += 1;
+    }
+
+    /// The last node, or `NIL` for an empty path.
+    #[inline(always)]
+    fn last(&self) -> Node {
+        self.last_node().unwrap_or(NIL)
+    }
+
+    #[inline(always)]
+    fn last_node(&self) -> Option<Node> {
+        self.len.checked_sub(1).map(|i| self.nodes[i])
+    }
 }
 
 impl Pool<'_> {
@@ -83,14 +116,19 @@ impl Pool<'_> {
         }
     }
 
-    /// Recomputes the height and subtree maximum of `n` from its children.
+    /// Recomputes the height and subtree maximum of `n` from its children, writing only what changed;
+    /// returns whether anything did.
     #[inline(always)]
-    fn update(&mut self, n: Node) {
+    fn update(&mut self, n: Node) -> bool {
         let (l, r) = (self.left(n), self.right(n));
         let height = 1 + self.height(l).max(self.height(r));
         let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
-        self.set_field(start(n) + HEIGHT, height);
-        self.set_field(start(n) + MAX, max);
+        let changed = height != self.height(n) || max != self.subtree_max(n);
+        if changed {
+            self.set_field(start(n) + HEIGHT, height);
+            self.set_field(start(n) + MAX, max);
+        }
+        changed
     }
 
     fn rotate_right(&mut self, n: Node) -> Node {
@@ -111,8 +149,8 @@ impl Pool<'_> {
         r
     }
 
-    /// Restores the AVL balance at `n` (whose subtrees are balanced and differ in height by at most 2) and
-    /// returns the subtree's new root.
+    /// Restores the AVL balance at `n` (whose subtrees are balanced and differ in height by at most 2),
+    /// updates its fields, and returns the subtree's root (`n` unless it rotated).
     fn rebalance(&mut self, n: Node) -> Node {
         let (l, r) = (self.left(n), self.right(n));
         let (hl, hr) = (self.height(l), self.height(r));
@@ -134,74 +172,116 @@ impl Pool<'_> {
         }
     }
 
+    /// Makes `new` the child of `parent` that `old` was (the root if `parent` is `NIL`).
+    #[inline(always)]
+    fn replace_child(&mut self, parent: Node, old: Node, new: Node) {
+        if parent == NIL {
+            self.root = new;
+        } else if self.left(parent) == old {
+            self.set_left(parent, new);
+        } else {
+            debug_assert_eq!(self.right(parent), old);
+            self.set_right(parent, new);
+        }
+    }
+
+    /// Walks `path` bottom-up (each entry the parent of the next), rebalancing and refreshing each node. Nodes
+    /// at index `forced` and below are always refreshed; above, the walk stops at the first node whose height
+    /// and maximum did not change, since nothing above it can change either.
+    fn fix_up(&mut self, path: &Path, forced: usize) {
+        for i in (0..path.len).rev() {
+            let n = path.nodes[i];
+            let (height, max) = (self.height(n), self.subtree_max(n));
+            let top = self.rebalance(n);
+            if top != n {
+                let parent = if i == 0 { NIL } else { path.nodes[i - 1] };
+                self.replace_child(parent, n, top);
+            } else if i < forced && height == self.height(n) && max == self.subtree_max(n) {
+                return;
+            }
+        }
+    }
+
+    /// The ancestors of the indexed node `n`, from the root down to its parent.
+    fn path_to(&self, n: Node) -> Path {
+        let key = self.key(n);
+        let mut path = Path::new();
+        let mut cur = self.root;
+        while cur != n {
+            debug_assert_ne!(cur, NIL, "node {n} is not in the index");
+            path.push(cur);
+            cur = if key < self.key(cur) { self.left(cur) } else { self.right(cur) };
+        }
+        path
+    }
+
     /// Adds the free block at `start` (header and footer already written) to the index.
     pub(crate) fn index_insert(&mut self, start: usize) {
         let n = node(start);
+        self.set_left(n, NIL);
+        self.set_right(n, NIL);
+        self.set_field(start + HEIGHT, 1);
+        self.set_field(start + MAX, self.node_size(n));
+        if self.root == NIL {
+            self.root = n;
+            return;
+        }
         let key = self.key(n);
-        self.root = self.insert_at(self.root, n, key);
-    }
-
-    fn insert_at(&mut self, root: Node, n: Node, key: u64) -> Node {
-        if root == NIL {
-            self.set_left(n, NIL);
-            self.set_right(n, NIL);
-            self.update(n);
-            return n;
+        let mut path = Path::new();
+        let mut cur = self.root;
+        loop {
+            path.push(cur);
+            if key < self.key(cur) {
+                let l = self.left(cur);
+                if l == NIL {
+                    self.set_left(cur, n);
+                    break;
+                }
+                cur = l;
+            } else {
+                let r = self.right(cur);
+                if r == NIL {
+                    self.set_right(cur, n);
+                    break;
+                }
+                cur = r;
+            }
         }
-        if key < self.key(root) {
-            let l = self.insert_at(self.left(root), n, key);
-            self.set_left(root, l);
-        } else {
-            let r = self.insert_at(self.right(root), n, key);
-            self.set_right(root, r);
-        }
-        self.rebalance(root)
+        self.fix_up(&path, path.len);
     }
 
     /// Removes the free block at `start` from the index (its header must still hold its indexed size).
     pub(crate) fn index_remove(&mut self, start: usize) {
         let n = node(start);
-        let key = self.key(n);
-        self.root = self.remove_at(self.root, n, key);
-    }
-
-    fn remove_at(&mut self, root: Node, n: Node, key: u64) -> Node {
-        debug_assert_ne!(root, NIL, "removing a block that is not in the index");
-        if root == NIL {
-            return NIL;
+        let mut path = self.path_to(n);
+        let parent = path.last();
+        let (l, r) = (self.left(n), self.right(n));
+        if l == NIL || r == NIL {
+            self.replace_child(parent, n, if l == NIL { r } else { l });
+            self.fix_up(&path, path.len);
+            return;
         }
-        if root == n {
-            let (l, r) = (self.left(n), self.right(n));
-            if l == NIL {
-                return r;
-            }
-            if r == NIL {
-                return l;
-            }
-            let (successor, rest) = self.remove_min(r);
-            self.set_left(successor, l);
-            self.set_right(successor, rest);
-            return self.rebalance(successor);
+        // Two children: the successor (the leftmost node on the right) takes `n`'s place.
+        let mut below = Path::new();
+        let mut successor = r;
+        while self.left(successor) != NIL {
+            below.push(successor);
+            successor = self.left(successor);
         }
-        if key < self.key(root) {
-            let l = self.remove_at(self.left(root), n, key);
-            self.set_left(root, l);
-        } else {
-            let r = self.remove_at(self.right(root), n, key);
-            self.set_right(root, r);
+        if let Some(successor_parent) = below.last_node() {
+            self.set_left(successor_parent, self.right(successor));
+            self.set_right(successor, r);
         }
-        self.rebalance(root)
-    }
-
-    /// Removes the smallest node of the subtree at `root`; returns it and the subtree's new root.
-    fn remove_min(&mut self, root: Node) -> (Node, Node) {
-        let l = self.left(root);
-        if l == NIL {
-            return (root, self.right(root));
+        self.set_left(successor, l);
+        self.replace_child(parent, n, successor);
+        // Fix up from the successor's old parent to the root; the successor sits where `n` was and its
+        // fields must be recomputed whatever happens below it.
+        let forced = path.len;
+        path.push(successor);
+        for i in 0..below.len {
+            path.push(below.nodes[i]);
         }
-        let (min, new_l) = self.remove_min(l);
-        self.set_left(root, new_l);
-        (min, self.rebalance(root))
+        self.fix_up(&path, forced);
     }
 
     /// The indexed free block at `old` becomes a free block at `new` of `size` bytes with header flags
@@ -209,17 +289,23 @@ impl Pool<'_> {
     pub(crate) fn reindex(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
         match self.config.policy {
             Policy::FirstFit => {
-                // The block keeps its rank in address order: rewrite the node in place. Read the old node's
-                // fields first, since the new header may overwrite them.
+                // The block keeps its rank in address order: rewrite the node in place and refresh the maxima
+                // above it. Read the old node's fields first, since the new header may overwrite them.
                 let (o, n) = (node(old), node(new));
-                let (l, r, height) = (self.left(o), self.right(o), self.height(o));
+                let path = self.path_to(o);
+                let (l, r, height, max) =
+                    (self.left(o), self.right(o), self.height(o), self.subtree_max(o));
                 self.write_free(new, size, flags);
                 if n != o {
                     self.set_left(n, l);
                     self.set_right(n, r);
                     self.set_field(new + HEIGHT, height);
+                    self.set_field(new + MAX, max);
+                    self.replace_child(path.last(), o, n);
                 }
-                self.root = self.relink(self.root, o, n);
+                if self.update(n) {
+                    self.fix_up(&path, 0);
+                }
             }
             Policy::BestFit => {
                 self.index_remove(old);
@@ -227,28 +313,6 @@ impl Pool<'_> {
                 self.index_insert(new);
             }
         }
-    }
-
-    /// Under first fit: replaces the link to `old` by `new` (whose children are set) and refreshes the
-    /// subtree maxima on the path from the root.
-    fn relink(&mut self, root: Node, old: Node, new: Node) -> Node {
-        debug_assert_ne!(root, NIL, "relinking a block that is not in the index");
-        if root == NIL {
-            return NIL;
-        }
-        if root == old {
-            self.update(new);
-            return new;
-        }
-        if old < root {
-            let l = self.relink(self.left(root), old, new);
-            self.set_left(root, l);
-        } else {
-            let r = self.relink(self.right(root), old, new);
-            self.set_right(root, r);
-        }
-        self.update(root);
-        root
     }
 
     /// The free block (and padding) the policy picks for a `need`-byte block aligned to `align`.

@@ -12,7 +12,7 @@
 use mem3_pool::{Block, BlockState, Coalescing, Config, Error, MIN_ALIGN, Policy, Pool, Search};
 
 /// The largest pool the harness uses.
-pub const MAX_LEN: usize = 1 << 16;
+pub(crate) const MAX_LEN: usize = 1 << 16;
 
 /// A region whose start is 4096-aligned, so that two pools over two such regions see the same alignments.
 #[repr(C, align(4096))]
@@ -22,7 +22,7 @@ struct Region([u8; MAX_LEN]);
 /// reduced to the harness's ranges, so every value of every field is a valid input.
 #[derive(Debug, Clone)]
 #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
-pub enum Op {
+pub(crate) enum Op {
     /// `alloc_aligned(size % 2048, 8 << (align_log2 % 10))`; alignments above 8 only for `align_log2 >= 4`.
     Alloc { size: u16, align_log2: u8 },
     /// Free a live block.
@@ -50,7 +50,7 @@ impl Op {
 }
 
 /// Chooses a configuration from two bits.
-pub fn config(best_fit: bool, deferred: bool) -> Config {
+pub(crate) fn config(best_fit: bool, deferred: bool) -> Config {
     Config {
         policy: if best_fit { Policy::BestFit } else { Policy::FirstFit },
         coalescing: if deferred { Coalescing::Deferred } else { Coalescing::Immediate },
@@ -256,7 +256,7 @@ impl Model<'_> {
 
 /// Runs `ops` on a pool of `len` bytes (clamped to the harness's range) with `config`, and on the same pool
 /// with the linear reference search; panics on any difference or broken invariant.
-pub fn run(config: Config, len: usize, ops: &[Op]) {
+pub(crate) fn run(config: Config, len: usize, ops: &[Op]) {
     let len = len.clamp(256, MAX_LEN);
     let (mut r1, mut r2) = (Box::new(Region([0; MAX_LEN])), Box::new(Region([0; MAX_LEN])));
     let reference = Config { search: Search::Linear, ..config };
