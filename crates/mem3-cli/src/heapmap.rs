@@ -484,6 +484,60 @@ mod tests {
         assert_eq!(shade(&s), (Category::Str, 8));
     }
 
+    /// A map of `n` cells of 16 bytes, alternating full strings and free cells.
+    fn striped(n: usize) -> HeapMap {
+        let cells: Vec<Cell> = (0..n)
+            .map(|k| {
+                let mut c = if k % 2 == 0 { cell(16, 16, 0) } else { cell(16, 0, 0) };
+                c.start = k * 16;
+                c.starts = 1;
+                c.kinds[ObjectKind::Str as usize] = c.used;
+                c
+            })
+            .collect();
+        let figures = Figures {
+            capacity: n * 16,
+            cell_bytes: 16,
+            cells: n,
+            free_bytes: n / 2 * 16,
+            used_bytes: n.div_ceil(2) * 16,
+            largest_free: 16,
+            free_blocks: n / 2,
+            used_blocks: n.div_ceil(2),
+            ..Figures::default()
+        };
+        HeapMap { cells, figures, kinds: true }
+    }
+
+    #[test]
+    fn text_rows_carry_their_offsets() {
+        let map = striped(130);
+        let text = map.text(64, "  ", false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], format!("      0 |{}|", "s.".repeat(32)));
+        assert_eq!(lines[1], format!("  1 KiB |{}|", "s.".repeat(32)));
+        assert_eq!(lines[2], "  2 KiB |s.|");
+        assert!(map.text_legend(false).contains("s string  : partly used  . free"));
+        assert_eq!(
+            map.figures_line(),
+            "free 1,040 B in 65 blocks, largest free block 16 B, fragmentation 98.5%"
+        );
+    }
+
+    #[test]
+    fn the_worst_svg_stays_small_and_well_formed() {
+        // Every cell differs from its neighbour, so no run merges.
+        let svg = svg("stripes & <more>", &[("one", &striped(SVG_CELLS)), ("two", &striped(5))]);
+        assert!(svg.len() < 600 << 10, "{} bytes", svg.len());
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let rects = doc.descendants().filter(|n| n.has_tag_name("rect")).count();
+        // A background per row, a rect per used cell, legend swatches, the page.
+        assert!(rects > SVG_CELLS / 2 && rects < SVG_CELLS / 2 + 200, "{rects}");
+        let title = doc.descendants().find(|n| n.has_tag_name("title")).unwrap();
+        assert_eq!(title.text(), Some("stripes & <more>"));
+    }
+
     #[test]
     fn blends_run_from_free_to_full() {
         assert_eq!(blend(Category::Used, 0), "#e4e6ea");
