@@ -4,6 +4,7 @@
 //! VM objects, free some of them, watch a large allocation fail although enough bytes are free, defragment,
 //! watch it succeed. The VM runs exactly these steps by itself when an allocation does not fit.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use mem3_vm::ObjectHeap;
@@ -11,7 +12,7 @@ use mem3_vm::mem3_object::{Error as HeapError, Handle, ObjectRef};
 
 use crate::heapmap::{self, HeapMap, TEXT_CELLS};
 use crate::units::{bytes, thousands};
-use crate::{Failure, Outcome, colour_stdout, write_file};
+use crate::{Failure, Outcome, colour_stdout, emit, write_file};
 
 /// The pool: small enough to draw in four lines of 64 cells.
 const POOL_BYTES: usize = 16 << 10;
@@ -84,13 +85,19 @@ fn heap_failure(what: &str, e: HeapError) -> Failure {
 
 pub(crate) fn demo(map: Option<&Path>) -> Outcome {
     let colour = colour_stdout();
+    // Printed at the end, in one write (see `crate::emit`).
+    let mut out = String::new();
     let mut region = vec![0u8; POOL_BYTES];
     let mut heap = ObjectHeap::new(&mut region).map_err(|e| heap_failure("making the heap", e))?;
     // The demo defragments by hand, to show the failure first.
     heap.set_defragment_on_failure(false);
 
-    println!("mem3 demo: fragmentation and defragmentation in a {} KiB pool", POOL_BYTES >> 10);
-    println!();
+    let _ = writeln!(
+        out,
+        "mem3 demo: fragmentation and defragmentation in a {} KiB pool",
+        POOL_BYTES >> 10
+    );
+    let _ = writeln!(out);
 
     // 1. Fill the pool, then free every object the pattern does not keep.
     let mut live: Vec<Live> = Vec::new();
@@ -121,24 +128,31 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
     for &h in &doomed {
         heap.free(h).map_err(|e| heap_failure("freeing", e))?;
     }
-    println!(
+    let _ = writeln!(
+        out,
         "1. Fill the pool with {} objects (strings, ints, floats), then free {} of them,",
         thousands((live.len() + doomed.len()) as u64),
         thousands(doomed.len() as u64)
     );
-    println!("   leaving holes between the {} that stay live. One of them is pinned.", live.len());
+    let _ = writeln!(
+        out,
+        "   leaving holes between the {} that stay live. One of them is pinned.",
+        live.len()
+    );
 
     // 2. A large allocation fails for lack of a contiguous block.
     let big: String = "x".repeat(BIG_CHARS);
     let request = ObjectHeap::object_size(ObjectRef::Str(&big));
-    println!(
+    let _ = writeln!(
+        out,
         "2. Allocate a {}-character string ({} with its object header):",
         thousands(BIG_CHARS as u64),
         bytes(request)
     );
     match heap.alloc_str(&big) {
         Err(HeapError::OutOfMemory { free, largest_free, .. }) => {
-            println!(
+            let _ = writeln!(
+                out,
                 "   FAILS: {} are free, enough in total, but the largest free block holds only {}.",
                 bytes(free),
                 bytes(largest_free)
@@ -149,17 +163,19 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
     }
     let before = HeapMap::of_heap(&heap, TEXT_CELLS);
     let before_svg = map.map(|_| HeapMap::of_heap(&heap, heapmap::SVG_CELLS));
-    print_map(&before, colour);
+    print_map(&mut out, &before, colour);
 
     // 3. Defragment: live objects slide together; handles still find them.
     let moved = heap.defragment();
     let intact = live.iter().all(|l| heap.get(l.handle).is_ok_and(|value| l.value.matches(value)));
-    println!(
+    let _ = writeln!(
+        out,
         "3. Defragment: {} live objects move toward the start ({} copied); their handles",
         thousands(moved.moved_objects as u64),
         bytes(moved.moved_bytes)
     );
-    println!(
+    let _ = writeln!(
+        out,
         "   {} them. The pinned object stays put, so a hole stays before it.",
         if intact { "still find" } else { "DO NOT find" }
     );
@@ -172,17 +188,18 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
         .alloc_str(&big)
         .and_then(|h| heap.block(h))
         .map_err(|e| heap_failure("allocating after defragmenting", e))?;
-    println!(
+    let _ = writeln!(
+        out,
         "4. Allocate the {}-character string again: OK, at offset {}.",
         thousands(BIG_CHARS as u64),
         thousands(block.offset() as u64)
     );
     let after = HeapMap::of_heap(&heap, TEXT_CELLS);
-    print_map(&after, colour);
+    print_map(&mut out, &after, colour);
 
-    println!("{}", after.text_legend(colour));
-    println!("The VM does steps 3 and 4 by itself when an allocation does not fit:");
-    println!("try `mem3 run examples/defrag.m3 --stats`.");
+    let _ = writeln!(out, "{}", after.text_legend(colour));
+    let _ = writeln!(out, "The VM does steps 3 and 4 by itself when an allocation does not fit:");
+    let _ = writeln!(out, "try `mem3 run examples/defrag.m3 --stats`.");
 
     if let (Some(path), Some(before_svg)) = (map, before_svg) {
         let title = format!("mem3 demo: a {} KiB pool of VM objects", POOL_BYTES >> 10);
@@ -196,12 +213,13 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
         );
         write_file(path, &svg)?;
     }
+    emit(&out);
     Ok(())
 }
 
-fn print_map(map: &HeapMap, colour: bool) {
-    println!();
-    print!("{}", map.text(64, "   ", colour));
-    println!("   {}", map.figures_line());
-    println!();
+fn print_map(out: &mut String, map: &HeapMap, colour: bool) {
+    let _ = writeln!(out);
+    let _ = write!(out, "{}", map.text(64, "   ", colour));
+    let _ = writeln!(out, "   {}", map.figures_line());
+    let _ = writeln!(out);
 }

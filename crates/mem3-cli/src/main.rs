@@ -141,6 +141,14 @@ fn write_file(path: &std::path::Path, contents: &str) -> Outcome {
         .map_err(|e| Failure::input(format!("cannot write {}: {}", path.display(), e)))
 }
 
+/// Writes `text` to standard output. A closed pipe (`mem3 demo | head`) is not an error: the reader has
+/// what it wanted.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 /// Whether to colour what goes to standard output.
 fn colour_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
 use crate::units::{bytes, percent, thousands};
-use crate::{Failure, Outcome, PolicyArg, read_file, write_file};
+use crate::{Failure, Outcome, PolicyArg, emit, read_file, write_file};
 
 /// The options of `mem3 replay`.
 #[derive(Debug)]
@@ -106,9 +106,9 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         };
         let text = serde_json::to_string(&json)
             .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
+        emit(&(text + "\n"));
     } else {
-        print!("{}", table(&name.to_string(), &trace, &report, args.policy, min_pool));
+        emit(&table(&name.to_string(), &trace, &report, args.policy, min_pool));
     }
     Ok(())
 }
