@@ -32,8 +32,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Fragment a small pool, watch a large allocation fail although enough bytes are free,
-    /// defragment, watch it succeed. Draws the heap map before and after. Needs no file.
+    /// Fragment a small pool and defragment it, with heap maps before and after (needs no file).
+    ///
+    /// Fills a 16 KiB pool with VM objects and frees some, shows that a large allocation fails for lack
+    /// of a contiguous block although enough bytes are free, defragments, and shows it succeed.
     Demo {
         /// Also write an SVG picture of the pool after defragmentation.
         #[arg(long, value_name = "OUT.svg")]
