@@ -20,6 +20,7 @@ impl Pool<'_> {
         let (mut used_blocks, mut used_size, mut free_blocks, mut free_size) = (0, 0, 0, 0);
         let mut highest_used_end = 0;
         let mut prev_free = false;
+        let mut last_start = None;
         let mut start = 0;
         while start < self.heap_len {
             if !self.start_bit(start) {
@@ -58,6 +59,7 @@ impl Pool<'_> {
                 free_size += size;
             }
             prev_free = !used;
+            last_start = Some(start);
             start += size;
         }
         let counters = [
@@ -70,9 +72,18 @@ impl Pool<'_> {
         if let Some((name, _)) = counters.iter().find(|(_, ok)| !ok) {
             return fail(0, CorruptionKind::Counter(name));
         }
+        // The top block: the last block if it is free, and then not in the index.
+        let last_free = last_start.filter(|&last| self.is_free(last));
+        if last_free.unwrap_or(self.heap_len) != self.top {
+            return fail(
+                self.top.min(self.heap_len),
+                CorruptionKind::Index("top block is not the last free block"),
+            );
+        }
         let (_, _, indexed) = self.check_subtree(self.root, None, None, 0)?;
-        if indexed != free_blocks {
-            return fail(0, CorruptionKind::IndexCount { indexed, free: free_blocks });
+        let expected = free_blocks - usize::from(last_free.is_some());
+        if indexed != expected {
+            return fail(0, CorruptionKind::IndexCount { indexed, free: expected });
         }
         Ok(())
     }
@@ -95,8 +106,12 @@ impl Pool<'_> {
             return fail("deeper than any balanced tree (a cycle?)");
         }
         // The walk has verified every block start, so a node whose start bit is set has a valid size.
-        if start >= self.heap_len || !self.start_bit(start) || !self.is_free(start) {
-            return fail("node is not a free block");
+        if start >= self.heap_len
+            || !self.start_bit(start)
+            || !self.is_free(start)
+            || start == self.top
+        {
+            return fail("node is not an indexed free block");
         }
         let key = self.key(n);
         if low.is_some_and(|low| key <= low) || high.is_some_and(|high| key >= high) {

@@ -92,8 +92,8 @@ pub enum CorruptionKind {
     /// The free-block index is inconsistent (order, balance, heights, maxima, or a node that is not free).
     #[error("free-block index: {0}")]
     Index(&'static str),
-    /// The free-block index does not hold exactly the free blocks.
-    #[error("free-block index holds {indexed} blocks, the heap has {free} free blocks")]
+    /// The free-block index does not hold exactly the free blocks (all but the top block).
+    #[error("free-block index holds {indexed} blocks, the heap has {free} free blocks to index")]
     IndexCount {
         /// Nodes in the index.
         indexed: usize,

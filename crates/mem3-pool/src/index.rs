@@ -26,6 +26,10 @@ use crate::{
     tag::{BlockFlags, GRANULE, HEIGHT, LEFT, MAX, MIN_ALIGN, NIL, RIGHT},
 };
 
+/// The longest path: deeper than any AVL tree of `u32` nodes. A power of two, so `% PATH_MAX` is a mask.
+const PATH_MAX: usize = 64;
+static_assertions::const_assert!(PATH_MAX.is_power_of_two());
+
 /// A granule number: a block start divided by `GRANULE`.
 type Node = u32;
 
@@ -40,21 +44,27 @@ fn start(node: Node) -> usize {
     node as usize * GRANULE
 }
 
-/// A path in the tree, root first. AVL trees of `u32` nodes are at most 1.44 log2(2^32) < 47 deep.
+/// A path in the tree, root first. AVL trees of `u32` nodes are at most 1.44 log2(2^32 + 2) < 47 deep.
 struct Path {
-    nodes: [Node; 64],
+    nodes: [Node; PATH_MAX],
     len: usize,
 }
 
 impl Path {
     fn new() -> Path {
-        Path { nodes: [NIL; 64], len: 0 }
+        Path { nodes: [NIL; PATH_MAX], len: 0 }
     }
 
     #[inline(always)]
     fn push(&mut self, n: Node) {
-        self.nodes[self.len] = n;
+        // The modulo keeps the index in bounds without a check; the AVL bound keeps `len` below PATH_MAX.
+        self.nodes[self.len % PATH_MAX] = n;
         self.len += 1;
+    }
+
+    #[inline(always)]
+    fn node(&self, i: usize) -> Node {
+        self.nodes[i % PATH_MAX]
     }
 
     /// The last node, or `NIL` for an empty path.
@@ -65,7 +75,7 @@ impl Path {
 
     #[inline(always)]
     fn last_node(&self) -> Option<Node> {
-        self.len.checked_sub(1).map(|i| self.nodes[i])
+        self.len.checked_sub(1).map(|i| self.node(i))
     }
 }
 
@@ -151,6 +161,7 @@ impl Pool<'_> {
 
     /// Restores the AVL balance at `n` (whose subtrees are balanced and differ in height by at most 2),
     /// updates its fields, and returns the subtree's root (`n` unless it rotated).
+    #[inline(always)]
     fn rebalance(&mut self, n: Node) -> Node {
         let (l, r) = (self.left(n), self.right(n));
         let (hl, hr) = (self.height(l), self.height(r));
@@ -167,7 +178,13 @@ impl Pool<'_> {
             }
             self.rotate_left(n)
         } else {
-            self.update(n);
+            // Balanced: refresh from the children's fields already at hand.
+            let height = 1 + hl.max(hr);
+            let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
+            if height != self.height(n) || max != self.subtree_max(n) {
+                self.set_field(start(n) + HEIGHT, height);
+                self.set_field(start(n) + MAX, max);
+            }
             n
         }
     }
@@ -190,15 +207,31 @@ impl Pool<'_> {
     /// and maximum did not change, since nothing above it can change either.
     fn fix_up(&mut self, path: &Path, forced: usize) {
         for i in (0..path.len).rev() {
-            let n = path.nodes[i];
+            let n = path.node(i);
             let (height, max) = (self.height(n), self.subtree_max(n));
             let top = self.rebalance(n);
             if top != n {
-                let parent = if i == 0 { NIL } else { path.nodes[i - 1] };
+                let parent = if i == 0 { NIL } else { path.node(i - 1) };
                 self.replace_child(parent, n, top);
             } else if i < forced && height == self.height(n) && max == self.subtree_max(n) {
                 return;
             }
+        }
+    }
+
+    /// Walks `path` bottom-up refreshing subtree maxima after a node's size changed in place (the shape, and so
+    /// every height, is unchanged); stops at the first maximum that does not change.
+    fn refresh_max(&mut self, path: &Path) {
+        for i in (0..path.len).rev() {
+            let n = path.node(i);
+            let max = self
+                .node_size(n)
+                .max(self.subtree_max(self.left(n)))
+                .max(self.subtree_max(self.right(n)));
+            if max == self.subtree_max(n) {
+                return;
+            }
+            self.set_field(start(n) + MAX, max);
         }
     }
 
@@ -216,7 +249,7 @@ impl Pool<'_> {
     }
 
     /// Adds the free block at `start` (header and footer already written) to the index.
-    pub(crate) fn index_insert(&mut self, start: usize) {
+    fn index_insert(&mut self, start: usize) {
         let n = node(start);
         self.set_left(n, NIL);
         self.set_right(n, NIL);
@@ -251,7 +284,7 @@ impl Pool<'_> {
     }
 
     /// Removes the free block at `start` from the index (its header must still hold its indexed size).
-    pub(crate) fn index_remove(&mut self, start: usize) {
+    fn index_remove(&mut self, start: usize) {
         let n = node(start);
         let mut path = self.path_to(n);
         let parent = path.last();
@@ -262,13 +295,17 @@ impl Pool<'_> {
             return;
         }
         // Two children: the successor (the leftmost node on the right) takes `n`'s place.
-        let mut below = Path::new();
+        // The path goes on through the successor's slot (filled in below) down to the successor's parent.
+        let forced = path.len;
+        path.push(NIL);
         let mut successor = r;
         while self.left(successor) != NIL {
-            below.push(successor);
+            path.push(successor);
             successor = self.left(successor);
         }
-        if let Some(successor_parent) = below.last_node() {
+        path.nodes[forced % PATH_MAX] = successor;
+        if successor != r {
+            let successor_parent = path.last();
             self.set_left(successor_parent, self.right(successor));
             self.set_right(successor, r);
         }
@@ -276,17 +313,12 @@ impl Pool<'_> {
         self.replace_child(parent, n, successor);
         // Fix up from the successor's old parent to the root; the successor sits where `n` was and its
         // fields must be recomputed whatever happens below it.
-        let forced = path.len;
-        path.push(successor);
-        for i in 0..below.len {
-            path.push(below.nodes[i]);
-        }
         self.fix_up(&path, forced);
     }
 
     /// The indexed free block at `old` becomes a free block at `new` of `size` bytes with header flags
     /// `flags`. No other free block may lie between `old` and `new`.
-    pub(crate) fn reindex(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+    fn reindex(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
         match self.config.policy {
             Policy::FirstFit => {
                 // The block keeps its rank in address order: rewrite the node in place and refresh the maxima
@@ -304,7 +336,7 @@ impl Pool<'_> {
                     self.replace_child(path.last(), o, n);
                 }
                 if self.update(n) {
-                    self.fix_up(&path, 0);
+                    self.refresh_max(&path);
                 }
             }
             Policy::BestFit => {
@@ -315,27 +347,113 @@ impl Pool<'_> {
         }
     }
 
+    // ---------------------------------------------------------------------------------------------------
+    // The free set: the index plus the top block. The last block of the heap, when it is free, is the "top":
+    // it stays out of the index, since it is the highest-addressed free block (first fit considers it last)
+    // and usually the largest (in the index it would hold the maximum of every node above it, so each
+    // allocation carved from it would refresh the whole path). Carving from it and merging into it is O(1).
+
+    /// The size of the top block, 0 if the last block is used.
+    #[inline(always)]
+    pub(crate) fn top_size(&self) -> usize {
+        if self.top < self.heap_len { self.block_size(self.top) } else { 0 }
+    }
+
+    /// Adds the free block at `start` (header and footer written) to the free set.
+    #[inline]
+    pub(crate) fn free_insert(&mut self, start: usize) {
+        if start + self.block_size(start) == self.heap_len {
+            debug_assert!(self.top >= self.heap_len, "two top blocks");
+            self.top = start;
+        } else {
+            self.index_insert(start);
+        }
+    }
+
+    /// Removes the free block at `start` from the free set (its header must still hold its size).
+    #[inline]
+    pub(crate) fn free_remove(&mut self, start: usize) {
+        if start == self.top {
+            self.top = self.heap_len;
+        } else {
+            self.index_remove(start);
+        }
+    }
+
+    /// The free block at `old` becomes a free block at `new` of `size` bytes with header flags `flags`. No
+    /// other free block may lie between `old` and `new`.
+    pub(crate) fn free_replace(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+        let is_top = new + size == self.heap_len;
+        if old == self.top {
+            self.write_free(new, size, flags);
+            if is_top {
+                self.top = new;
+            } else {
+                self.top = self.heap_len;
+                self.index_insert(new);
+            }
+        } else if is_top {
+            self.index_remove(old);
+            self.write_free(new, size, flags);
+            self.top = new;
+        } else {
+            self.reindex(old, new, size, flags);
+        }
+    }
+
     /// The free block (and padding) the policy picks for a `need`-byte block aligned to `align`.
     pub(crate) fn index_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         let need_g = (need / GRANULE) as u32;
-        if align <= MIN_ALIGN {
-            let n = self.first_fitting(need_g)?;
-            return Some((start(n), 0));
-        }
-        // Larger alignments: the first block in key order that is large enough may still not fit once
-        // padded, so walk on in key order among the large-enough blocks until one does.
-        let mut after = None;
-        loop {
-            let n = self.first_fitting_after(self.root, need_g, after);
-            if n == NIL {
-                return None;
+        let found = match self.first_fitting(need_g) {
+            None => None,
+            Some(n) if align <= MIN_ALIGN => Some((start(n), 0)),
+            // Larger alignments: the first large-enough block usually fits once padded; if not, walk on.
+            Some(n) => match self.fit(start(n), self.block_size(start(n)), need, align) {
+                Some(pad) => Some((start(n), pad)),
+                None => self.first_fitting_aligned(self.root, need_g, need, align),
+            },
+        };
+        let top = if self.top < self.heap_len {
+            self.fit(self.top, self.block_size(self.top), need, align).map(|pad| (self.top, pad))
+        } else {
+            None
+        };
+        match (found, top) {
+            // First fit: every indexed block lies below the top. Best fit: the smaller block, the indexed
+            // one (lower address) among equals.
+            (Some(found), Some(top))
+                if self.config.policy == Policy::BestFit
+                    && self.block_size(top.0) < self.block_size(found.0) =>
+            {
+                Some(top)
             }
-            let (s, size) = (start(n), self.block_size(start(n)));
+            (Some(found), _) => Some(found),
+            (None, top) => top,
+        }
+    }
+
+    /// The first block in key order, in the subtree at `n`, that holds `need` bytes aligned to `align` once
+    /// padded: an in-order walk that skips every subtree whose maximum is too small.
+    fn first_fitting_aligned(
+        &self,
+        n: Node,
+        need_g: u32,
+        need: usize,
+        align: usize,
+    ) -> Option<(usize, usize)> {
+        if n == NIL || self.subtree_max(n) < need_g {
+            return None;
+        }
+        if let Some(found) = self.first_fitting_aligned(self.left(n), need_g, need, align) {
+            return Some(found);
+        }
+        let (s, size) = (start(n), self.block_size(start(n)));
+        if size >= need {
             if let Some(pad) = self.fit(s, size, need, align) {
                 return Some((s, pad));
             }
-            after = Some(self.key(n));
         }
+        self.first_fitting_aligned(self.right(n), need_g, need, align)
     }
 
     /// The first node in key order whose block has at least `need` granules.
@@ -358,33 +476,15 @@ impl Pool<'_> {
         }
     }
 
-    /// The first node in key order after the key `after` whose block has at least `need` granules, or `NIL`.
-    fn first_fitting_after(&self, n: Node, need: u32, after: Option<u64>) -> Node {
-        if n == NIL || self.subtree_max(n) < need {
-            return NIL;
-        }
-        let key = self.key(n);
-        if after.is_some_and(|after| key <= after) {
-            return self.first_fitting_after(self.right(n), need, after);
-        }
-        let found = self.first_fitting_after(self.left(n), need, after);
-        if found != NIL {
-            return found;
-        }
-        if self.node_size(n) >= need {
-            return n;
-        }
-        self.first_fitting_after(self.right(n), need, after)
-    }
-
     /// Empties the index and fills it again from a walk of the heap (after coalescing or compaction).
     pub(crate) fn rebuild_index(&mut self) {
         self.root = NIL;
+        self.top = self.heap_len;
         let mut s = 0;
         while s < self.heap_len {
             let (size, flags) = self.header(s);
             if !flags.contains(BlockFlags::USED) {
-                self.index_insert(s);
+                self.free_insert(s);
             }
             s += size;
         }

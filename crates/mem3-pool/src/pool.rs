@@ -161,6 +161,8 @@ pub struct Pool<'a> {
     pub(crate) region_bytes: usize,
     /// Root of the free-block index (a granule number), or `NIL`.
     pub(crate) root: u32,
+    /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
+    pub(crate) top: usize,
     pub(crate) config: Config,
     pub(crate) used_blocks: usize,
     /// Sum of the sizes of used blocks, headers included.
@@ -246,6 +248,7 @@ impl<'a> Pool<'a> {
             heap_len,
             region_bytes: heap_len + bitmap_len,
             root: NIL,
+            top: heap_len,
             config,
             used_blocks: 0,
             used_size: 0,
@@ -259,7 +262,7 @@ impl<'a> Pool<'a> {
         unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmap_len) };
         pool.set_start_bit(0, true);
         pool.write_free(0, heap_len, BlockFlags::empty());
-        pool.index_insert(0);
+        pool.free_insert(0);
         Ok(pool)
     }
 
@@ -322,6 +325,15 @@ impl<'a> Pool<'a> {
         // SAFETY: `granule / 8 < bitmap_len` because `start < heap_len`, and the bitmap is inside the region.
         let byte = unsafe { self.base.as_ptr().add(self.heap_len + granule / 8).read() };
         byte & (1 << (granule % 8)) != 0
+    }
+
+    /// The bitmap byte holding the start bits of granules `8 * index .. 8 * index + 8`.
+    #[inline(always)]
+    fn start_byte(&self, index: usize) -> u8 {
+        debug_assert!(index < self.heap_len.div_ceil(GRANULE * 8));
+        // SAFETY: `index < bitmap_len` (callers pass the byte of a granule below `heap_len`), and the bitmap is
+        // inside the region.
+        unsafe { self.base.as_ptr().add(self.heap_len + index).read() }
     }
 
     #[inline(always)]
@@ -516,12 +528,13 @@ impl<'a> Pool<'a> {
 
     /// The largest free block's size.
     pub fn largest_free(&self) -> usize {
-        self.subtree_max(self.root) as usize * GRANULE
+        (self.subtree_max(self.root) as usize * GRANULE).max(self.top_size())
     }
 
     /// The padding needed in the free block at `start` (of `size` bytes) to place a `need`-byte block whose
-    /// payload is `align`-aligned, if it fits. The padding is 0 or at least `MIN_BLOCK`, since it becomes a
-    /// free block of its own.
+    /// payload is `align`-aligned, if it fits. A padding below `MIN_BLOCK` is only possible when the block
+    /// before is used and near enough to find ([`Pool::absorbing_neighbour`]): it takes the padding. Any other
+    /// padding becomes a free block of its own, so it is at least `MIN_BLOCK`.
     #[inline]
     pub(crate) fn fit(
         &self,
@@ -532,10 +545,37 @@ impl<'a> Pool<'a> {
     ) -> Option<usize> {
         let payload = self.base.as_ptr().addr().wrapping_add(start + HEADER_SIZE);
         let mut pad = payload.wrapping_neg() & (align - 1);
-        if pad != 0 && pad < MIN_BLOCK {
+        if pad.checked_add(need)? > size {
+            return None;
+        }
+        if pad != 0 && pad < MIN_BLOCK && self.absorbing_neighbour(start).is_none() {
             pad += round_up(MIN_BLOCK - pad, align);
         }
         (pad.checked_add(need)? <= size).then_some(pad)
+    }
+
+    /// The start of the used block just before the free block at `start`, if it begins at most
+    /// `ABSORB_REACH` bytes earlier, found by scanning the block-start bitmap backwards (used blocks have no
+    /// footer). Such a block can absorb a padding smaller than `MIN_BLOCK`.
+    fn absorbing_neighbour(&self, start: usize) -> Option<usize> {
+        /// How far back the scan looks: 64 bitmap bytes, read a byte at a time from the nearest.
+        const ABSORB_REACH: usize = 4096;
+        if start == 0 || self.header(start).1.contains(BlockFlags::PREV_FREE) {
+            return None;
+        }
+        let lowest = start.saturating_sub(ABSORB_REACH) / GRANULE;
+        // Granules below `end` are yet to be scanned, a bitmap byte at a time, highest first.
+        let mut end = start / GRANULE;
+        while end > lowest {
+            let index = (end - 1) / 8;
+            let bits = u32::from(self.start_byte(index)) & ((1 << (end - index * 8)) - 1);
+            if bits != 0 {
+                let granule = index * 8 + (31 - bits.leading_zeros()) as usize;
+                return (granule >= lowest).then_some(granule * GRANULE);
+            }
+            end = index * 8;
+        }
+        None
     }
 
     /// Finds the free block the policy picks for a `need`-byte block aligned to `align`, and the padding
@@ -576,24 +616,36 @@ impl<'a> Pool<'a> {
         let (used_size, rest_size) =
             if rest >= MIN_BLOCK { (need, rest) } else { (need + rest, 0) };
         let rest_start = used + used_size;
-        // Update the index first: the pieces that stay free keep their places in key order.
-        match (pad, rest_size) {
+        // A padding below MIN_BLOCK goes to the used block before (see `fit`); a larger one stays free.
+        let (kept_pad, absorbed) = if pad >= MIN_BLOCK { (pad, 0) } else { (0, pad) };
+        if absorbed != 0 {
+            let prev = self
+                .absorbing_neighbour(start)
+                .expect("fit found a neighbour to absorb the padding");
+            let (prev_size, prev_flags) = self.header(prev);
+            self.set_header(prev, prev_size + absorbed, prev_flags);
+        }
+        // Update the free set first: the pieces that stay free keep their places in key order.
+        match (kept_pad, rest_size) {
             (0, 0) => {
-                self.index_remove(start);
+                self.free_remove(start);
                 self.free_blocks -= 1;
             }
-            (0, _) => self.reindex(start, rest_start, rest_size, BlockFlags::empty()),
-            (_, 0) => self.reindex(start, start, pad, flags),
+            (0, _) => self.free_replace(start, rest_start, rest_size, BlockFlags::empty()),
+            (_, 0) => self.free_replace(start, start, pad, flags),
             (_, _) => {
-                self.reindex(start, start, pad, flags);
+                self.free_replace(start, start, pad, flags);
                 self.write_free(rest_start, rest_size, BlockFlags::empty());
-                self.index_insert(rest_start);
+                self.free_insert(rest_start);
                 self.free_blocks += 1;
             }
         }
         let used_flags =
-            if pad == 0 { flags & BlockFlags::PREV_FREE } else { BlockFlags::PREV_FREE };
+            if kept_pad == 0 { flags & BlockFlags::PREV_FREE } else { BlockFlags::PREV_FREE };
         self.set_header(used, used_size, BlockFlags::USED | used_flags);
+        if absorbed != 0 {
+            self.set_start_bit(start, false);
+        }
         if pad != 0 {
             self.set_start_bit(used, true);
         }
@@ -603,8 +655,8 @@ impl<'a> Pool<'a> {
             self.set_prev_free(rest_start, false);
         }
         self.used_blocks += 1;
-        self.used_size += used_size;
-        self.free_size -= used_size;
+        self.used_size += absorbed + used_size;
+        self.free_size -= absorbed + used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         Block(
             NonZeroUsize::new(used + HEADER_SIZE)
@@ -632,7 +684,7 @@ impl<'a> Pool<'a> {
         let prev_free = flags.contains(BlockFlags::PREV_FREE);
         if self.config.coalescing == Coalescing::Deferred {
             self.write_free(start, size, flags & BlockFlags::PREV_FREE);
-            self.index_insert(start);
+            self.free_insert(start);
             self.free_blocks += 1;
             self.set_prev_free(next, true);
             return;
@@ -641,7 +693,7 @@ impl<'a> Pool<'a> {
         match (prev_free, next_free) {
             (false, false) => {
                 self.write_free(start, size, BlockFlags::empty());
-                self.index_insert(start);
+                self.free_insert(start);
                 self.free_blocks += 1;
                 self.set_prev_free(next, true);
             }
@@ -649,24 +701,24 @@ impl<'a> Pool<'a> {
                 // The freed block takes the place of its free successor.
                 let next_size = self.block_size(next);
                 self.set_start_bit(next, false);
-                self.reindex(next, start, size + next_size, BlockFlags::empty());
+                self.free_replace(next, start, size + next_size, BlockFlags::empty());
             }
             (true, false) => {
                 let prev = start - self.word(start - WORD);
                 let (prev_size, prev_flags) = self.header(prev);
                 self.set_start_bit(start, false);
-                self.reindex(prev, prev, prev_size + size, prev_flags);
+                self.free_replace(prev, prev, prev_size + size, prev_flags);
                 self.set_prev_free(next, true);
             }
             (true, true) => {
                 let prev = start - self.word(start - WORD);
                 let (prev_size, prev_flags) = self.header(prev);
                 let next_size = self.block_size(next);
-                self.index_remove(next);
+                self.free_remove(next);
                 self.free_blocks -= 1;
                 self.set_start_bit(start, false);
                 self.set_start_bit(next, false);
-                self.reindex(prev, prev, prev_size + size + next_size, prev_flags);
+                self.free_replace(prev, prev, prev_size + size + next_size, prev_flags);
             }
         }
     }
@@ -751,10 +803,10 @@ impl<'a> Pool<'a> {
         self.set_start_bit(next, false);
         let new_size = if rest >= MIN_BLOCK {
             self.set_start_bit(start + need, true);
-            self.reindex(next, start + need, rest, BlockFlags::empty());
+            self.free_replace(next, start + need, rest, BlockFlags::empty());
             need
         } else {
-            self.index_remove(next);
+            self.free_remove(next);
             self.free_blocks -= 1;
             self.set_prev_free(next + next_size, false);
             size + next_size
