@@ -19,11 +19,13 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// `cases` cases natively; a handful under Miri, with no failure file (Miri isolates the file system).
+/// `cases` cases natively (or `PROPTEST_CASES`, for longer runs); a handful under Miri, with no failure file
+/// (Miri isolates the file system).
 fn miri_aware(cases: u32) -> ProptestConfig {
     if cfg!(miri) {
         ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() }
     } else {
+        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(cases);
         ProptestConfig::with_cases(cases)
     }
 }
