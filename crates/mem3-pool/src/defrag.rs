@@ -51,47 +51,50 @@ impl Pool<'_> {
     /// `relocate(old, new, payload)` after the move, with the block's new payload.
     ///
     /// Blocks move to [`MIN_ALIGN`](crate::MIN_ALIGN) boundaries: a block that needs a larger alignment must
-    /// be pinned. O(n) in the number of blocks plus the bytes moved.
+    /// be pinned. Adjacent blocks move together, in one copy. O(n) in the number of blocks plus the bytes
+    /// moved.
     pub fn compact(&mut self, mut relocate: impl FnMut(Block, Block, &[u8])) -> CompactStats {
         let mut stats = CompactStats::default();
         // Where the next movable block goes: the end of the packed blocks so far.
         let mut cursor = 0;
+        // The run of adjacent movable blocks waiting to move: old start and length (it goes to
+        // `cursor - run_len`).
+        let (mut run_from, mut run_len) = (0, 0);
         let mut start = 0;
         while start < self.heap_len {
             let (size, flags) = self.header(start);
             let next = start + size;
-            if !flags.contains(BlockFlags::USED) {
-                self.set_start_bit(start, false);
-            } else if flags.contains(BlockFlags::PINNED) {
-                if cursor < start {
-                    // The gap before the pinned block stays free. Every free block is at least MIN_BLOCK
-                    // bytes, so a gap made of them is too.
-                    self.set_start_bit(cursor, true);
-                    self.write_free(cursor, start - cursor, BlockFlags::empty());
-                    self.set_header(start, size, flags | BlockFlags::PREV_FREE);
-                    stats.free_blocks += 1;
-                }
-                cursor = next;
-            } else {
-                if cursor < start {
-                    self.copy_within(start, cursor, size);
-                    self.set_start_bit(start, false);
-                    self.set_start_bit(cursor, true);
-                    self.set_header(cursor, size, flags - BlockFlags::PREV_FREE);
-                    stats.moved_blocks += 1;
-                    stats.moved_bytes += size;
-                    let old = Block::from_offset_unchecked(start + HEADER_SIZE);
-                    let new = Block::from_offset_unchecked(cursor + HEADER_SIZE);
-                    if let (Some(old), Some(new)) = (old, new) {
-                        relocate(old, new, self.payload_at(cursor));
-                    }
+            if flags.contains(BlockFlags::USED) && !flags.contains(BlockFlags::PINNED) {
+                if run_len != 0 && run_from + run_len == start {
+                    run_len += size;
+                } else if cursor < start {
+                    self.move_run(run_from, cursor - run_len, run_len, &mut stats, &mut relocate);
+                    (run_from, run_len) = (start, size);
                 } else {
-                    self.set_header(cursor, size, flags - BlockFlags::PREV_FREE);
+                    // Already in place, after packed blocks.
+                    self.set_header(start, size, flags - BlockFlags::PREV_FREE);
                 }
                 cursor += size;
+            } else {
+                self.move_run(run_from, cursor - run_len, run_len, &mut stats, &mut relocate);
+                run_len = 0;
+                if !flags.contains(BlockFlags::USED) {
+                    self.set_start_bit(start, false);
+                } else {
+                    // A pinned block. The gap before it stays free; every free block is at least MIN_BLOCK
+                    // bytes, so a gap made of them is too.
+                    if cursor < start {
+                        self.set_start_bit(cursor, true);
+                        self.write_free(cursor, start - cursor, BlockFlags::empty());
+                        self.set_header(start, size, flags | BlockFlags::PREV_FREE);
+                        stats.free_blocks += 1;
+                    }
+                    cursor = next;
+                }
             }
             start = next;
         }
+        self.move_run(run_from, cursor - run_len, run_len, &mut stats, &mut relocate);
         if cursor < self.heap_len {
             self.set_start_bit(cursor, true);
             self.write_free(cursor, self.heap_len - cursor, BlockFlags::empty());
@@ -100,5 +103,41 @@ impl Pool<'_> {
         self.free_blocks = stats.free_blocks;
         self.rebuild_index();
         stats
+    }
+
+    /// Moves the `len` bytes of adjacent used blocks at `from` down to `to` in one copy, then fixes their
+    /// start bits and the first one's `PREV_FREE` flag, and reports each move.
+    fn move_run(
+        &mut self,
+        from: usize,
+        to: usize,
+        len: usize,
+        stats: &mut CompactStats,
+        relocate: &mut impl FnMut(Block, Block, &[u8]),
+    ) {
+        if len == 0 {
+            return;
+        }
+        debug_assert!(to < from);
+        self.copy_within(from, to, len);
+        let delta = from - to;
+        let (first_size, first_flags) = self.header(to);
+        self.set_header(to, first_size, first_flags - BlockFlags::PREV_FREE);
+        // In address order, each old start bit is cleared before any later block's new bit is set, and a new
+        // start never lands on an old start still to be cleared (it is lower by `delta`).
+        let mut block = to;
+        while block < to + len {
+            let size = self.block_size(block);
+            self.set_start_bit(block + delta, false);
+            self.set_start_bit(block, true);
+            let old = Block::from_offset_unchecked(block + delta + HEADER_SIZE);
+            let new = Block::from_offset_unchecked(block + HEADER_SIZE);
+            if let (Some(old), Some(new)) = (old, new) {
+                relocate(old, new, self.payload_at(block));
+            }
+            stats.moved_blocks += 1;
+            block += size;
+        }
+        stats.moved_bytes += len;
     }
 }
