@@ -439,7 +439,12 @@ fn stats_count_the_handle_table() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    // Under Miri: a few cases, and no failure file (Miri isolates the file system).
+    #![proptest_config(if cfg!(miri) {
+        proptest::prelude::ProptestConfig { cases: 4, failure_persistence: None, ..Default::default() }
+    } else {
+        proptest::prelude::ProptestConfig::with_cases(256)
+    })]
 
     /// Decoding arbitrary bytes returns a value or an error, never a panic; a value it returns is what the
     /// bytes say.

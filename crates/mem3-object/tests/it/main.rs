@@ -213,8 +213,14 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
 }
 
+/// Under Miri, no failure file: Miri isolates the file system.
+fn proptest_config() -> ProptestConfig {
+    let config = ProptestConfig::with_cases(cases());
+    if cfg!(miri) { ProptestConfig { failure_persistence: None, ..config } } else { config }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(proptest_config())]
 
     #[test]
     fn heap_matches_model_small(config in config(), ops in prop::collection::vec(op(), 0..200)) {
