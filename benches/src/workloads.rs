@@ -250,3 +250,65 @@ pub fn median(xs: &[f64]) -> f64 {
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
+
+/// An allocation-heavy VM program: a million turns of a loop that makes five objects each (numbers and
+/// strings), all garbage a turn later, in a 64 KiB pool, so the VM collects thousands of times.
+pub const VM_ALLOCATION_LOOP: &str = r#"; a loop that allocates on every instruction it can
+.pool 64K
+        push 0
+        store i
+loop:   load i
+        push 1000000
+        lt
+        jz done
+        load i
+        tostr
+        push "x"
+        concat
+        pop
+        load i
+        push 1
+        add
+        store i
+        jmp loop
+done:   halt
+"#;
+
+/// The figures of VM runs of one program.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VmRun {
+    /// Instructions executed per run.
+    pub steps: u64,
+    /// Objects allocated per run.
+    pub allocations: u64,
+    /// Collections per run.
+    pub collections: u64,
+    /// Runs timed together (a short program is repeated until the time is measurable).
+    pub runs: u32,
+    /// Time of all `runs`, output discarded.
+    pub elapsed: Duration,
+}
+
+/// Assembles `source` and runs it (output to a sink) as many times as it takes to pass 50 ms.
+pub fn vm_run(source: &str) -> VmRun {
+    let program = mem3_vm::assemble(source).expect("a valid program");
+    let options = mem3_vm::Options::default();
+    let mut runs = 0;
+    let mut last = None;
+    let start = Instant::now();
+    while runs == 0 || start.elapsed() < Duration::from_millis(50) {
+        let outcome =
+            mem3_vm::run_program(&program, &options, &mut std::io::sink()).expect("a pool");
+        last = Some(outcome.stats);
+        runs += 1;
+    }
+    let elapsed = start.elapsed();
+    let stats = last.expect("at least one run");
+    VmRun {
+        steps: stats.steps,
+        allocations: stats.allocations,
+        collections: stats.collections,
+        runs,
+        elapsed,
+    }
+}

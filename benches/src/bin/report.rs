@@ -7,7 +7,7 @@
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{
-    Arena, Job, Kind, TRACES, dispatch, load_trace,
+    Arena, Job, Kind, TRACES, dispatch, load_trace, workloads,
     workloads::{
         compaction, heap_efficiency, median, random_actions, scaling, trace_min_pool, trace_region,
         trace_throughput,
@@ -436,6 +436,54 @@ fn main() {
         defrag / copy,
         copy / (1u64 << 30) as f64,
     );
+
+    progress("VM");
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut programs: Vec<(String, String)> = std::fs::read_dir(&examples)
+        .map(|dir| {
+            dir.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "m3"))
+                .filter_map(|p| {
+                    Some((
+                        p.file_name()?.to_string_lossy().into_owned(),
+                        std::fs::read_to_string(&p).ok()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    programs.sort();
+    programs.push(("allocation loop (below)".into(), workloads::VM_ALLOCATION_LOOP.into()));
+    let _ = writeln!(
+        md,
+        "\n## 6. The VM\n\n`mem3_vm::run_program` on each example in `examples/` (output discarded; a short program \
+         is run repeatedly until 50 ms have passed) and on an allocation-heavy loop. Every value is an object in \
+         the pool, so allocations per second measure the pool and the object heap under a real user. Median of \
+         {reps} timings.\n\n| program | instructions per run | allocations per run | collections per run | \
+         instructions/s | allocations/s |\n|---|---|---|---|---|---|"
+    );
+    for (name, source) in &programs {
+        let runs: Vec<workloads::VmRun> = (0..reps).map(|_| workloads::vm_run(source)).collect();
+        let per_sec = |count: fn(&workloads::VmRun) -> u64| {
+            median(
+                &runs
+                    .iter()
+                    .map(|r| (count(r) * u64::from(r.runs)) as f64 / r.elapsed.as_secs_f64())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let r = runs[0];
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} | {} |",
+            r.steps,
+            r.allocations,
+            r.collections,
+            mops(per_sec(|r| r.steps)),
+            mops(per_sec(|r| r.allocations)),
+        );
+    }
+    let _ = writeln!(md, "\nThe allocation loop:\n\n```\n{}```", workloads::VM_ALLOCATION_LOOP);
 
     // The header and the summary go first.
     let mut head = String::new();
