@@ -80,7 +80,12 @@ fuzz_target!(|input: Input| {
     }
 });
 
-fn alloc(heap: &mut ObjectHeap<'_>, v: ObjectRef<'_>, model: &mut HashMap<Handle, Value>, live: &mut Vec<Handle>) {
+fn alloc(
+    heap: &mut ObjectHeap<'_>,
+    v: ObjectRef<'_>,
+    model: &mut HashMap<Handle, Value>,
+    live: &mut Vec<Handle>,
+) {
     match heap.alloc(v) {
         Ok(h) => {
             assert!(model.insert(h, value(v)).is_none(), "a live handle was handed out twice");
