@@ -69,33 +69,10 @@ fn demo_shows_the_failure_the_defragmentation_and_the_success() {
 
 // --- run ----------------------------------------------------------------------------------------
 
-const FIB: &str = "fib(0) = 0\nfib(1) = 1\nfib(2) = 1\nfib(3) = 2\nfib(4) = 3\nfib(5) = 5\nfib(6) = 8\n\
-fib(7) = 13\nfib(8) = 21\nfib(9) = 34\nfib(10) = 55\nfib(11) = 89\nfib(12) = 144\nfib(13) = 233\n\
-fib(14) = 377\nfib(15) = 610\nfib(16) = 987\nfib(17) = 1597\nfib(18) = 2584\nfib(19) = 4181\n\
-fib(20) = 6765\nfib(21) = 10946\nfib(22) = 17711\nfib(23) = 28657\nfib(24) = 46368\nfib(25) = 75025\n\
-fib(26) = 121393\nfib(27) = 196418\nfib(28) = 317811\nfib(29) = 514229\nfib(30) = 832040\n\
-the golden ratio is about\n1\n1.6180339887496482\n";
-
-const STRINGS: &str = "*\n**\n***\n****\n*****\npi is about 3.1415929203539825\none tenth is 0.1\n\
-2.5e-7\ninf\nhéllo, wörld ✓\n14\n1\n1\n0\ntab:\there, quote: \"; backslash: \\\nsecond line\n";
-
-const DEFRAG: &str = "149\nstring b is live and survives the move\nstring d is live and survives the move\n\
-string f is live and survives the move\nstring h is live and survives the move\n";
-
-/// The golden output of an example: `examples/NAME.out` if there is one, else the output above.
+/// The golden output of an example: `examples/NAME.out` (the VM's golden tests read the same files).
 fn golden(name: &str) -> String {
-    if let Ok(text) = std::fs::read_to_string(repo(&format!("examples/{name}.out"))) {
-        return text;
-    }
-    match name {
-        "hello" => "hello, world\n",
-        "fib" => FIB,
-        "strings" => STRINGS,
-        "defrag" => DEFRAG,
-        "stale" => "freed; now reading the stale copy\n",
-        other => panic!("no golden output for examples/{other}.m3"),
-    }
-    .to_string()
+    let path = repo(&format!("examples/{name}.out"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -127,7 +104,7 @@ fn run_stats_go_to_stderr_with_the_pool_and_run_figures() {
     let path = repo("examples/defrag.m3");
     let (status, out, err) = output(&["run", path.to_str().unwrap(), "--stats"]);
     assert_eq!(status, 0, "{err}");
-    assert_eq!(out, DEFRAG);
+    assert_eq!(out, golden("defrag"));
     for word in ["free", "largest free block", "fragmentation", "steps", "defrags", "1, moving 4"] {
         assert!(err.contains(word), "{word} in {err}");
     }
@@ -138,7 +115,7 @@ fn run_pool_size_overrides_the_program_and_takes_suffixes() {
     let fib = repo("examples/fib.m3");
     let (status, out, err) =
         output(&["run", fib.to_str().unwrap(), "--pool-size", "64K", "--stats"]);
-    assert_eq!((status, out.as_str()), (0, FIB));
+    assert_eq!((status, out), (0, golden("fib")));
     assert!(err.contains("65,536 B region") && err.contains("by 0 garbage collections"), "{err}");
     // In 400 bytes the eight live strings of defrag.m3 do not fit.
     let defrag = repo("examples/defrag.m3");

@@ -3,37 +3,26 @@
 
 use mem3_vm::{Options, RunStats, RuntimeError, assemble, run_program};
 
-/// How an example ends: its output and, if it fails, the line and cause.
+/// How an example ends: if it fails, the line and cause. Its output is `examples/NAME.out` (the CLI's tests
+/// read the same files).
 struct Golden {
     name: &'static str,
-    output: &'static str,
     error: Option<(usize, &'static str)>,
 }
 
-const FIB: &str = "fib(0) = 0\nfib(1) = 1\nfib(2) = 1\nfib(3) = 2\nfib(4) = 3\nfib(5) = 5\nfib(6) = 8\n\
-fib(7) = 13\nfib(8) = 21\nfib(9) = 34\nfib(10) = 55\nfib(11) = 89\nfib(12) = 144\nfib(13) = 233\n\
-fib(14) = 377\nfib(15) = 610\nfib(16) = 987\nfib(17) = 1597\nfib(18) = 2584\nfib(19) = 4181\n\
-fib(20) = 6765\nfib(21) = 10946\nfib(22) = 17711\nfib(23) = 28657\nfib(24) = 46368\nfib(25) = 75025\n\
-fib(26) = 121393\nfib(27) = 196418\nfib(28) = 317811\nfib(29) = 514229\nfib(30) = 832040\n\
-the golden ratio is about\n1\n1.6180339887496482\n";
-
-const STRINGS: &str = "*\n**\n***\n****\n*****\npi is about 3.1415929203539825\none tenth is 0.1\n\
-2.5e-7\ninf\nhéllo, wörld ✓\n14\n1\n1\n0\ntab:\there, quote: \"; backslash: \\\nsecond line\n";
-
-const DEFRAG: &str = "149\nstring b is live and survives the move\nstring d is live and survives the move\n\
-string f is live and survives the move\nstring h is live and survives the move\n";
-
 const GOLDEN: &[Golden] = &[
-    Golden { name: "hello", output: "hello, world\n", error: None },
-    Golden { name: "fib", output: FIB, error: None },
-    Golden { name: "strings", output: STRINGS, error: None },
-    Golden { name: "defrag", output: DEFRAG, error: None },
-    Golden {
-        name: "stale",
-        output: "freed; now reading the stale copy\n",
-        error: Some((9, "stale handle")),
-    },
+    Golden { name: "hello", error: None },
+    Golden { name: "fib", error: None },
+    Golden { name: "strings", error: None },
+    Golden { name: "defrag", error: None },
+    Golden { name: "stale", error: Some((9, "stale handle")) },
 ];
+
+/// The golden output of an example: `examples/NAME.out`.
+fn expected_output(name: &str) -> String {
+    let path = format!("{}/../../examples/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
 
 fn source(name: &str) -> String {
     let path = format!("{}/../../examples/{name}.m3", env!("CARGO_MANIFEST_DIR"));
@@ -52,7 +41,7 @@ fn run(src: &str, options: &Options) -> Option<(String, Result<RunStats, Runtime
 fn matches(golden: &Golden, run: &Option<(String, Result<RunStats, RuntimeError>)>) -> bool {
     let Some((out, result)) = run else { return false };
     let exit = result.as_ref().err().map(|e| (e.line, e.kind.cause()));
-    out == golden.output && exit == golden.error
+    *out == expected_output(golden.name) && exit == golden.error
 }
 
 fn check(golden: &Golden, options: &Options) {
