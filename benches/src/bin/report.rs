@@ -59,7 +59,7 @@ addresses dense and leaves the large holes high, where a later large request may
 call back; the object heap decodes the object header and fixes one handle-table slot) against about 10 ns for
 `copy_within` to copy the same 64 bytes on average; runs of adjacent objects move in one copy. The ratio also
 swings with the machine's load: the handle table and the heap compete for the shared cache, while `copy_within`
-streams (0.07× to 0.19× seen on the same build).
+streams (0.06× to 0.19× seen on the same build, on an otherwise idle machine too).
 "#;
 const RA_MAX_SIZES: [usize; 5] = [200, 1000, 3000, 10_000, 30_000];
 const RA_ACTIONS: usize = 200_000;
