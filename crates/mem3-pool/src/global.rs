@@ -126,7 +126,7 @@ impl LockedPool {
     /// Allocates for `layout` and returns the payload's address (null on failure).
     fn allocate_raw(&self, layout: Layout) -> *mut u8 {
         self.lock(|pool| match pool.alloc_aligned(layout.size(), layout.align()) {
-            Ok(block) => pool.base().as_ptr().wrapping_add(block.offset()),
+            Ok(block) => Self::ptr_of(pool, block),
             Err(_) => ptr::null_mut(),
         })
         .unwrap_or(ptr::null_mut())
@@ -135,6 +135,18 @@ impl LockedPool {
     /// The block whose payload is at `ptr` (checked again by every pool method).
     fn block_of(pool: &Pool<'_>, ptr: *mut u8) -> Option<Block> {
         Block::from_offset_unchecked(ptr.addr().wrapping_sub(pool.base().as_ptr().addr()))
+    }
+
+    /// The address of `block`'s payload, the inverse of `block_of` (keeps the region's provenance).
+    fn ptr_of(pool: &Pool<'_>, block: Block) -> *mut u8 {
+        pool.base().as_ptr().wrapping_add(block.offset())
+    }
+
+    /// `block`'s whole usable payload, as the `Allocator` trait returns it.
+    #[cfg(feature = "allocator-api2")]
+    fn slice_of(pool: &Pool<'_>, block: Block) -> Option<NonNull<[u8]>> {
+        let len = pool.usable_size(block).ok()?;
+        Some(NonNull::slice_from_raw_parts(NonNull::new(Self::ptr_of(pool, block))?, len))
     }
 }
 
@@ -161,7 +173,7 @@ unsafe impl GlobalAlloc for LockedPool {
             let block = Self::block_of(pool, ptr)?;
             // Shrinks or grows in place when it can; otherwise moves the contents and frees the old block.
             let block = pool.realloc_aligned(block, new_size, layout.align()).ok()?;
-            Some(pool.base().as_ptr().wrapping_add(block.offset()))
+            Some(Self::ptr_of(pool, block))
         })
         .flatten()
         .unwrap_or(ptr::null_mut())
@@ -180,9 +192,7 @@ unsafe impl allocator_api2::alloc::Allocator for LockedPool {
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         self.lock(|pool| {
             let block = pool.alloc_aligned(layout.size(), layout.align()).ok()?;
-            let len = pool.usable_size(block).ok()?;
-            let ptr = NonNull::new(pool.base().as_ptr().wrapping_add(block.offset()))?;
-            Some(NonNull::slice_from_raw_parts(ptr, len))
+            Self::slice_of(pool, block)
         })
         .flatten()
         .ok_or(allocator_api2::alloc::AllocError)
@@ -226,9 +236,7 @@ impl LockedPool {
         self.lock(|pool| {
             let block = Self::block_of(pool, ptr.as_ptr())?;
             let block = pool.realloc_aligned(block, layout.size(), layout.align()).ok()?;
-            let len = pool.usable_size(block).ok()?;
-            let ptr = NonNull::new(pool.base().as_ptr().wrapping_add(block.offset()))?;
-            Some(NonNull::slice_from_raw_parts(ptr, len))
+            Self::slice_of(pool, block)
         })
         .flatten()
         .ok_or(allocator_api2::alloc::AllocError)
