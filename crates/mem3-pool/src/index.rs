@@ -476,15 +476,18 @@ impl Pool<'_> {
         }
     }
 
-    /// Empties the index and fills it again from a walk of the heap (after coalescing or compaction).
+    /// Empties the index and fills it again from a walk of the heap, counting the free blocks (after
+    /// coalescing or compaction).
     pub(crate) fn rebuild_index(&mut self) {
         self.root = NIL;
         self.top = self.heap_len;
+        self.free_blocks = 0;
         let mut s = 0;
         while s < self.heap_len {
             let (size, flags) = self.header(s);
             if !flags.contains(BlockFlags::USED) {
                 self.free_insert(s);
+                self.free_blocks += 1;
             }
             s += size;
         }

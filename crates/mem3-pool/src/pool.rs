@@ -513,7 +513,11 @@ impl<'a> Pool<'a> {
         };
         let found = match self.find_placement(need, align) {
             Some(found) => Some(found),
-            None if self.config.coalescing == Coalescing::Deferred && self.coalesce() > 0 => {
+            // Merge only when a merged run would hold the block, so a failure changes nothing.
+            None if self.config.coalescing == Coalescing::Deferred
+                && self.merged_run_fits(need, align)
+                && self.coalesce() > 0 =>
+            {
                 self.find_placement(need, align)
             }
             None => None,

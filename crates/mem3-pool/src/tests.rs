@@ -422,3 +422,98 @@ fn the_index_stays_balanced_with_many_free_blocks() {
         pool.check().unwrap();
     }
 }
+
+/// Fills a pool with blocks whose payloads carry their own number, frees every third, and pins one, so that a
+/// compaction moves several runs.
+fn fragmented(pool: &mut Pool<'_>) -> Vec<(Block, u8)> {
+    let mut live = Vec::new();
+    for i in 0..60u8 {
+        let block = pool.alloc(16 + usize::from(i % 5) * 24).unwrap();
+        pool.payload_mut(block).unwrap().fill(i);
+        live.push((block, i));
+    }
+    let mut kept = Vec::new();
+    for (n, (block, i)) in live.into_iter().enumerate() {
+        if n % 3 == 1 {
+            pool.free(block).unwrap();
+        } else {
+            kept.push((block, i));
+        }
+    }
+    pool.pin(kept[20].0).unwrap();
+    kept
+}
+
+/// The payload patterns of the used blocks, sorted: what no compaction may change.
+fn contents(pool: &Pool<'_>) -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = pool
+        .blocks()
+        .filter_map(|info| info.block())
+        .map(|block| pool.payload(block).unwrap().to_vec())
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_compaction_callback_that_panics_leaves_a_sound_pool_at_every_point() {
+    for config in [Config::default(), best_fit(), deferred()] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        fragmented(&mut pool);
+        let before = contents(&pool);
+        let moves = {
+            let mut r2 = region();
+            let mut twin = pool_with(&mut r2, config);
+            fragmented(&mut twin);
+            twin.compact(|_, _, _| {}).moved_blocks
+        };
+        assert!(moves > 10, "the layout must make compaction move several runs");
+        for panic_at in 0..moves {
+            let mut r = region();
+            let mut pool = pool_with(&mut r, config);
+            fragmented(&mut pool);
+            let mut calls = 0;
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.compact(|_, _, _| {
+                    if calls == panic_at {
+                        panic!("relocation callback fails");
+                    }
+                    calls += 1;
+                })
+            }));
+            assert!(unwound.is_err());
+            pool.check().unwrap_or_else(|e| panic!("{config:?}, panic at move {panic_at}: {e}"));
+            assert_eq!(contents(&pool), before, "panic at move {panic_at}");
+            // The pool goes on working: allocate, free, compact to the end.
+            let block = pool.alloc(24).unwrap();
+            pool.payload_mut(block).unwrap().fill(0xee);
+            pool.free(block).unwrap();
+            pool.compact(|_, _, _| {});
+            pool.check().unwrap();
+            assert_eq!(contents(&pool), before);
+            assert_eq!(pool.stats().free_blocks, 2, "one hole before the pinned block, one after");
+        }
+    }
+}
+
+#[test]
+fn a_failed_allocation_under_deferred_coalescing_merges_nothing() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, deferred());
+    let blocks: Vec<Block> = (0..6).map(|_| pool.alloc(100).unwrap()).collect();
+    let _rest = pool.alloc(pool.largest_free() - HEADER_SIZE).unwrap();
+    for &block in &blocks[..3] {
+        pool.free(block).unwrap();
+    }
+    let before = pool.stats();
+    assert_eq!(before.free_blocks, 3);
+    // Three merged holes hold about 330 bytes: a 1000-byte request cannot fit, merged or not.
+    assert!(pool.alloc(1000).is_err());
+    assert_eq!(pool.stats(), before, "a failed allocation changes nothing");
+    pool.check().unwrap();
+    // One that only the merged holes can hold still succeeds, by merging.
+    let block = pool.alloc(250).unwrap();
+    assert_eq!(block, blocks[0]);
+    pool.check().unwrap();
+}
