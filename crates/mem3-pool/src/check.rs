@@ -2,7 +2,7 @@
 
 use crate::{
     error::{Corruption, CorruptionKind},
-    pool::{Coalescing, Pool},
+    pool::{Coalescing, Policy, Pool},
     tag::{BlockFlags, GRANULE, MIN_BLOCK, NIL, WORD},
 };
 
@@ -79,6 +79,12 @@ impl Pool<'_> {
                 self.top.min(self.heap_len),
                 CorruptionKind::Index("top block is not the last free block"),
             );
+        }
+        if self.config.policy == Policy::FirstFit {
+            if self.root != NIL {
+                return fail(0, CorruptionKind::Index("best-fit tree in a first-fit pool"));
+            }
+            return self.summary_check().or_else(|what| fail(0, CorruptionKind::Index(what)));
         }
         let (_, _, indexed) = self.check_subtree(self.root, None, None, 0)?;
         let expected = free_blocks - usize::from(last_free.is_some());

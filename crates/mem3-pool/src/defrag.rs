@@ -151,6 +151,7 @@ impl Pool<'_> {
         self.copy_within(from, to, len);
         let (first_size, first_flags) = self.header(to);
         self.set_header(to, first_size, first_flags - BlockFlags::PREV_FREE);
+        self.set_free_bit(to, false);
         // In address order, each old start bit is cleared before any later block's new bit is set, and a new
         // start never lands on an old start still to be cleared (it is lower by `delta`). The gap's own bit,
         // at `to`, is the first block's new bit.

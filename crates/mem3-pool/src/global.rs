@@ -35,6 +35,9 @@ pub struct LockedPool {
     state: UnsafeCell<State>,
 }
 
+// The pool is much larger than the unmade region, but a `LockedPool` lives in a static with no allocator
+// to box it into, and is made once.
+#[allow(clippy::large_enum_variant)]
 enum State {
     Unmade {
         ptr: *mut u8,

@@ -23,6 +23,7 @@
 
 use crate::{
     pool::{Policy, Pool},
+    summary::SLOT,
     tag::{BlockFlags, GRANULE, HEIGHT, LEFT, MAX, MIN_ALIGN, NIL, RIGHT},
 };
 
@@ -362,11 +363,12 @@ impl Pool<'_> {
     /// Adds the free block at `start` (header and footer written) to the free set.
     #[inline]
     pub(crate) fn free_insert(&mut self, start: usize) {
-        if start + self.block_size(start) == self.heap_len {
+        let size = self.block_size(start);
+        if start + size == self.heap_len {
             debug_assert!(self.top >= self.heap_len, "two top blocks");
             self.top = start;
         } else {
-            self.index_insert(start);
+            self.index_add(start, size);
         }
     }
 
@@ -376,7 +378,7 @@ impl Pool<'_> {
         if start == self.top {
             self.top = self.heap_len;
         } else {
-            self.index_remove(start);
+            self.index_take(start);
         }
     }
 
@@ -390,19 +392,48 @@ impl Pool<'_> {
                 self.top = new;
             } else {
                 self.top = self.heap_len;
-                self.index_insert(new);
+                self.index_add(new, size);
             }
         } else if is_top {
-            self.index_remove(old);
+            self.index_take(old);
             self.write_free(new, size, flags);
             self.top = new;
+        } else if self.config.policy == Policy::FirstFit {
+            let old_size = self.block_size(old);
+            self.write_free(new, size, flags);
+            if old / SLOT != new / SLOT || size < old_size {
+                self.summary_lower(old, old_size);
+            }
+            self.summary_raise(new, size);
         } else {
             self.reindex(old, new, size, flags);
         }
     }
 
+    /// Adds the free block at `start` (not the top) to the policy's index.
+    #[inline(always)]
+    fn index_add(&mut self, start: usize, size: usize) {
+        match self.config.policy {
+            Policy::FirstFit => self.summary_raise(start, size),
+            Policy::BestFit => self.index_insert(start),
+        }
+    }
+
+    /// Removes the free block at `start` (not the top) from the policy's index.
+    #[inline(always)]
+    fn index_take(&mut self, start: usize) {
+        match self.config.policy {
+            Policy::FirstFit => self.summary_lower(start, self.block_size(start)),
+            Policy::BestFit => self.index_remove(start),
+        }
+    }
+
     /// The free block (and padding) the policy picks for a `need`-byte block aligned to `align`.
     pub(crate) fn index_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        if self.config.policy == Policy::FirstFit {
+            // Every indexed block lies below the top.
+            return self.summary_find(need, align).or_else(|| self.top_fit(need, align));
+        }
         let need_g = (need / GRANULE) as u32;
         let found = match self.first_fitting(need_g) {
             None => None,
@@ -413,12 +444,7 @@ impl Pool<'_> {
                 None => self.first_fitting_aligned(self.root, need_g, need, align),
             },
         };
-        let top = if self.top < self.heap_len {
-            self.fit(self.top, self.block_size(self.top), need, align).map(|pad| (self.top, pad))
-        } else {
-            None
-        };
-        match (found, top) {
+        match (found, self.top_fit(need, align)) {
             // First fit: every indexed block lies below the top. Best fit: the smaller block, the indexed
             // one (lower address) among equals.
             (Some(found), Some(top))
@@ -429,6 +455,16 @@ impl Pool<'_> {
             }
             (Some(found), _) => Some(found),
             (None, top) => top,
+        }
+    }
+
+    /// The top block and its padding, if it holds a `need`-byte block aligned to `align`.
+    #[inline]
+    fn top_fit(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        if self.top < self.heap_len {
+            self.fit(self.top, self.block_size(self.top), need, align).map(|pad| (self.top, pad))
+        } else {
+            None
         }
     }
 
@@ -482,6 +518,7 @@ impl Pool<'_> {
         self.root = NIL;
         self.top = self.heap_len;
         self.free_blocks = 0;
+        self.summary_clear();
         let mut s = 0;
         while s < self.heap_len {
             let (size, flags) = self.header(s);

@@ -10,6 +10,7 @@ mod global;
 mod index;
 pub mod map;
 mod pool;
+mod summary;
 pub mod tag;
 #[cfg(feature = "std")]
 pub mod trace;

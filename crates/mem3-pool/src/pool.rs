@@ -4,6 +4,7 @@ use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 
 use crate::{
     error::{Error, Result},
+    summary::{FANOUT, NODE_ALIGN, SLOT, Summary},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, NIL, WORD,
         block_size_for, round_up,
@@ -159,8 +160,10 @@ pub struct Pool<'a> {
     pub(crate) heap_len: usize,
     /// Bytes of the caller's region in use: alignment padding not counted, heap and bitmap counted.
     pub(crate) region_bytes: usize,
-    /// Root of the free-block index (a granule number), or `NIL`.
+    /// Root of the best-fit index (a granule number), or `NIL`.
     pub(crate) root: u32,
+    /// The first-fit index (no levels under best fit).
+    pub(crate) summary: Summary,
     /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
     pub(crate) top: usize,
     pub(crate) config: Config,
@@ -226,28 +229,57 @@ impl<'a> Pool<'a> {
         let addr = ptr.as_ptr().addr();
         // Advance the start so that `base + HEADER_SIZE` (the first payload) is a multiple of `GRANULE`.
         let pad = (GRANULE - (addr.wrapping_add(HEADER_SIZE) % GRANULE)) % GRANULE;
-        let min = pad + MIN_BLOCK + 1;
+        let first_fit = config.policy == Policy::FirstFit;
+        // Metadata after the heap: the block-start bitmap (8 bytes per slot), then under first fit the
+        // summary, aligned to a cache line. Its size does not depend on the region's address.
+        let meta = |heap_len: usize| {
+            let bitmap = heap_len.div_ceil(SLOT) * 8;
+            bitmap
+                + if first_fit {
+                    bitmap + Summary::align_reserve(heap_len) + Summary::bytes(heap_len)
+                } else {
+                    0
+                }
+        };
+        let min = pad + MIN_BLOCK + meta(MIN_BLOCK);
         if len < min {
             return Err(Error::RegionTooSmall { len, min });
         }
         let avail = len - pad;
-        // The heap takes 64/65 of what is left and the bitmap (one bit per granule) the rest.
-        let bits_per_byte = GRANULE * 8;
-        let mut heap_len =
-            (avail - avail.div_ceil(bits_per_byte + 1)).min(MAX_HEAP) & tag::SIZE_MASK;
-        while heap_len + heap_len.div_ceil(bits_per_byte) > avail {
+        let per_slot = 8 + if first_fit { 8 + 4 + 1 } else { 0 };
+        let mut heap_len = (avail / (SLOT + per_slot) * SLOT).min(MAX_HEAP) & tag::SIZE_MASK;
+        while heap_len + SLOT + meta(heap_len + SLOT) <= avail && heap_len + SLOT <= MAX_HEAP {
+            heap_len += SLOT;
+        }
+        while heap_len + GRANULE + meta(heap_len + GRANULE) <= avail
+            && heap_len + GRANULE <= MAX_HEAP
+        {
+            heap_len += GRANULE;
+        }
+        while heap_len >= MIN_BLOCK && heap_len + meta(heap_len) > avail {
             heap_len -= GRANULE;
         }
         if heap_len < MIN_BLOCK {
             return Err(Error::RegionTooSmall { len, min: min + GRANULE });
         }
-        let bitmap_len = heap_len.div_ceil(bits_per_byte);
+        let bitmap_len = heap_len.div_ceil(SLOT) * 8;
+        // `wrapping_add` keeps the region's provenance; `pad < len` so the result is inside it.
+        let base = NonNull::new(ptr.as_ptr().wrapping_add(pad)).unwrap_or(ptr);
+        let (summary, _) = if first_fit {
+            // The free-start bitmap follows the start bitmap, then the levels.
+            let end = base.as_ptr().addr().wrapping_add(heap_len + 2 * bitmap_len);
+            let align_pad =
+                end.wrapping_neg() % NODE_ALIGN % (Summary::align_reserve(heap_len) + 1);
+            Summary::layout(heap_len, heap_len + 2 * bitmap_len + align_pad)
+        } else {
+            (Summary::NONE, 0)
+        };
         let mut pool = Pool {
-            // `wrapping_add` keeps the region's provenance; `pad < len` so the result is inside it.
-            base: NonNull::new(ptr.as_ptr().wrapping_add(pad)).unwrap_or(ptr),
+            base,
             heap_len,
-            region_bytes: heap_len + bitmap_len,
+            region_bytes: meta(heap_len) + heap_len,
             root: NIL,
+            summary,
             top: heap_len,
             config,
             used_blocks: 0,
@@ -257,9 +289,11 @@ impl<'a> Pool<'a> {
             peak_extent: 0,
             _region: PhantomData,
         };
-        // SAFETY: the bitmap's `bitmap_len` bytes start at `base + heap_len` and end inside the region
-        // (`pad + heap_len + bitmap_len <= len`, ensured above).
-        unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmap_len) };
+        // (`pad + heap_len + meta(heap_len) <= len`, ensured above.)
+        let bitmaps = if first_fit { 2 } else { 1 };
+        // SAFETY: the bitmaps' bytes start at `base + heap_len` and end inside the region, as above.
+        unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmaps * bitmap_len) };
+        pool.summary_clear();
         pool.set_start_bit(0, true);
         pool.write_free(0, heap_len, BlockFlags::empty());
         pool.free_insert(0);
@@ -339,6 +373,10 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     pub(crate) fn set_start_bit(&mut self, start: usize, value: bool) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        if !value {
+            // A start that goes away is no free block's start either.
+            self.set_free_bit(start, false);
+        }
         let granule = start / GRANULE;
         // SAFETY: as in `start_bit`; `&mut self` means no payload slice is alive.
         unsafe {
@@ -346,6 +384,80 @@ impl<'a> Pool<'a> {
             let mask = 1 << (granule % 8);
             byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
         }
+    }
+
+    /// The start bits of the 64 granules of `slot` (bit `i` for granule `64 * slot + i`).
+    #[inline(always)]
+    pub(crate) fn start_word(&self, slot: usize) -> u64 {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
+        // SAFETY: the bitmap holds 8 bytes per slot (`from_raw_parts`), inside the region, and `slot` is one of
+        // the heap's slots.
+        let bytes =
+            unsafe { self.base.as_ptr().add(self.heap_len + slot * 8).cast::<[u8; 8]>().read() };
+        u64::from_le_bytes(bytes)
+    }
+
+    /// The free-start bits of `slot` (first fit only): bit `i` set where a free block starts at granule
+    /// `64 * slot + i`.
+    #[inline(always)]
+    pub(crate) fn free_word(&self, slot: usize) -> u64 {
+        debug_assert!(self.summary.count != 0 && slot < self.heap_len.div_ceil(SLOT));
+        let at = self.heap_len + self.heap_len.div_ceil(SLOT) * 8 + slot * 8;
+        // SAFETY: under first fit the free-start bitmap, 8 bytes per slot, follows the start bitmap inside the
+        // region (`from_raw_parts`), and `slot` is one of the heap's slots.
+        let bytes = unsafe { self.base.as_ptr().add(at).cast::<[u8; 8]>().read() };
+        u64::from_le_bytes(bytes)
+    }
+
+    /// Sets or clears the free-start bit of the granule at `start` (nothing under best fit).
+    #[inline(always)]
+    pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
+        if self.summary.count == 0 {
+            return;
+        }
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let granule = start / GRANULE;
+        let at = self.heap_len + self.heap_len.div_ceil(SLOT) * 8 + granule / 8;
+        // SAFETY: as in `free_word`, for the byte holding this granule's bit; `&mut self` means no payload
+        // slice is alive.
+        unsafe {
+            let byte = self.base.as_ptr().add(at);
+            let mask = 1 << (granule % 8);
+            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
+        }
+    }
+
+    /// Node `node` of summary level `level`: its `FANOUT` entries.
+    #[inline(always)]
+    pub(crate) fn summary_node(&self, level: usize, node: usize) -> &[u32; FANOUT] {
+        let level = self.summary.levels[level];
+        assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
+        // SAFETY: the level's `len` entries lie inside the region (`from_raw_parts` laid them out within the
+        // metadata it reserved), the node's entries are among them (asserted), and every level starts
+        // 4-aligned: `base` is, the heap and bitmaps before it are multiples of 8 bytes, and the levels are
+        // multiples of 64. `&self` keeps every writer (`&mut self` methods)
+        // out while the reference lives.
+        unsafe {
+            &*self.base.as_ptr().add(level.offset + node * FANOUT * 4).cast::<[u32; FANOUT]>()
+        }
+    }
+
+    /// Entry `i` of summary level `level`.
+    #[inline(always)]
+    pub(crate) fn summary_entry(&self, level: usize, i: usize) -> u32 {
+        let level = self.summary.levels[level];
+        assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `summary_node`, for one entry.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_summary_entry(&mut self, level: usize, i: usize, value: u32) {
+        let level = self.summary.levels[level];
+        assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `summary_entry`; `&mut self` means no payload slice is alive, and the summary lies
+        // outside the heap, so no payload overlaps it.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
     }
 
     /// Copies `len` bytes from heap offset `from` to `to` (the ranges may overlap).
@@ -405,6 +517,7 @@ impl<'a> Pool<'a> {
         );
         self.set_header(start, size, flags);
         self.set_word(start + size - WORD, size);
+        self.set_free_bit(start, true);
     }
 
     /// Sets or clears `PREV_FREE` in the header at `start`, if `start` is inside the heap.
@@ -532,7 +645,11 @@ impl<'a> Pool<'a> {
 
     /// The largest free block's size.
     pub fn largest_free(&self) -> usize {
-        (self.subtree_max(self.root) as usize * GRANULE).max(self.top_size())
+        let indexed = match self.config.policy {
+            Policy::FirstFit => self.summary_max(),
+            Policy::BestFit => self.subtree_max(self.root),
+        };
+        (indexed as usize * GRANULE).max(self.top_size())
     }
 
     /// The padding needed in the free block at `start` (of `size` bytes) to place a `need`-byte block whose
@@ -647,6 +764,9 @@ impl<'a> Pool<'a> {
         let used_flags =
             if kept_pad == 0 { flags & BlockFlags::PREV_FREE } else { BlockFlags::PREV_FREE };
         self.set_header(used, used_size, BlockFlags::USED | used_flags);
+        if pad == 0 {
+            self.set_free_bit(start, false);
+        }
         if absorbed != 0 {
             self.set_start_bit(start, false);
         }
@@ -662,6 +782,7 @@ impl<'a> Pool<'a> {
         self.used_size += absorbed + used_size;
         self.free_size -= absorbed + used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
+        self.summary_settle();
         Block(
             NonZeroUsize::new(used + HEADER_SIZE)
                 .expect("payload offsets are at least HEADER_SIZE"),
@@ -693,6 +814,13 @@ impl<'a> Pool<'a> {
             self.set_prev_free(next, true);
             return;
         }
+        self.merge_freed(start, size, prev_free, next);
+        self.summary_settle();
+    }
+
+    /// Frees the block at `start` of `size` bytes into its free neighbours (immediate coalescing).
+    #[inline(always)]
+    fn merge_freed(&mut self, start: usize, size: usize, prev_free: bool, next: usize) {
         let next_free = next < self.heap_len && self.is_free(next);
         match (prev_free, next_free) {
             (false, false) => {
@@ -819,6 +947,7 @@ impl<'a> Pool<'a> {
         self.used_size += new_size - size;
         self.free_size -= new_size - size;
         self.peak_extent = self.peak_extent.max(start + new_size);
+        self.summary_settle();
         true
     }
 

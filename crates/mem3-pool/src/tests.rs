@@ -400,7 +400,29 @@ fn check_reports_corruption_with_its_offset() {
     pool.used_blocks += 1;
     assert_eq!(pool.check().unwrap_err().kind, CorruptionKind::Counter("used_blocks"));
     pool.used_blocks -= 1;
-    // A wrong subtree maximum in the index.
+    // A wrong entry in the first-fit summary: too small hides a block, too large promises one.
+    let slot = hole / summary::SLOT;
+    let entry = pool.summary_entry(0, slot);
+    for wrong in [entry - 1, entry + 1] {
+        pool.set_summary_entry(0, slot, wrong);
+        assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    }
+    pool.set_summary_entry(0, slot, entry);
+    pool.check().unwrap();
+    // A wrong maximum above it.
+    let top = pool.summary.count - 1;
+    pool.set_summary_entry(top, 0, entry + 1);
+    assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+}
+
+#[test]
+fn check_reports_a_corrupt_best_fit_tree() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, best_fit());
+    let blocks: Vec<Block> = (0..8).map(|_| pool.alloc(40).unwrap()).collect();
+    pool.free(blocks[2]).unwrap();
+    pool.free(blocks[5]).unwrap();
+    pool.check().unwrap();
     let root = pool.root as usize * GRANULE;
     pool.set_field(root + tag::MAX, 1);
     assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));

@@ -1,6 +1,6 @@
 ; defrag.m3: a program that succeeds only because the VM defragments the pool.
 ; Run it with defragmentation turned off and it stops with "out of memory".
-.pool 560               ; 544 bytes of blocks (the rest is the pool's bitmap)
+.pool 640               ; 544 bytes of blocks (the rest is the pool's metadata)
 
 ; Eight 38-character strings (64-byte blocks each, 512 bytes) nearly fill the pool.
 ; Each is kept live in a variable, so garbage collection can free none of them.

@@ -1,0 +1,428 @@
+//! The first-fit index: an address-ordered summary of the free blocks, kept in the region beside the heap.
+//!
+//! The heap is cut into **slots** of [`SLOT`] bytes (64 granules, so one `u64` of the block-start bitmap
+//! covers one slot). For each slot the summary keeps one `u32`: the size, in granules, of the largest free
+//! block that *starts* in it (the top block left out). Above that level sit levels of maxima, each entry the
+//! largest of [`FANOUT`] entries below it, up to a single node. A node is 16 `u32`s, one 64-byte cache line,
+//! and "the first entry at least `g`" is one vector compare over it.
+//!
+//! First fit for a block of `g` granules descends from the root node, taking at each level the first entry
+//! that is at least `g`, to the lowest-addressed slot holding a large enough block, then walks that slot's
+//! block starts in address order. Every slot before it holds no free block of `g` granules, and the entries
+//! are exact (not size classes), so the first fitting block of that slot is the first fitting block of the
+//! heap: exact address-ordered first fit, O(levels x 16) for the descent plus at most 64 headers in the slot.
+//! A 64 MiB heap has five levels, of which the top three (2 KiB) stay in cache.
+//!
+//! Free blocks carry no index fields: the summary is a function of the headers and the start bitmap, and
+//! [`Pool::check`] recomputes it. Updates keep it so:
+//! * a block that becomes free (or grows) **raises** its slot's entry and the maxima above it, stopping at
+//!   the first that is already large enough;
+//! * a block that stops being free (or shrinks) while it held its slot's maximum **marks** the slot, and at
+//!   the end of the operation the slot's entry is recomputed from its blocks and the change carried up,
+//!   stopping at the first node whose maximum is unchanged.
+//!
+//! Between a mark and the end of its operation an entry can only be too large, never too small, so the
+//! summary never hides a fitting block.
+
+use crate::{
+    pool::Pool,
+    tag::{BlockFlags, GRANULE, MIN_ALIGN},
+};
+
+/// Granules per slot: one `u64` of the block-start bitmap.
+pub(crate) const SLOT_GRANULES: usize = 64;
+/// Bytes of heap per slot.
+pub(crate) const SLOT: usize = SLOT_GRANULES * GRANULE;
+/// Entries per node: 16 `u32`s, one cache line.
+pub(crate) const FANOUT: usize = 16;
+/// Levels enough for any heap: 16^8 slots of 512 bytes is 2 TiB, more than `MAX_HEAP`.
+const MAX_LEVELS: usize = 8;
+/// Slots an operation can mark before its end; more falls back to recomputing the whole summary.
+const MARKS: usize = 4;
+/// The alignment of the summary's levels, so that every node is one cache line.
+pub(crate) const NODE_ALIGN: usize = FANOUT * 4;
+
+static_assertions::const_assert_eq!(SLOT_GRANULES, u64::BITS as usize);
+static_assertions::const_assert!(FANOUT <= u32::BITS as usize);
+
+/// One level of the summary: `len` `u32` entries (a multiple of `FANOUT`) at heap offset `offset`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Level {
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+}
+
+/// Where the summary's levels are, and the slots marked for recomputation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Summary {
+    /// Level 0 (one entry per slot) first; the last level is a single node.
+    pub(crate) levels: [Level; MAX_LEVELS],
+    /// Levels in use: 0 when the pool has no summary (best fit).
+    pub(crate) count: usize,
+    marked: [usize; MARKS],
+    marked_len: usize,
+    /// More slots were marked than `marked` holds: recompute everything.
+    overflow: bool,
+    /// The lowest slot with a non-zero entry (level 0's length if none): searches climb from it rather than
+    /// descend from the root, since small requests usually fit near the lowest free block.
+    pub(crate) first: usize,
+}
+
+impl Summary {
+    /// No summary (best fit's pools).
+    pub(crate) const NONE: Summary = Summary {
+        levels: [Level { offset: 0, len: 0 }; MAX_LEVELS],
+        count: 0,
+        marked: [0; MARKS],
+        marked_len: 0,
+        overflow: false,
+        first: 0,
+    };
+
+    /// The levels for a heap of `heap_len` bytes, laid out from heap offset `offset`, and their bytes.
+    pub(crate) fn layout(heap_len: usize, offset: usize) -> (Summary, usize) {
+        let mut summary = Summary::NONE;
+        let mut entries = heap_len.div_ceil(SLOT);
+        let mut at = offset;
+        loop {
+            let len = entries.div_ceil(FANOUT).max(1) * FANOUT;
+            summary.levels[summary.count] = Level { offset: at, len };
+            summary.count += 1;
+            at += len * 4;
+            if len == FANOUT || summary.count == MAX_LEVELS {
+                break;
+            }
+            entries = len / FANOUT;
+        }
+        (summary, at - offset)
+    }
+
+    /// Bytes reserved to align the levels to a cache line: none for a heap of one node (at most
+    /// `FANOUT` slots), whose node is read whole whatever its alignment, so that small pools stay small.
+    pub(crate) fn align_reserve(heap_len: usize) -> usize {
+        if heap_len.div_ceil(SLOT) <= FANOUT { 0 } else { NODE_ALIGN - 1 }
+    }
+
+    /// Bytes of the levels for a heap of `heap_len` bytes.
+    pub(crate) fn bytes(heap_len: usize) -> usize {
+        Summary::layout(heap_len, 0).1
+    }
+}
+
+/// Bit `i` set where `node[i] >= g`: four SSE2 compares (the x86-64 baseline) and one movemask.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpgt_epi32, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
+        _mm_set_epi32, _mm_set1_epi32, _mm_xor_si128,
+    };
+    // SSE2 compares signed lanes: flipping the sign bit of both sides orders unsigned values.
+    // SAFETY: these intrinsics only need SSE2, which every x86-64 processor has (it is in the target's
+    // baseline features); they touch no memory but their arguments.
+    unsafe {
+        let bias = _mm_set1_epi32(i32::MIN);
+        let g = _mm_xor_si128(_mm_set1_epi32(g as i32), bias);
+        let below = |i: usize| -> __m128i {
+            let lane = |k: usize| node[i + k] as i32;
+            _mm_cmpgt_epi32(
+                g,
+                _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias),
+            )
+        };
+        let low = _mm_packs_epi32(below(0), below(4));
+        let high = _mm_packs_epi32(below(8), below(12));
+        !(_mm_movemask_epi8(_mm_packs_epi16(low, high)) as u32) & 0xffff
+    }
+}
+
+/// The largest entry of `node`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn node_max(node: &[u32; FANOUT]) -> u32 {
+    use core::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_set_epi32, _mm_set1_epi32,
+        _mm_shuffle_epi32, _mm_xor_si128,
+    };
+    // SAFETY: as in `at_least`: SSE2 only, on registers.
+    unsafe {
+        // Lanes hold entries with the sign bit flipped, so signed order is unsigned order.
+        let bias = _mm_set1_epi32(i32::MIN);
+        let lanes = |i: usize| -> __m128i {
+            let lane = |k: usize| node[i + k] as i32;
+            _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias)
+        };
+        let max = |a: __m128i, b: __m128i| {
+            _mm_xor_si128(b, _mm_and_si128(_mm_xor_si128(a, b), _mm_cmpgt_epi32(a, b)))
+        };
+        let m = max(max(lanes(0), lanes(4)), max(lanes(8), lanes(12)));
+        let m = max(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+        let m = max(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+        (_mm_cvtsi128_si32(m) as u32) ^ (1 << 31)
+    }
+}
+
+/// The largest entry of `node`.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn node_max(node: &[u32; FANOUT]) -> u32 {
+    node.iter().copied().max().unwrap_or(0)
+}
+
+/// Bit `i` set where `node[i] >= g`.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
+    let mut mask = 0;
+    for (i, &entry) in node.iter().enumerate() {
+        mask |= u32::from(entry >= g) << i;
+    }
+    mask
+}
+
+#[inline(always)]
+fn slot_of(start: usize) -> usize {
+    start / SLOT
+}
+
+impl Pool<'_> {
+    #[inline(always)]
+    fn has_summary(&self) -> bool {
+        self.summary.count != 0
+    }
+
+    /// The largest indexed free block, in granules (0 if there is none).
+    #[inline]
+    pub(crate) fn summary_max(&self) -> u32 {
+        let top = self.summary.count - 1;
+        node_max(self.summary_node(top, 0))
+    }
+
+    /// The first slot at or after `from` whose entry is at least `g`.
+    #[inline]
+    fn next_slot(&self, from: usize, g: u32) -> Option<usize> {
+        let top = self.summary.count - 1;
+        // Climb until a node holds a large enough entry at or after `i`.
+        let (mut level, mut i) = (0, from);
+        loop {
+            let node = i / FANOUT;
+            if i >= self.summary.levels[level].len {
+                return None;
+            }
+            let mask = at_least(self.summary_node(level, node), g) & (u32::MAX << (i % FANOUT));
+            if mask != 0 {
+                i = node * FANOUT + mask.trailing_zeros() as usize;
+                break;
+            }
+            if level == top {
+                return None;
+            }
+            level += 1;
+            i = node + 1;
+        }
+        // Descend: an entry is the maximum of its node below, so that node has an entry at least `g`.
+        while level > 0 {
+            level -= 1;
+            let mask = at_least(self.summary_node(level, i), g);
+            if mask == 0 {
+                debug_assert!(false, "summary entry larger than its node's maximum");
+                return None;
+            }
+            i = i * FANOUT + mask.trailing_zeros() as usize;
+        }
+        Some(i)
+    }
+
+    /// The lowest-addressed indexed free block that holds `need` bytes aligned to `align`, and its padding.
+    #[inline]
+    pub(crate) fn summary_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+        let g = (need / GRANULE) as u32;
+        let mut slot = self.next_slot(self.summary.first, g);
+        while let Some(s) = slot {
+            // The slot's free blocks in address order; for `MIN_ALIGN`, the entry guarantees one fits.
+            let mut bits = self.free_word(s);
+            while bits != 0 {
+                let start = (s * SLOT_GRANULES + bits.trailing_zeros() as usize) * GRANULE;
+                bits &= bits - 1;
+                let (size, flags) = self.header(start);
+                debug_assert!(!flags.contains(BlockFlags::USED));
+                if size >= need && start != self.top {
+                    if align <= MIN_ALIGN {
+                        return Some((start, 0));
+                    }
+                    if let Some(pad) = self.fit(start, size, need, align) {
+                        return Some((start, pad));
+                    }
+                }
+            }
+            // Only padding for a larger alignment can make every block of the slot too small: walk on.
+            slot = self.next_slot(s + 1, g);
+        }
+        None
+    }
+
+    /// The largest indexed free block starting in `slot`, in granules, from its headers.
+    #[inline]
+    pub(crate) fn slot_max(&self, slot: usize) -> u32 {
+        let mut bits = self.free_word(slot);
+        let mut max = 0;
+        while bits != 0 {
+            let start = (slot * SLOT_GRANULES + bits.trailing_zeros() as usize) * GRANULE;
+            bits &= bits - 1;
+            if start != self.top {
+                max = max.max((self.block_size(start) / GRANULE) as u32);
+            }
+        }
+        max
+    }
+
+    /// The free block at `start` (header written, not the top) is new or has grown to `size` bytes.
+    #[inline]
+    pub(crate) fn summary_raise(&mut self, start: usize, size: usize) {
+        if !self.has_summary() {
+            return;
+        }
+        let g = (size / GRANULE) as u32;
+        let mut i = slot_of(start);
+        self.summary.first = self.summary.first.min(i);
+        for level in 0..self.summary.count {
+            if self.summary_entry(level, i) >= g {
+                break;
+            }
+            self.set_summary_entry(level, i, g);
+            i /= FANOUT;
+        }
+    }
+
+    /// The indexed free block at `start`, of `size` bytes, is going away or shrinking: if it held its slot's
+    /// maximum, the slot is recomputed at the end of the operation ([`Pool::summary_settle`]).
+    #[inline]
+    pub(crate) fn summary_lower(&mut self, start: usize, size: usize) {
+        if !self.has_summary() {
+            return;
+        }
+        let slot = slot_of(start);
+        if self.summary_entry(0, slot) != (size / GRANULE) as u32 {
+            return;
+        }
+        let s = &mut self.summary;
+        if s.marked[..s.marked_len].contains(&slot) {
+            return;
+        }
+        if s.marked_len == MARKS {
+            s.overflow = true;
+        } else {
+            s.marked[s.marked_len] = slot;
+            s.marked_len += 1;
+        }
+    }
+
+    /// Recomputes the slots marked during the operation that ends here, and the maxima above them.
+    #[inline]
+    pub(crate) fn summary_settle(&mut self) {
+        if self.summary.overflow {
+            self.summary_rebuild();
+            return;
+        }
+        for m in 0..self.summary.marked_len {
+            let slot = self.summary.marked[m];
+            let old = self.summary_entry(0, slot);
+            let mut new = self.slot_max(slot);
+            if new == old {
+                continue;
+            }
+            self.set_summary_entry(0, slot, new);
+            if new == 0 && slot == self.summary.first {
+                self.summary.first =
+                    self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
+            }
+            // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
+            let mut i = slot;
+            for level in 1..self.summary.count {
+                let node = i / FANOUT;
+                if self.summary_entry(level, node) != old {
+                    break;
+                }
+                new = node_max(self.summary_node(level - 1, node));
+                if new == old {
+                    break;
+                }
+                self.set_summary_entry(level, node, new);
+                i = node;
+            }
+        }
+        self.summary.marked_len = 0;
+    }
+
+    /// Sets every entry to 0 and forgets the marks: the summary of a heap with no indexed free block.
+    pub(crate) fn summary_clear(&mut self) {
+        self.summary.first = self.summary.levels[0].len;
+        self.summary.marked_len = 0;
+        self.summary.overflow = false;
+        for level in 0..self.summary.count {
+            for i in 0..self.summary.levels[level].len {
+                self.set_summary_entry(level, i, 0);
+            }
+        }
+    }
+
+    /// Recomputes the whole summary from the heap (after too many marks in one operation).
+    fn summary_rebuild(&mut self) {
+        self.summary_clear();
+        let mut start = 0;
+        while start < self.heap_len {
+            let (size, flags) = self.header(start);
+            if !flags.contains(BlockFlags::USED) && start != self.top {
+                self.summary_raise(start, size);
+            }
+            start += size;
+        }
+    }
+
+    /// Checks every entry against the heap: level 0 against each slot's blocks, every level above against
+    /// the maxima of its nodes below, and nothing marked. The heap walk must have passed first.
+    pub(crate) fn summary_check(&self) -> Result<(), &'static str> {
+        if !self.has_summary() {
+            return Ok(());
+        }
+        if self.summary.marked_len != 0 || self.summary.overflow {
+            return Err("summary has slots left to recompute");
+        }
+        let slots = self.heap_len.div_ceil(SLOT);
+        for slot in 0..slots {
+            let mut expected = 0u64;
+            let mut bits = self.start_word(slot);
+            while bits != 0 {
+                let i = bits.trailing_zeros();
+                bits &= bits - 1;
+                if self.is_free((slot * SLOT_GRANULES + i as usize) * GRANULE) {
+                    expected |= 1 << i;
+                }
+            }
+            if self.free_word(slot) != expected {
+                return Err("free-start bitmap is not set exactly at free blocks");
+            }
+        }
+        let len = self.summary.levels[0].len;
+        if self.summary.first != (0..len).find(|&s| self.summary_entry(0, s) != 0).unwrap_or(len) {
+            return Err("summary's first slot is not the lowest with a free block");
+        }
+        for slot in 0..self.summary.levels[0].len {
+            let expected = if slot < slots { self.slot_max(slot) } else { 0 };
+            if self.summary_entry(0, slot) != expected {
+                return Err("summary slot entry is not its largest free block");
+            }
+        }
+        for level in 1..self.summary.count {
+            for i in 0..self.summary.levels[level].len {
+                let below = self.summary.levels[level - 1].len / FANOUT;
+                let expected =
+                    if i < below { node_max(self.summary_node(level - 1, i)) } else { 0 };
+                if self.summary_entry(level, i) != expected {
+                    return Err("summary entry is not the maximum of its node");
+                }
+            }
+        }
+        Ok(())
+    }
+}
