@@ -192,8 +192,9 @@ impl<R: RawMutex> LockedPool<R> {
     /// ```
     /// use core::alloc::{GlobalAlloc, Layout};
     /// # use mem3_pool::{Config, LockedPool};
-    /// # let region: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
-    /// let pool = LockedPool::new(region, Config::default())?;
+    /// static mut REGION: [u8; 4096] = [0; 4096];
+    /// // SAFETY: nothing else uses `REGION`.
+    /// let pool = LockedPool::new(unsafe { &mut *&raw mut REGION }, Config::default())?;
     /// let layout = Layout::new::<[u64; 4]>();
     /// // SAFETY: the layout is not zero-sized.
     /// let p = unsafe { pool.alloc(layout) };
@@ -222,8 +223,9 @@ impl<R: RawMutex> LockedPool<R> {
     ///
     /// ```
     /// # use mem3_pool::{Config, LockedPool};
-    /// # let region: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
-    /// let pool = LockedPool::new(region, Config::default())?;
+    /// static mut REGION: [u8; 4096] = [0; 4096];
+    /// // SAFETY: nothing else uses `REGION`.
+    /// let pool = LockedPool::new(unsafe { &mut *&raw mut REGION }, Config::default())?;
     /// // SAFETY: `f` touches only the block it allocates itself.
     /// let copied = unsafe {
     ///     pool.lock_mut(|pool| {

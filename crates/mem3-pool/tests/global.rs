@@ -144,6 +144,7 @@ const PANIC_INSIDE_LOCK: &str = "--panic-inside-lock";
 /// allocation fails, so the program aborts with the panic message and the failed allocation on standard error,
 /// rather than spinning forever. Runs this binary again as a child, with a time limit. (Before the pool was
 /// lent to closures, the child spun forever.)
+#[cfg(not(miri))]
 fn a_panic_inside_the_lock_does_not_hang() {
     use std::{
         process::{Command, Stdio},
