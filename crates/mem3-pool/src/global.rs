@@ -68,17 +68,18 @@ use crate::{
 /// While a closure given to [`read`](LockedPool::read) or [`lock_mut`](LockedPool::lock_mut) runs, the pool is
 /// *lent*: the closure holds the lock, and anything it does that needs the lock again would wait for itself
 /// forever. Without a thread id (which `no_std` does not have) the pool cannot tell a call from inside the
-/// closure from a call on another thread, so while it is lent, every call that finds it lent is refused at
-/// once rather than waiting:
+/// closure from a call on another thread, so every call that finds the pool lent is refused at once rather
+/// than waiting:
 ///
 /// * an allocation, reallocation, `grow` or `shrink` fails (null, or `AllocError`); the old block is intact;
 /// * a deallocation is deferred: the block goes on a list, linked through its payload, and is freed when the
-///   closure returns (or, if it arrived too late for that, at the end of the next operation);
+///   closure returns (or, if it arrives too late for that, by the next operation);
 /// * a nested `read` or `lock_mut` returns `None`.
 ///
 /// So a panic inside the closure of a `#[global_allocator]` program does not hang: the panic machinery's
-/// allocation fails and the program aborts ("memory allocation of N bytes failed") instead of spinning
-/// forever. Without a global allocator on the pool, the panic unwinds, and the lock is released on the way
+/// allocation fails and the program aborts, after the panic message, with "memory allocation of N bytes
+/// failed" (with `RUST_BACKTRACE` set, reading it is the first allocation, before the message), instead of
+/// spinning forever. Without a global allocator on the pool, the panic unwinds, and the lock is released on the way
 /// out; the closure only ever sees the pool between operations, so the pool it leaves behind is whole.
 ///
 /// The price is on other threads: while one thread runs a closure, allocations from others fail instead of
@@ -89,11 +90,12 @@ use crate::{
 /// # Locks
 ///
 /// The lock is a [`lock_api::RawMutex`] type parameter. The default, [`SpinLock`], spins with
-/// exponential backoff. Feature `critical-section` adds [`CriticalSectionLock`], which holds a
+/// exponential backoff. Feature `critical-section` adds `CriticalSectionLock`, which holds a
 /// `critical_section` for each operation, as embedded allocators do: on a single core that masks interrupts,
 /// so an interrupt handler may allocate too. With a spin lock, an interrupt handler that allocates while the
-/// code it interrupted is inside an allocation spins forever; with a blocking lock from an OS, such as
-/// `parking_lot::RawMutex`, waiting threads sleep instead of spinning.
+/// code it interrupted is inside an allocation spins forever. Backoff cannot help a holder that the OS has
+/// preempted: with more threads than cores, waiters spin out their time slices. On an OS, a lock that yields
+/// or sleeps, such as `parking_lot::RawMutex`, avoids that.
 pub struct LockedPool<R = SpinLock> {
     raw: R,
     /// Set while a closure given to `read` or `lock_mut` runs, which holds the lock. Written only with the
