@@ -17,7 +17,10 @@ pub mod trace;
 
 pub use defrag::CompactStats;
 pub use error::{Corruption, CorruptionKind, Error, Result};
-pub use global::LockedPool;
+#[cfg(feature = "critical-section")]
+pub use global::CriticalSectionLock;
+pub use global::{LockedPool, PoolView, SpinLock};
+pub use lock_api;
 pub use pool::{
     Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
 };

@@ -5,7 +5,8 @@
 //! std's thread start-up frees its `Box<Self>` argument while that argument is still protected. An allocator
 //! that writes its free-list bookkeeping into the freed block, as this one (and talc and rlsf) does, then trips
 //! Miri's Stacked and Tree Borrows protectors (see rlsf issue #20, miri issue #5284). One thread, no spawns,
-//! lets Miri check everything the allocator itself does.
+//! lets Miri check everything the allocator itself does. (The one test that needs a child process, a panic
+//! inside the lock, is skipped under Miri, which cannot spawn one.)
 
 use std::collections::BTreeMap;
 
@@ -52,11 +53,11 @@ fn ordinary_collections_run_on_the_pool() {
     assert_eq!(numbers.iter().sum::<u64>(), 3 * ((n - 1) * n / 2));
     assert!(text.starts_with("0 1 2 "));
     assert_eq!(map.len(), (N / 8) as usize);
-    let (used, check) = ALLOCATOR.lock(|pool| (pool.stats().used_blocks, pool.check())).unwrap();
+    let (used, check) = ALLOCATOR.read(|view| (view.stats().used_blocks, view.check())).unwrap();
     assert!(used >= 3, "the live collections are pool blocks");
     check.unwrap();
     drop((numbers, text, map, boxed));
-    ALLOCATOR.lock(|pool| pool.check()).unwrap().unwrap();
+    ALLOCATOR.check().unwrap().unwrap();
 }
 
 /// A type whose alignment is above the pool's 8 bytes.
@@ -80,15 +81,15 @@ fn global_alloc_realloc_grows_in_place_and_foreign_pointers_change_nothing() {
         let moved = pool.realloc(grown, Layout::from_size_align(4000, 8).unwrap(), 8000);
         assert_ne!(moved, grown, "the successor is taken, so the contents move");
         assert_eq!(*moved.add(99), 0xAB);
-        let before = pool.lock(|p| p.stats()).unwrap();
+        let before = pool.stats().unwrap();
         let mut outside = [0u8; 16];
         pool.dealloc(outside.as_mut_ptr(), layout);
         pool.dealloc(moved.add(8), layout);
-        assert_eq!(pool.lock(|p| p.stats()).unwrap(), before, "foreign pointers are rejected");
+        assert_eq!(pool.stats().unwrap(), before, "foreign pointers are rejected");
         pool.dealloc(moved, Layout::from_size_align(8000, 8).unwrap());
         pool.dealloc(blocker, layout);
     }
-    assert_eq!(pool.lock(|p| (p.stats().used_blocks, p.check())).unwrap(), (0, Ok(())));
+    assert_eq!(pool.read(|v| (v.stats().used_blocks, v.check())).unwrap(), (0, Ok(())));
 }
 
 #[cfg(feature = "allocator-api2")]
@@ -103,16 +104,83 @@ fn allocator_api2_collections_live_in_a_pool_of_their_own() {
     assert!(range.contains(&(v.as_ptr() as usize)));
     assert_eq!(v.iter().sum::<u32>(), 999 * 1_000 / 2);
     v.shrink_to_fit();
-    let used = pool.lock(|p| p.stats().used_blocks).unwrap();
+    let used = pool.stats().unwrap().used_blocks;
     assert_eq!(used, 1);
     drop(v);
-    assert_eq!(pool.lock(|p| (p.stats().used_blocks, p.check())).unwrap(), (0, Ok(())));
+    assert_eq!(pool.read(|p| (p.stats().used_blocks, p.check())).unwrap(), (0, Ok(())));
     // Exhaustion is an error, not an abort.
     let mut big = allocator_api2::vec::Vec::<u8, _>::new_in(&pool);
     assert!(big.try_reserve(1 << 20).is_err());
 }
 
+/// Inside the lock, the global allocator refuses allocations (which would wait for the lock forever) and
+/// defers frees until the closure returns.
+fn allocating_inside_the_lock_fails_and_frees_wait_for_it() {
+    use std::alloc::{GlobalAlloc, Layout};
+    let given_back = vec![1u8; 1000];
+    let used_before = ALLOCATOR.stats().unwrap().used_blocks;
+    let inside = ALLOCATOR.read(|view| {
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: `layout` is not zero-sized.
+        let raw = unsafe { ALLOCATOR.alloc(layout) };
+        let mut v: Vec<u8> = Vec::new();
+        let reserve = v.try_reserve(100);
+        drop(given_back);
+        (raw.is_null(), reserve.is_err(), view.stats().used_blocks)
+    });
+    assert_eq!(
+        inside,
+        Some((true, true, used_before)),
+        "the freed Vec stays used inside the closure"
+    );
+    assert_eq!(ALLOCATOR.stats().unwrap().used_blocks, used_before - 1, "and is freed after it");
+    ALLOCATOR.check().unwrap().unwrap();
+}
+
+/// The argument that makes this binary panic inside the lock instead of running the tests.
+const PANIC_INSIDE_LOCK: &str = "--panic-inside-lock";
+
+/// A panic inside the lock of the global allocator: the panic machinery allocates while the lock is held. That
+/// allocation fails, so the program aborts with the panic message and the failed allocation on standard error,
+/// rather than spinning forever. Runs this binary again as a child, with a time limit. (Before the pool was
+/// lent to closures, the child spun forever.)
+#[cfg(not(miri))]
+fn a_panic_inside_the_lock_does_not_hang() {
+    use std::{
+        process::{Command, Stdio},
+        time::{Duration, Instant},
+    };
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg(PANIC_INSIDE_LOCK)
+        // Reading `RUST_BACKTRACE` allocates too: with it set, the hook's first allocation fails before the
+        // message is printed (the program still aborts at once).
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("a panic inside the lock hung the program");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert!(!status.success(), "{status}");
+    assert!(stderr.contains("panicked") && stderr.contains("inside the lock"), "{stderr}");
+    assert!(stderr.contains("memory allocation of"), "{stderr}");
+}
+
 fn main() {
+    if std::env::args().any(|arg| arg == PANIC_INSIDE_LOCK) {
+        ALLOCATOR.read(|_| panic!("inside the lock"));
+        unreachable!("the panic aborts");
+    }
     let tests: &[(&str, fn())] = &[
         ("ordinary_collections_run_on_the_pool", ordinary_collections_run_on_the_pool),
         (
@@ -124,6 +192,12 @@ fn main() {
             "allocator_api2_collections_live_in_a_pool_of_their_own",
             allocator_api2_collections_live_in_a_pool_of_their_own,
         ),
+        (
+            "allocating_inside_the_lock_fails_and_frees_wait_for_it",
+            allocating_inside_the_lock_fails_and_frees_wait_for_it,
+        ),
+        #[cfg(not(miri))]
+        ("a_panic_inside_the_lock_does_not_hang", a_panic_inside_the_lock_does_not_hang),
     ];
     for (name, test) in tests {
         test();

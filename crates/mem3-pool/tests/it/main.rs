@@ -1,5 +1,6 @@
 //! Public-API tests of mem3-pool: the model test (see `model.rs`) on random operation sequences.
 
+mod locked;
 mod model;
 
 use model::Op;
