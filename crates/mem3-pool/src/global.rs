@@ -68,8 +68,8 @@ use crate::{
 /// While a closure given to [`read`](LockedPool::read) or [`lock_mut`](LockedPool::lock_mut) runs, the pool is
 /// *lent*: the closure holds the lock, and anything it does that needs the lock again would wait for itself
 /// forever. Without a thread id (which `no_std` does not have) the pool cannot tell a call from inside the
-/// closure from a call on another thread, so every call that finds the pool lent is refused at once rather
-/// than waiting:
+/// closure from a call on another thread, so a call that finds the pool lent waits a bounded time (about
+/// 2^16 spins) for it to come back, and is refused if it does not, rather than waiting forever:
 ///
 /// * an allocation, reallocation, `grow` or `shrink` fails (null, or `AllocError`); the old block is intact;
 /// * a deallocation is deferred: the block goes on a list, linked through its payload, and is freed when the
@@ -82,10 +82,10 @@ use crate::{
 /// spinning forever. Without a global allocator on the pool, the panic unwinds, and the lock is released on the way
 /// out; the closure only ever sees the pool between operations, so the pool it leaves behind is whole.
 ///
-/// The price is on other threads: while one thread runs a closure, allocations from others fail instead of
-/// waiting. Keep the closures short, or, in a multi-threaded program, use [`LockedPool::stats`] and
-/// [`LockedPool::check`], which lend nothing: they hold the lock only for the pool's own code, and others
-/// wait for them as for any operation.
+/// The price is on other threads: while one thread runs a closure for longer than that wait, allocations
+/// from others fail instead of waiting. Keep the closures short, or, in a multi-threaded program, use
+/// [`LockedPool::stats`] and [`LockedPool::check`], which lend nothing: they hold the lock only for the
+/// pool's own code, and others wait for them as for any operation.
 ///
 /// # Locks
 ///
@@ -268,10 +268,16 @@ impl<R: RawMutex> LockedPool<R> {
         op: impl FnOnce(&mut Pool<'static>) -> T,
     ) -> core::result::Result<T, Refused> {
         // Program order makes this exact for the calling thread: if a closure up its own stack holds the
-        // lock, `lent` was set before that closure started. Another thread's closure may start after this
-        // load; then this call waits for it in `lock`, which ends.
-        if self.lent.load(Ordering::Acquire) {
-            return Err(Refused::Lent);
+        // lock, `lent` was set before that closure started, and waiting cannot end it. Another thread's closure
+        // usually ends within the wait, so a short one costs its neighbours a delay, not a failure. A closure
+        // that starts after this load is waited for in `lock`, which ends.
+        let mut patience = LENT_PATIENCE;
+        while self.lent.load(Ordering::Acquire) {
+            if patience == 0 {
+                return Err(Refused::Lent);
+            }
+            patience -= 1;
+            core::hint::spin_loop();
         }
         self.raw.lock();
         // Unlocks even if `op` panics: `op` only sees the pool between operations, so the pool is whole.
@@ -390,6 +396,10 @@ impl<R: RawMutex> LockedPool<R> {
         Some(NonNull::slice_from_raw_parts(NonNull::new(Self::ptr_of(pool, block))?, len))
     }
 }
+
+/// Spins a call waits for a lent pool to come back before it is refused: about a millisecond, long enough for
+/// a short closure on another thread, and a bounded delay for a call from inside the closure itself.
+const LENT_PATIENCE: u32 = 1 << 16;
 
 /// The lock while it is held: releases it on drop, after freeing what was deferred while the pool was lent.
 struct Held<'l, R: RawMutex> {
