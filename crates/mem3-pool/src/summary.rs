@@ -318,8 +318,15 @@ impl Pool<'_> {
     }
 
     /// Recomputes the slots marked during the operation that ends here, and the maxima above them.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_settle(&mut self) {
+        if self.summary.marked_len != 0 || self.summary.overflow {
+            self.settle_marked();
+        }
+    }
+
+    #[inline(never)]
+    fn settle_marked(&mut self) {
         if self.summary.overflow {
             self.summary_rebuild();
             return;
