@@ -45,8 +45,8 @@ enum Command {
     Run {
         /// The program.
         file: PathBuf,
-        /// The pool size, overriding the program's `.pool` (default 64K).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        /// The pool size, overriding the program's `.pool` (default 64K, at most 1024M).
+        #[arg(long, value_name = "SIZE", value_parser = parse_vm_pool_size)]
         pool_size: Option<usize>,
         /// Stop with a runtime error after this many instructions.
         #[arg(long, value_name = "N")]
@@ -62,8 +62,8 @@ enum Command {
     Replay {
         /// The trace (see TRACE-FORMAT.md); gzip is recognised by its content.
         trace: PathBuf,
-        /// The pool size (default: sized from the trace's peak live bytes).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        /// The pool size, at most 4096M (default: sized from the trace's peak live bytes, at most 1024M).
+        #[arg(long, value_name = "SIZE", value_parser = parse_replay_pool_size)]
         pool_size: Option<usize>,
         /// Where each allocation goes among the free blocks that fit.
         #[arg(long, value_enum, default_value_t = PolicyArg::FirstFit)]
@@ -105,9 +105,24 @@ impl PolicyArg {
     }
 }
 
-/// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes.
-fn parse_size(text: &str) -> Result<usize, String> {
-    mem3_vm::parse_size(text).map_err(|e| e.to_string())
+/// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes, at most `max`. The bound is
+/// checked here, before anything is allocated, so that a huge size is a usage error.
+fn parse_size(text: &str, max: usize) -> Result<usize, String> {
+    let size = mem3_vm::parse_size(text).map_err(|e| e.to_string())?;
+    if size > max {
+        return Err(format!("{size} bytes is above the limit of {}", units::short(max)));
+    }
+    Ok(size)
+}
+
+/// `mem3 run --pool-size`: at most [`mem3_vm::MAX_POOL_SIZE`].
+fn parse_vm_pool_size(text: &str) -> Result<usize, String> {
+    parse_size(text, mem3_vm::MAX_POOL_SIZE)
+}
+
+/// `mem3 replay --pool-size`: at most [`mem3_pool::trace::MAX_POOL_BYTES`].
+fn parse_replay_pool_size(text: &str) -> Result<usize, String> {
+    parse_size(text, mem3_pool::trace::MAX_POOL_BYTES)
 }
 
 /// Why a command failed: the exit status and the lines to print after `mem3: error: `.

@@ -416,3 +416,39 @@ fn a_map_that_cannot_be_written_is_an_error() {
     assert_eq!((status, out.as_str()), (1, "hello, world\n"));
     assert_clean_error(&err);
 }
+
+// --- untrusted sizes (issue 11, item 4) ---------------------------------------------------------
+
+#[test]
+fn a_huge_pool_size_flag_is_a_usage_error_not_a_panic_or_abort() {
+    let hello = repo("examples/hello.m3");
+    let hello = hello.to_str().unwrap();
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    // usize::MAX used to panic ("capacity overflow", 101) and 100000000M to abort (134).
+    for (command, file) in [("run", hello), ("replay", trace)] {
+        for size in ["18446744073709551615", "100000000M", "1073741825000"] {
+            let (status, out, err) = output(&[command, file, "--pool-size", size]);
+            assert_eq!((status, out.as_str()), (2, ""), "{command} {size}: {err}");
+            assert_clean_error(&err);
+            let first = err.lines().next().unwrap_or_default();
+            assert!(first.contains("--pool-size") && first.contains("above the limit"), "{err}");
+        }
+    }
+    // The limit itself is accepted: 1 GiB for a VM pool.
+    let (status, out, err) = output(&["run", hello, "--pool-size", "1024M"]);
+    assert_eq!((status, out.as_str(), err.as_str()), (0, "hello, world\n", ""));
+}
+
+#[test]
+fn a_huge_pool_line_is_the_programs_error_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.m3");
+    for size in ["100000000M", "1025M", "18446744073709551615"] {
+        std::fs::write(&path, format!(".pool {size}\npush 1\nprint\n")).unwrap();
+        let (status, out, err) = output(&["run", path.to_str().unwrap()]);
+        assert_eq!((status, out.as_str()), (1, ""), "{size}: {err}");
+        assert_clean_error(&err);
+        assert!(err.contains("big.m3") && err.contains("limit"), "{size}: {err}");
+    }
+}

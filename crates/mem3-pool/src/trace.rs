@@ -39,6 +39,10 @@ pub const HEADER: &str = "# mem3 trace v1";
 /// The alignment of an `a` line without an ALIGN field.
 pub const DEFAULT_ALIGN: usize = 8;
 
+/// The largest region [`OwnedPool::new`] allocates: 4 GiB (2 GiB on 32-bit targets). Region sizes come
+/// from input (`mem3 replay --pool-size`, a trace's sizes), so they are bounded before anything is allocated.
+pub const MAX_POOL_BYTES: usize = if usize::BITS > 32 { 1 << (usize::BITS / 2) } else { 1 << 31 };
+
 /// One request of a parsed trace. `slot` is a dense number standing for the trace's ID while the block is
 /// live (slots are reused after a free, like IDs); the sizes and alignment of the block are carried along so
 /// that allocators which need the old layout at free or resize (talc, rlsf, ...) get it without a lookup.
@@ -728,10 +732,13 @@ impl fmt::Debug for OwnedPool {
 
 impl OwnedPool {
     /// Allocates a `bytes`-byte region and makes a pool over it. Errors: [`Error::RegionTooSmall`] as from
-    /// [`Pool::with_config`], and [`Error::OutOfMemory`] (with `requested: bytes`) when the region itself
-    /// cannot be allocated.
+    /// [`Pool::with_config`], [`Error::RegionTooLarge`] above [`MAX_POOL_BYTES`], and
+    /// [`Error::RegionUnavailable`] when the system allocator refuses the region (never an abort).
     pub fn new(bytes: usize, config: Config) -> Result<OwnedPool, Error> {
-        let oom = Error::OutOfMemory { requested: bytes, free: 0, largest_free: 0 };
+        if bytes > MAX_POOL_BYTES {
+            return Err(Error::RegionTooLarge { len: bytes, max: MAX_POOL_BYTES });
+        }
+        let oom = Error::RegionUnavailable { len: bytes };
         if bytes == 0 {
             // A zero-size allocation is not allowed; let the pool name the minimum.
             return Pool::with_config(&mut [], config).map(|_| unreachable!("empty region"));
