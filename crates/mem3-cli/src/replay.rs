@@ -26,11 +26,14 @@ pub(crate) struct Args {
     pub(crate) map: Option<PathBuf>,
 }
 
-/// What `--json` prints: the fields of `CLI.md`, then the trace's request count and the policy.
+/// What `--json` prints: the fields of `CLI.md` (and the failed request's size), then the trace's request
+/// count and the policy.
 #[derive(Debug, Serialize)]
 struct Json {
     ops: usize,
     failed_at: Option<usize>,
+    /// The bytes the failed request asked for, or `null`.
+    failed_request_bytes: Option<usize>,
     pool_bytes: usize,
     peak_live_bytes: usize,
     peak_extent_bytes: usize,
@@ -100,6 +103,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         let json = Json {
             ops: report.ops,
             failed_at: report.failed_at,
+            failed_request_bytes: report.failed_request,
             pool_bytes: report.pool_bytes,
             peak_live_bytes: report.peak_live_bytes,
             peak_extent_bytes: report.peak_extent_bytes,
@@ -132,10 +136,13 @@ fn table(
     let replayed = match r.failed_at {
         None => format!("all {} requests", thousands(r.ops as u64)),
         Some(line) => format!(
-            "{} of {} requests: the request on line {} did not fit, which stopped the replay",
+            "{} of {} requests: the request on line {} for {} did not fit (largest free block {}), \
+             which stopped the replay",
             thousands(r.ops as u64),
             thousands(trace.len() as u64),
-            thousands(line as u64)
+            thousands(line as u64),
+            bytes(r.failed_request.unwrap_or(0)),
+            bytes(r.largest_free_bytes),
         ),
     };
     let mut rows = vec![

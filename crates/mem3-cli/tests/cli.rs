@@ -452,3 +452,40 @@ fn a_huge_pool_line_is_the_programs_error_exit_1() {
         assert!(err.contains("big.m3") && err.contains("limit"), "{size}: {err}");
     }
 }
+
+#[test]
+fn a_trace_with_a_huge_request_gets_a_capped_pool_and_reports_the_request() {
+    // 40 bytes that used to size a 2 TB default pool and exit 2.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.trace");
+    std::fs::write(&path, "# mem3 trace v1\na 1 1000000000000\nf 1\n").unwrap();
+    let json = replay_json(&["replay", path.to_str().unwrap(), "--json"]);
+    assert_eq!(uint(&json, "pool_bytes"), 1 << 30, "the default pool is capped at 1 GiB");
+    assert_eq!((uint(&json, "ops"), uint(&json, "failed_at")), (0, 2));
+    assert_eq!(uint(&json, "failed_request_bytes"), 1_000_000_000_000);
+    let largest = uint(&json, "largest_free_bytes");
+    assert!(largest > 1 << 29 && largest < 1 << 30, "{largest}");
+    let (status, out, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!((status, err.as_str()), (0, ""));
+    assert!(
+        out.contains("line 2 for 1,000,000,000,000 B did not fit")
+            && out.contains(&format!("largest free block {}", thousands(largest))),
+        "{out}"
+    );
+    // With a complete replay the field is null.
+    let json = replay_json(&["replay", gcc_trace().to_str().unwrap(), "--json"]);
+    assert!(json["failed_request_bytes"].is_null());
+}
+
+/// `1234567` as `1,234,567`, as the table prints byte counts.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -470,6 +470,8 @@ pub struct Replay {
     pub ops: usize,
     /// The line of the first request that failed (which stopped the replay), or `None` if all succeeded.
     pub failed_at: Option<usize>,
+    /// The bytes that failed request asked for (an `a` line's SIZE, or an `r` line's new SIZE).
+    pub failed_request: Option<usize>,
     /// The most requested bytes live at once among the requests replayed (from the trace alone).
     pub peak_live_bytes: usize,
     /// The allocator's [`extent`](TraceAllocator::extent) at the end: the highest end of a used block.
@@ -490,13 +492,14 @@ impl Replay {
         trace: &Trace,
         alloc: &A,
         ops: usize,
-        failed: bool,
+        failed: Option<usize>,
         elapsed: std::time::Duration,
     ) -> Replay {
         let elapsed_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).max(1);
         Replay {
             ops,
-            failed_at: if failed { trace.line(ops) } else { None },
+            failed_at: failed.and_then(|_| trace.line(ops)),
+            failed_request: failed,
             peak_live_bytes: trace.peak_live_bytes_of(ops),
             peak_extent_bytes: alloc.extent(),
             elapsed_ns,
@@ -510,14 +513,14 @@ impl Replay {
 pub fn replay<A: TraceAllocator>(trace: &Trace, alloc: &mut A) -> Replay {
     let mut ptrs = std::vec![0usize; trace.slots];
     let mut ops = 0;
-    let mut failed = false;
+    let mut failed = None;
     let start = std::time::Instant::now();
     for op in &trace.ops {
         match *op {
             Op::Alloc { slot, size, align } => match alloc.alloc(size, align) {
                 Some(p) => ptrs[slot as usize] = p,
                 None => {
-                    failed = true;
+                    failed = Some(size);
                     break;
                 }
             },
@@ -526,7 +529,7 @@ pub fn replay<A: TraceAllocator>(trace: &Trace, alloc: &mut A) -> Replay {
                 match alloc.realloc(ptrs[slot as usize], old_size, align, new_size) {
                     Some(p) => ptrs[slot as usize] = p,
                     None => {
-                        failed = true;
+                        failed = Some(new_size);
                         break;
                     }
                 }
@@ -562,7 +565,7 @@ pub fn replay_checked<A: TraceAllocator>(
     let mut ptrs = std::vec![0usize; trace.slots];
     let mut tags = std::vec![0u8; trace.slots];
     let mut ops = 0;
-    let mut failed = false;
+    let mut failed = None;
     let start = std::time::Instant::now();
     for (i, op) in trace.ops.iter().enumerate() {
         let line = trace.lines[i];
@@ -603,7 +606,7 @@ pub fn replay_checked<A: TraceAllocator>(
                     mark(alloc, &mut tags, slot, p, size);
                 }
                 None => {
-                    failed = true;
+                    failed = Some(size);
                     break;
                 }
             },
@@ -629,7 +632,7 @@ pub fn replay_checked<A: TraceAllocator>(
                         mark(alloc, &mut tags, slot, new, new_size);
                     }
                     None => {
-                        failed = true;
+                        failed = Some(new_size);
                         break;
                     }
                 }
@@ -655,7 +658,8 @@ pub fn replay_checked<A: TraceAllocator>(
 /// failing lower bound and a succeeding upper bound, and it has been verified to replay. The lower bound
 /// starts at the trace's peak live bytes (if that already succeeds it is the answer, since no region can be
 /// smaller); the upper bound starts at [`default_pool_bytes`] and doubles until it succeeds. `None` when no
-/// size up to 64 times the default (at least 1 GiB) succeeds, or `make` fails at that size.
+/// size up to 64 times the default (at least 1 GiB, at most [`MAX_POOL_BYTES`]) succeeds, or `make` fails
+/// at that size.
 ///
 /// Each step replays the whole trace, about log2(upper / 8) + a few replays in all.
 pub fn min_pool<A: TraceAllocator>(
@@ -668,14 +672,14 @@ pub fn min_pool<A: TraceAllocator>(
         return Some(lo);
     }
     let start = default_pool_bytes(trace);
-    let limit = start.saturating_mul(64).max(1 << 30);
+    let limit = start.saturating_mul(64).max(1 << 30).min(MAX_POOL_BYTES);
     let mut hi = start;
     while !fits(hi) {
         if hi >= limit {
             return None;
         }
         lo = hi;
-        hi = hi.saturating_mul(2) & !7;
+        hi = (hi.saturating_mul(2) & !7).min(limit);
     }
     while hi - lo > 8 {
         let mid = lo + (hi - lo) / 16 * 8;
@@ -688,18 +692,24 @@ pub fn min_pool<A: TraceAllocator>(
     Some(hi)
 }
 
+/// The largest pool [`default_pool_bytes`] picks: 1 GiB. A trace's sizes are untrusted input: a trace of
+/// one `a 1 1000000000000` line must not make a 2 TB region. Above the cap, the request that does not fit
+/// is a reported result ([`Replay::failed_at`], [`Replay::failed_request`]), not an error.
+pub const DEFAULT_POOL_CAP: usize = 1 << 30;
+
 /// The pool size `mem3 replay` uses when none is given: twice the trace's peak live bytes plus 32 bytes per
-/// slot (a block header and rounding for each block live at the peak) plus 64 KiB, rounded up to 4 KiB.
-/// Twice leaves room for fragmentation (the shared traces need 1.1 to 1.4 times their peak live bytes);
-/// the rest covers traces of many small blocks and the pool's bitmap.
+/// slot (a block header and rounding for each block live at the peak) plus 64 KiB, rounded up to 4 KiB,
+/// and at most [`DEFAULT_POOL_CAP`]. Twice leaves room for fragmentation (the shared traces need 1.1 to 1.4
+/// times their peak live bytes); the rest covers traces of many small blocks and the pool's bitmap.
 pub fn default_pool_bytes(trace: &Trace) -> usize {
-    trace
+    let bytes = trace
         .peak_live_bytes
         .saturating_mul(2)
         .saturating_add(trace.slots.saturating_mul(32))
         .saturating_add(64 << 10)
         .saturating_add(4095)
-        & !4095
+        & !4095;
+    bytes.min(DEFAULT_POOL_CAP)
 }
 
 // -------------------------------------------------------------------------------------------------------
@@ -821,6 +831,8 @@ pub struct Report {
     pub ops: usize,
     /// The line of the first failed request, or `None`.
     pub failed_at: Option<usize>,
+    /// The bytes the failed request asked for, or `None`.
+    pub failed_request: Option<usize>,
     /// The region's size.
     pub pool_bytes: usize,
     /// The most requested bytes live at once among the requests replayed.
@@ -899,6 +911,7 @@ pub fn replay_on_pool_inspect<R>(
     let report = Report {
         ops: r.ops,
         failed_at: r.failed_at,
+        failed_request: r.failed_request,
         pool_bytes,
         peak_live_bytes: r.peak_live_bytes,
         peak_extent_bytes: r.peak_extent_bytes,

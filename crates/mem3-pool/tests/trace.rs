@@ -278,6 +278,38 @@ fn a_failed_request_stops_the_replay_and_names_its_line() {
     assert!(replay_on_pool(&t, 10, Config::default()).is_err(), "a region too small for any pool");
 }
 
+#[test]
+fn the_default_pool_is_capped_and_a_request_that_cannot_fit_is_reported() {
+    let t = Trace::parse(b"# mem3 trace v1\na 1 100\na 2 1000000000000\nf 2\nf 1\n").unwrap();
+    assert_eq!(t.peak_live_bytes(), 1_000_000_000_100);
+    assert_eq!(default_pool_bytes(&t), trace::DEFAULT_POOL_CAP, "not 2 TB");
+    let report = replay_on_pool(&t, default_pool_bytes(&t), Config::default()).unwrap();
+    assert_eq!(
+        (report.ops, report.failed_at, report.failed_request),
+        (1, Some(3), Some(1_000_000_000_000))
+    );
+    assert!(report.largest_free_bytes > trace::DEFAULT_POOL_CAP / 2, "{report:?}");
+    // A resize that cannot fit reports its new size.
+    let t = Trace::parse(b"# mem3 trace v1\na 1 100\nr 1 99999999999\n").unwrap();
+    let r = replay(&t, &mut OwnedPool::new(1 << 16, Config::default()).unwrap());
+    assert_eq!((r.ops, r.failed_at, r.failed_request), (1, Some(3), Some(99_999_999_999)));
+    // A complete replay has neither.
+    let r = replay(&load("gcc-as"), &mut OwnedPool::new(1 << 24, Config::default()).unwrap());
+    assert_eq!((r.failed_at, r.failed_request), (None, None));
+}
+
+#[test]
+fn an_owned_pool_above_the_limit_is_an_error_not_an_abort() {
+    use mem3_pool::Error;
+    for bytes in [trace::MAX_POOL_BYTES + 1, 100_000_000 << 20, usize::MAX] {
+        assert_eq!(
+            OwnedPool::new(bytes, Config::default()).unwrap_err(),
+            Error::RegionTooLarge { len: bytes, max: trace::MAX_POOL_BYTES }
+        );
+    }
+    assert!(replay_on_pool(&load("gcc-as"), usize::MAX, Config::default()).is_err());
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The minimum pool.
 
