@@ -77,6 +77,14 @@ enum Command {
         /// Write an SVG picture of the pool as the replay left it.
         #[arg(long, value_name = "OUT.svg")]
         map: Option<PathBuf>,
+        /// Refuse a trace whose text (after decompression) is longer than this.
+        #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_text_limit)]
+        max_text: u64,
+        /// Refuse a trace of more requests than this (at most 67108864; parsing takes up to about 56
+        /// bytes per request).
+        #[arg(long, value_name = "N", default_value_t = mem3_pool::trace::Limits::DEFAULT.max_requests,
+              value_parser = parse_request_limit)]
+        max_requests: usize,
     },
 }
 
@@ -123,6 +131,20 @@ fn parse_vm_pool_size(text: &str) -> Result<usize, String> {
 /// `mem3 replay --pool-size`: at most [`mem3_pool::trace::MAX_POOL_BYTES`].
 fn parse_replay_pool_size(text: &str) -> Result<usize, String> {
     parse_size(text, mem3_pool::trace::MAX_POOL_BYTES)
+}
+
+/// `mem3 replay --max-text`: a size as `--pool-size` takes; the text is streamed, so any size is safe.
+fn parse_text_limit(text: &str) -> Result<u64, String> {
+    parse_size(text, usize::MAX).map(|n| n as u64)
+}
+
+/// `mem3 replay --max-requests`: a positive count of at most 2^26, which bounds the parser's memory.
+fn parse_request_limit(text: &str) -> Result<usize, String> {
+    const MAX: usize = 1 << 26;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of requests from 1 to {MAX}")),
+    }
 }
 
 /// Why a command failed: the exit status and the lines to print after `mem3: error: `.
@@ -194,8 +216,18 @@ fn main() -> ExitCode {
         Command::Run { file, pool_size, max_steps, stats, map } => {
             run::run(&run::Args { file, pool_size, max_steps, stats, map })
         }
-        Command::Replay { trace, pool_size, policy, min_pool, json, map } => {
-            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map })
+        Command::Replay {
+            trace,
+            pool_size,
+            policy,
+            min_pool,
+            json,
+            map,
+            max_text,
+            max_requests,
+        } => {
+            let limits = mem3_pool::trace::Limits { max_text_bytes: max_text, max_requests };
+            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map, limits })
         }
     };
     match outcome {

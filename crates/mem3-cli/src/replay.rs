@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
 use crate::units::{bytes, percent, thousands};
-use crate::{Failure, Outcome, PolicyArg, emit, read_file, write_file};
+use crate::{Failure, Outcome, PolicyArg, emit, write_file};
 
 /// The options of `mem3 replay`.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) min_pool: bool,
     pub(crate) json: bool,
     pub(crate) map: Option<PathBuf>,
+    /// What the parser accepts at most.
+    pub(crate) limits: trace::Limits,
 }
 
 /// What `--json` prints: the fields of `CLI.md` (and the failed request's size), then the trace's request
@@ -55,10 +57,11 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     // Progress goes to a terminal's standard error only, and never with --json.
     let progress = Progress::start(!args.json && std::io::stderr().is_terminal());
     progress.say(format!("reading {name}"));
-    let data = read_file(&args.trace)?;
-    progress.say(format!("parsing {name}"));
-    let trace = Trace::parse(&data).map_err(|e| Failure::input(format!("{name}: {e}")))?;
-    drop(data);
+    let file = std::fs::File::open(&args.trace)
+        .map_err(|e| Failure::input(format!("cannot read {name}: {e}")))?;
+    // Streamed: neither the file nor its decompressed text is ever held whole (see `trace::Limits`).
+    let trace =
+        Trace::read(file, args.limits).map_err(|e| Failure::input(format!("{name}: {e}")))?;
 
     let config = Config { policy: args.policy.policy(), ..Config::default() };
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));

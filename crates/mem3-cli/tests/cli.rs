@@ -489,3 +489,59 @@ fn thousands(n: u64) -> String {
     }
     out
 }
+
+// --- unbounded input memory (issue 11, item 5) --------------------------------------------------
+
+/// `text` gzip-compressed.
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn a_gzip_bomb_is_a_clear_error_at_the_text_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.trace.gz");
+    // 4 MiB of text in a few KiB: a header and blank lines.
+    let mut text = b"# mem3 trace v1\n".to_vec();
+    text.resize(4 << 20, b'\n');
+    std::fs::write(&path, gzip(&text)).unwrap();
+    let (status, out, err) = output(&["replay", path.to_str().unwrap(), "--max-text", "1M"]);
+    assert_eq!((status, out.as_str()), (1, ""), "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("trace too large: more than 1048576 bytes of text"), "{err}");
+    assert!(
+        err.contains(&format!("line {}:", (1 << 20) - 16 + 2)),
+        "the line that crossed it: {err}"
+    );
+    // Under the default limit (256M) the same file replays: it is only blank lines.
+    let (status, out, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("all 0 requests"), "{out}");
+}
+
+#[test]
+fn a_trace_of_too_many_requests_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.trace.gz");
+    let mut text = String::from("# mem3 trace v1\n");
+    for _ in 0..5000 {
+        text.push_str("a 1 8\nf 1\n");
+    }
+    std::fs::write(&path, gzip(text.as_bytes())).unwrap();
+    let (status, _, err) = output(&["replay", path.to_str().unwrap(), "--max-requests", "9999"]);
+    assert_eq!(status, 1, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("line 10001: trace too large: more than 9999 requests"), "{err}");
+    let json =
+        replay_json(&["replay", path.to_str().unwrap(), "--json", "--max-requests", "10000"]);
+    assert_eq!(uint(&json, "ops"), 10000);
+    // The limit is bounded too.
+    for bad in ["0", "67108865", "lots"] {
+        let (status, _, err) = output(&["replay", path.to_str().unwrap(), "--max-requests", bad]);
+        assert_eq!(status, 2, "{bad}: {err}");
+        assert_clean_error(&err);
+    }
+}
