@@ -13,10 +13,8 @@ use std::io::Write as _;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mem3_pool::{
-    Config, Policy,
-    trace::{Limits, Op, Trace, default_pool_bytes, replay_on_pool_inspect},
-};
+use mem3_pool::{Config, Policy};
+use mem3_trace::{Limits, Op, Trace, default_pool_bytes, replay_on_pool_inspect};
 
 #[derive(Arbitrary, Debug)]
 enum Input {

@@ -82,7 +82,7 @@ enum Command {
         max_text: u64,
         /// Refuse a trace of more requests than this (at most 67108864; parsing takes up to about 56
         /// bytes per request).
-        #[arg(long, value_name = "N", default_value_t = mem3_pool::trace::Limits::DEFAULT.max_requests,
+        #[arg(long, value_name = "N", default_value_t = mem3_trace::Limits::DEFAULT.max_requests,
               value_parser = parse_request_limit)]
         max_requests: usize,
     },
@@ -128,9 +128,9 @@ fn parse_vm_pool_size(text: &str) -> Result<usize, String> {
     parse_size(text, mem3_vm::MAX_POOL_SIZE)
 }
 
-/// `mem3 replay --pool-size`: at most [`mem3_pool::trace::MAX_POOL_BYTES`].
+/// `mem3 replay --pool-size`: at most [`mem3_trace::MAX_POOL_BYTES`].
 fn parse_replay_pool_size(text: &str) -> Result<usize, String> {
-    parse_size(text, mem3_pool::trace::MAX_POOL_BYTES)
+    parse_size(text, mem3_trace::MAX_POOL_BYTES)
 }
 
 /// `mem3 replay --max-text`: a size as `--pool-size` takes; the text is streamed, so any size is safe.
@@ -226,7 +226,7 @@ fn main() -> ExitCode {
             max_text,
             max_requests,
         } => {
-            let limits = mem3_pool::trace::Limits { max_text_bytes: max_text, max_requests };
+            let limits = mem3_trace::Limits { max_text_bytes: max_text, max_requests };
             replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map, limits })
         }
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mem3_pool::Config;
-use mem3_pool::trace::{self, OwnedPool, Report, Trace};
+use mem3_trace::{self as trace, OwnedPool, Report, Trace};
 use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
