@@ -259,7 +259,7 @@ fn main() {
         md,
         "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
          `mem3_trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
-         trace's peak live bytes (`min pool / peak live - 1`, the fragmentation figure of TRACE-FORMAT.md) \
+         trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
          and the ratio to talc's minimum pool (lower is better).\n"
     );
     let _ = write!(md, "| allocator |");

@@ -1,4 +1,5 @@
-//! The mem3 command line: `mem3 demo`, `mem3 run`, `mem3 replay` (see `CLI.md`).
+//! The mem3 command line: `mem3 demo`, `mem3 run`, `mem3 replay` (`mem3 --help` describes each; the
+//! repository's `docs/vm.md` and `docs/trace-format.md` describe the inputs).
 //!
 //! This crate only parses arguments, calls the library crates and prints; the heap-map data comes from
 //! `mem3_pool::map`, the figures from the pool, the heap, the VM and the trace module.
@@ -60,7 +61,7 @@ enum Command {
     },
     /// Replay an allocation trace (plain or .gz) on a pool and report its figures.
     Replay {
-        /// The trace (see TRACE-FORMAT.md); gzip is recognised by its content.
+        /// The trace (format: docs/trace-format.md in the mem3 repository); gzip is recognised by its content.
         trace: PathBuf,
         /// The pool size, at most 4096M (default: sized from the trace's peak live bytes, at most 1024M).
         #[arg(long, value_name = "SIZE", value_parser = parse_replay_pool_size)]

@@ -28,8 +28,7 @@ pub(crate) struct Args {
     pub(crate) limits: trace::Limits,
 }
 
-/// What `--json` prints: the fields of `CLI.md` (and the failed request's size), then the trace's request
-/// count and the policy.
+/// What `--json` prints: the fields `docs/trace-format.md` lists, in its order.
 #[derive(Debug, Serialize)]
 struct Json {
     ops: usize,

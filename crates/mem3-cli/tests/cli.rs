@@ -1,4 +1,5 @@
-//! The `mem3` command against CLI.md: commands, output, JSON fields, exit statuses.
+//! The `mem3` command against its contract (`mem3 --help`, `docs/trace-format.md`): commands, output, JSON
+//! fields, exit statuses.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,9 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
-/// The shared trace, from the repository (or the shared folder if the repository has none).
+/// The shared trace, from the repository.
 fn gcc_trace() -> PathBuf {
-    let path = repo("tests/data/gcc-as.trace.gz");
-    if path.exists() { path } else { PathBuf::from("/work/shared/traces/gcc-as.trace.gz") }
+    repo("tests/data/gcc-as.trace.gz")
 }
 
 /// Runs `mem3 ARGS`, returning its exit status, standard output and standard error.
