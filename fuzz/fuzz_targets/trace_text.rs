@@ -7,6 +7,7 @@
 //! a trace that decodes to exactly the requests written and replays on both policies, leaving the pool
 //! consistent. Never a panic.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io::Write as _;

@@ -4,6 +4,9 @@
 //! This crate only parses arguments, calls the library crates and prints; the heap-map data comes from
 //! `mem3_pool::map`, the figures from the pool, the heap, the VM and the trace module.
 
+// The command only parses, calls the libraries and prints; nothing here needs `unsafe`.
+#![forbid(unsafe_code)]
+
 mod demo;
 mod heapmap;
 mod replay;

@@ -1,6 +1,8 @@
 //! The `mem3` command against its contract (`mem3 --help`, `docs/trace-format.md`): commands, output, JSON
 //! fields, exit statuses.
 
+#![forbid(unsafe_code)]
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
+// Only `region` (allocating and freeing regions, making a pool over one) needs `unsafe`.
+#![deny(unsafe_code)]
 
 mod error;
 mod format;
+#[allow(unsafe_code)] // the one module that allocates raw memory; every block says why it is sound
 mod region;
 mod replay;
 mod report;

@@ -1,6 +1,8 @@
 //! Trace replay: parsing errors, the shared traces, the figures, the minimum pool, and the index against the
 //! linear reference.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 
 use mem3_pool::{Config, Policy, Pool, Search};

@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// The VM reaches memory only through mem3-object's handles; nothing here needs `unsafe`.
+#![forbid(unsafe_code)]
 
 mod asm;
 mod error;
