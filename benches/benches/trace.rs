@@ -2,7 +2,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mem3_benches::{Arena, Job, Kind, dispatch, load_trace, workloads::trace_region};
-use mem3_pool::trace::{Trace, replay};
+use mem3_trace::{Trace, replay};
 
 struct Bench<'a, 'c> {
     group: &'a mut criterion::BenchmarkGroup<'c, criterion::measurement::WallTime>,

@@ -1,20 +1,20 @@
 //! Benchmarks of mem3 against its peers: talc 5, rlsf 0.2, linked_list_allocator 0.10,
 //! buddy_system_allocator 0.13, dlmalloc 0.2 and the system allocator, each behind
-//! [`mem3_pool::trace::TraceAllocator`] over a region of its own, in the same process and run.
+//! [`mem3_trace::TraceAllocator`] over a region of its own, in the same process and run.
 //!
 //! The `report` binary runs every workload and writes `docs/benchmarks.md`; the criterion benches
 //! (`benches/trace.rs`, `benches/random_actions.rs`) time the trace and random-actions workloads.
 
 pub mod peers;
-pub mod region;
+
 pub mod workloads;
 
+pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
-pub use region::Region;
 
 use std::path::PathBuf;
 
-use mem3_pool::trace::Trace;
+use mem3_trace::Trace;
 
 /// The shared traces, smallest first.
 pub const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];

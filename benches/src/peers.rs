@@ -11,9 +11,10 @@ use std::{
     ptr::{self, NonNull},
 };
 
-use mem3_pool::{Config, Policy, Pool, trace::TraceAllocator};
+use mem3_pool::{Config, Policy, Pool};
+use mem3_trace::TraceAllocator;
 
-use crate::region::Region;
+use mem3_trace::{PAGE, Region};
 
 /// An allocator the benchmarks can make over a fresh region of a given size.
 pub trait Arena: TraceAllocator + Sized {
@@ -154,12 +155,16 @@ impl<const BEST: bool> Mem3<BEST> {
 
 impl<const BEST: bool> Arena for Mem3<BEST> {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::new(bytes)?;
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
         let policy = if BEST { Policy::BestFit } else { Policy::FirstFit };
         // SAFETY: the region is valid for `len` bytes, owned by this value and dropped after the pool (field
         // order); the pool is never handed out by value or `&mut`, so it cannot outlive the region.
         let pool = unsafe {
-            Pool::from_raw_parts(region.ptr(), region.len(), Config { policy, ..Config::default() })
+            Pool::from_raw_parts(
+                region.as_ptr(),
+                region.len(),
+                Config { policy, ..Config::default() },
+            )
         }
         .ok()?;
         Some(Mem3 { pool, _region: region })
@@ -200,10 +205,10 @@ impl std::fmt::Debug for Talc {
 
 impl Arena for Talc {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::new(bytes)?;
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
         let mut talc = talc::base::Talc::new(talc::source::Manual);
         // SAFETY: the region is valid, unused by anything else, and outlives the allocator (field order).
-        unsafe { talc.claim(region.ptr().as_ptr(), region.len()) }?;
+        unsafe { talc.claim(region.as_ptr().as_ptr(), region.len()) }?;
         Some(Talc { talc, _region: region })
     }
 }
@@ -247,11 +252,11 @@ pub struct Rlsf {
 
 impl Arena for Rlsf {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::new(bytes)?;
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
         let mut tlsf = Box::new(RlsfTlsf::new());
         // SAFETY: the region is valid, unused by anything else, and outlives the allocator (field order).
         unsafe {
-            tlsf.insert_free_block_ptr(NonNull::slice_from_raw_parts(region.ptr(), region.len()))
+            tlsf.insert_free_block_ptr(NonNull::slice_from_raw_parts(region.as_ptr(), region.len()))
         }?;
         Some(Rlsf { tlsf, _region: region })
     }
@@ -298,13 +303,13 @@ unsafe impl Send for LinkedList {}
 
 impl Arena for LinkedList {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::new(bytes)?;
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
         if bytes < 4 * std::mem::size_of::<usize>() {
             return None;
         }
         let mut heap = linked_list_allocator::Heap::empty();
         // SAFETY: the region is valid, unused by anything else, and outlives the heap (field order).
-        unsafe { heap.init(region.ptr().as_ptr(), region.len()) };
+        unsafe { heap.init(region.as_ptr().as_ptr(), region.len()) };
         Some(LinkedList { heap, _region: region })
     }
 }
@@ -342,7 +347,7 @@ pub struct Buddy {
 
 impl Arena for Buddy {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::new(bytes)?;
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
         let mut heap = Box::new(buddy_system_allocator::Heap::<33>::new());
         // SAFETY: the region is valid, unused by anything else, and outlives the heap (field order).
         unsafe { heap.init(region.addr(), region.len()) };
@@ -413,7 +418,7 @@ unsafe impl dlmalloc::Allocator for OneSegment {
         false
     }
     fn page_size(&self) -> usize {
-        crate::region::PAGE
+        PAGE
     }
 }
 
@@ -435,9 +440,12 @@ impl Arena for Dlmalloc {
         if bytes < 1024 {
             return None;
         }
-        let region = Region::new(bytes)?;
-        let seg =
-            OneSegment { ptr: region.ptr().as_ptr(), len: region.len(), given: Cell::new(false) };
+        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let seg = OneSegment {
+            ptr: region.as_ptr().as_ptr(),
+            len: region.len(),
+            given: Cell::new(false),
+        };
         Some(Dlmalloc { dl: dlmalloc::Dlmalloc::new_with_allocator(seg), _region: region })
     }
 }

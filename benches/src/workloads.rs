@@ -3,9 +3,10 @@
 use std::time::{Duration, Instant};
 
 use mem3_object::{ObjectHeap, ObjectRef};
-use mem3_pool::trace::{Replay, Trace, default_pool_bytes, min_pool, replay};
+use mem3_trace::{Replay, Trace, default_pool_bytes, min_pool, replay};
 
-use crate::{peers::Arena, region::Region};
+use crate::peers::Arena;
+use mem3_trace::{PAGE, Region};
 
 /// talc's size distribution: `cap` uniform in `[16, max)`, then the size uniform in `[4, cap)`, which
 /// favours small sizes.
@@ -201,10 +202,10 @@ pub struct CompactionRun {
 /// third each) until an allocation fails, frees a random half, and times `defragment()` and then a
 /// `copy_within` of the same number of bytes.
 pub fn compaction(region: usize, seed: u64) -> CompactionRun {
-    let mem = Region::new(region).expect("memory for the object heap");
+    let mem = Region::prefaulted(region, PAGE).expect("memory for the object heap");
     // SAFETY: the region is valid for `len` bytes and owned by `mem`, which outlives the slice (it is
     // dropped at the end of this function, after the heap).
-    let bytes = unsafe { std::slice::from_raw_parts_mut(mem.ptr().as_ptr(), mem.len()) };
+    let bytes = unsafe { std::slice::from_raw_parts_mut(mem.as_ptr().as_ptr(), mem.len()) };
     let mut heap = ObjectHeap::new(bytes).expect("a heap over the region");
     heap.set_defragment_on_failure(false);
     let mut rng = fastrand::Rng::with_seed(seed);

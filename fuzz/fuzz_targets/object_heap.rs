@@ -1,6 +1,7 @@
 //! Arbitrary sequences on an `ObjectHeap`: every live handle reads back exactly its value after any sequence
 //! of frees, pins and defragmentations; stale handles always error; `check()` passes after every step.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 

@@ -1,6 +1,7 @@
 //! Arbitrary operation sequences on pools of arbitrary size, both policies and both coalescing modes, checked
 //! by the same model harness as the proptest test (shadow model, reference search, `check()` every step).
 #![no_main]
+#![forbid(unsafe_code)]
 
 #[path = "../../crates/mem3-pool/tests/it/model.rs"]
 #[allow(dead_code)]

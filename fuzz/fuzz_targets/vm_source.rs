@@ -1,6 +1,7 @@
 //! Arbitrary bytes as a program: assembled and, if that succeeds, run on a small pool with a step limit. No
 //! panic, no hang, and the heap passes `check()` at the end.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use mem3_vm::{Options, assemble, with_vm};

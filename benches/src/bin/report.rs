@@ -13,7 +13,7 @@ use mem3_benches::{
         trace_throughput,
     },
 };
-use mem3_pool::trace::{Replay, Trace};
+use mem3_trace::{Replay, Trace};
 
 const SEED: u64 = 0x6d65_6d33;
 
@@ -258,8 +258,8 @@ fn main() {
     let _ = writeln!(
         md,
         "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
-         `mem3_pool::trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
-         trace's peak live bytes (`min pool / peak live - 1`, the fragmentation figure of TRACE-FORMAT.md) \
+         `mem3_trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
+         trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
          and the ratio to talc's minimum pool (lower is better).\n"
     );
     let _ = write!(md, "| allocator |");
@@ -541,7 +541,7 @@ fn main() {
          Repetitions: {reps} per timed figure, medians reported. The machine is shared, so absolute \
          figures are noisy; compare the ratios, which are measured within one run.\n- Peers: talc 5, rlsf \
          0.2, linked_list_allocator 0.10, buddy_system_allocator 0.13, dlmalloc 0.2 (each over its own \
-         region of the same size, behind `mem3_pool::trace::TraceAllocator`), and the system allocator for \
+         region of the same size, behind `mem3_trace::TraceAllocator`), and the system allocator for \
          throughput only. Resizes use each allocator's in-place path when it has one (mem3, talc, rlsf, \
          dlmalloc), else allocate, copy and free.\n",
         command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),

@@ -1,7 +1,11 @@
-//! The mem3 command line: `mem3 demo`, `mem3 run`, `mem3 replay` (see `CLI.md`).
+//! The mem3 command line: `mem3 demo`, `mem3 run`, `mem3 replay` (`mem3 --help` describes each; the
+//! repository's `docs/vm.md` and `docs/trace-format.md` describe the inputs).
 //!
 //! This crate only parses arguments, calls the library crates and prints; the heap-map data comes from
 //! `mem3_pool::map`, the figures from the pool, the heap, the VM and the trace module.
+
+// The command only parses, calls the libraries and prints; nothing here needs `unsafe`.
+#![forbid(unsafe_code)]
 
 mod demo;
 mod heapmap;
@@ -45,8 +49,8 @@ enum Command {
     Run {
         /// The program.
         file: PathBuf,
-        /// The pool size, overriding the program's `.pool` (default 64K).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        /// The pool size, overriding the program's `.pool` (default 64K, at most 1024M).
+        #[arg(long, value_name = "SIZE", value_parser = parse_vm_pool_size)]
         pool_size: Option<usize>,
         /// Stop with a runtime error after this many instructions.
         #[arg(long, value_name = "N")]
@@ -60,10 +64,10 @@ enum Command {
     },
     /// Replay an allocation trace (plain or .gz) on a pool and report its figures.
     Replay {
-        /// The trace (see TRACE-FORMAT.md); gzip is recognised by its content.
+        /// The trace (format: docs/trace-format.md in the mem3 repository); gzip is recognised by its content.
         trace: PathBuf,
-        /// The pool size (default: sized from the trace's peak live bytes).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        /// The pool size, at most 4096M (default: sized from the trace's peak live bytes, at most 1024M).
+        #[arg(long, value_name = "SIZE", value_parser = parse_replay_pool_size)]
         pool_size: Option<usize>,
         /// Where each allocation goes among the free blocks that fit.
         #[arg(long, value_enum, default_value_t = PolicyArg::FirstFit)]
@@ -77,6 +81,14 @@ enum Command {
         /// Write an SVG picture of the pool as the replay left it.
         #[arg(long, value_name = "OUT.svg")]
         map: Option<PathBuf>,
+        /// Refuse a trace whose text (after decompression) is longer than this.
+        #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_text_limit)]
+        max_text: u64,
+        /// Refuse a trace of more requests than this (at most 67108864; parsing takes up to about 56
+        /// bytes per request).
+        #[arg(long, value_name = "N", default_value_t = mem3_trace::Limits::DEFAULT.max_requests,
+              value_parser = parse_request_limit)]
+        max_requests: usize,
     },
 }
 
@@ -105,9 +117,38 @@ impl PolicyArg {
     }
 }
 
-/// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes.
-fn parse_size(text: &str) -> Result<usize, String> {
-    mem3_vm::parse_size(text).map_err(|e| e.to_string())
+/// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes, at most `max`. The bound is
+/// checked here, before anything is allocated, so that a huge size is a usage error.
+fn parse_size(text: &str, max: usize) -> Result<usize, String> {
+    let size = mem3_vm::parse_size(text).map_err(|e| e.to_string())?;
+    if size > max {
+        return Err(format!("{size} bytes is above the limit of {}", units::short(max)));
+    }
+    Ok(size)
+}
+
+/// `mem3 run --pool-size`: at most [`mem3_vm::MAX_POOL_SIZE`].
+fn parse_vm_pool_size(text: &str) -> Result<usize, String> {
+    parse_size(text, mem3_vm::MAX_POOL_SIZE)
+}
+
+/// `mem3 replay --pool-size`: at most [`mem3_trace::MAX_POOL_BYTES`].
+fn parse_replay_pool_size(text: &str) -> Result<usize, String> {
+    parse_size(text, mem3_trace::MAX_POOL_BYTES)
+}
+
+/// `mem3 replay --max-text`: a size as `--pool-size` takes; the text is streamed, so any size is safe.
+fn parse_text_limit(text: &str) -> Result<u64, String> {
+    parse_size(text, usize::MAX).map(|n| n as u64)
+}
+
+/// `mem3 replay --max-requests`: a positive count of at most 2^26, which bounds the parser's memory.
+fn parse_request_limit(text: &str) -> Result<usize, String> {
+    const MAX: usize = 1 << 26;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of requests from 1 to {MAX}")),
+    }
 }
 
 /// Why a command failed: the exit status and the lines to print after `mem3: error: `.
@@ -179,8 +220,18 @@ fn main() -> ExitCode {
         Command::Run { file, pool_size, max_steps, stats, map } => {
             run::run(&run::Args { file, pool_size, max_steps, stats, map })
         }
-        Command::Replay { trace, pool_size, policy, min_pool, json, map } => {
-            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map })
+        Command::Replay {
+            trace,
+            pool_size,
+            policy,
+            min_pool,
+            json,
+            map,
+            max_text,
+            max_requests,
+        } => {
+            let limits = mem3_trace::Limits { max_text_bytes: max_text, max_requests };
+            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map, limits })
         }
     };
     match outcome {

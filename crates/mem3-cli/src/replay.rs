@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mem3_pool::Config;
-use mem3_pool::trace::{self, OwnedPool, Report, Trace};
+use mem3_trace::{self as trace, OwnedPool, Report, Trace};
 use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
 use crate::units::{bytes, percent, thousands};
-use crate::{Failure, Outcome, PolicyArg, emit, read_file, write_file};
+use crate::{Failure, Outcome, PolicyArg, emit, write_file};
 
 /// The options of `mem3 replay`.
 #[derive(Debug)]
@@ -24,13 +24,17 @@ pub(crate) struct Args {
     pub(crate) min_pool: bool,
     pub(crate) json: bool,
     pub(crate) map: Option<PathBuf>,
+    /// What the parser accepts at most.
+    pub(crate) limits: trace::Limits,
 }
 
-/// What `--json` prints: the fields of `CLI.md`, then the trace's request count and the policy.
+/// What `--json` prints: the fields `docs/trace-format.md` lists, in its order.
 #[derive(Debug, Serialize)]
 struct Json {
     ops: usize,
     failed_at: Option<usize>,
+    /// The bytes the failed request asked for, or `null`.
+    failed_request_bytes: Option<usize>,
     pool_bytes: usize,
     peak_live_bytes: usize,
     peak_extent_bytes: usize,
@@ -52,10 +56,11 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     // Progress goes to a terminal's standard error only, and never with --json.
     let progress = Progress::start(!args.json && std::io::stderr().is_terminal());
     progress.say(format!("reading {name}"));
-    let data = read_file(&args.trace)?;
-    progress.say(format!("parsing {name}"));
-    let trace = Trace::parse(&data).map_err(|e| Failure::input(format!("{name}: {e}")))?;
-    drop(data);
+    let file = std::fs::File::open(&args.trace)
+        .map_err(|e| Failure::input(format!("cannot read {name}: {e}")))?;
+    // Streamed: neither the file nor its decompressed text is ever held whole (see `trace::Limits`).
+    let trace =
+        Trace::read(file, args.limits).map_err(|e| Failure::input(format!("{name}: {e}")))?;
 
     let config = Config { policy: args.policy.policy(), ..Config::default() };
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
@@ -63,7 +68,15 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let (report, map) = trace::replay_on_pool_inspect(&trace, pool_bytes, config, |pool| {
         args.map.as_ref().map(|_| HeapMap::of_pool(pool, heapmap::SVG_CELLS))
     })
-    .map_err(|e| Failure::usage(format!("cannot make a pool of {}: {e}", bytes(pool_bytes))))?;
+    .map_err(|e| {
+        let message = format!("cannot make a pool of {}: {e}", bytes(pool_bytes));
+        // A size from the command line is a usage error; the default one, sized from the trace, is not.
+        if args.pool_size.is_some() {
+            Failure::usage(format!("--pool-size: {message}"))
+        } else {
+            Failure::input(format!("{name}: {message}"))
+        }
+    })?;
     let min_pool = args.min_pool.then(|| {
         let mut tries = 0;
         trace::min_pool(&trace, |n| {
@@ -92,6 +105,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         let json = Json {
             ops: report.ops,
             failed_at: report.failed_at,
+            failed_request_bytes: report.failed_request,
             pool_bytes: report.pool_bytes,
             peak_live_bytes: report.peak_live_bytes,
             peak_extent_bytes: report.peak_extent_bytes,
@@ -124,10 +138,13 @@ fn table(
     let replayed = match r.failed_at {
         None => format!("all {} requests", thousands(r.ops as u64)),
         Some(line) => format!(
-            "{} of {} requests: the request on line {} did not fit, which stopped the replay",
+            "{} of {} requests: the request on line {} for {} did not fit (largest free block {}), \
+             which stopped the replay",
             thousands(r.ops as u64),
             thousands(trace.len() as u64),
-            thousands(line as u64)
+            thousands(line as u64),
+            bytes(r.failed_request.unwrap_or(0)),
+            bytes(r.largest_free_bytes),
         ),
     };
     let mut rows = vec![

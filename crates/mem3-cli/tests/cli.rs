@@ -1,4 +1,7 @@
-//! The `mem3` command against CLI.md: commands, output, JSON fields, exit statuses.
+//! The `mem3` command against its contract (`mem3 --help`, `docs/trace-format.md`): commands, output, JSON
+//! fields, exit statuses.
+
+#![forbid(unsafe_code)]
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -14,10 +17,9 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
-/// The shared trace, from the repository (or the shared folder if the repository has none).
+/// The shared trace, from the repository.
 fn gcc_trace() -> PathBuf {
-    let path = repo("tests/data/gcc-as.trace.gz");
-    if path.exists() { path } else { PathBuf::from("/work/shared/traces/gcc-as.trace.gz") }
+    repo("tests/data/gcc-as.trace.gz")
 }
 
 /// Runs `mem3 ARGS`, returning its exit status, standard output and standard error.
@@ -415,4 +417,133 @@ fn a_map_that_cannot_be_written_is_an_error() {
         output(&["run", path.to_str().unwrap(), "--map", "/no/such/dir/map.svg"]);
     assert_eq!((status, out.as_str()), (1, "hello, world\n"));
     assert_clean_error(&err);
+}
+
+// --- untrusted sizes (issue 11, item 4) ---------------------------------------------------------
+
+#[test]
+fn a_huge_pool_size_flag_is_a_usage_error_not_a_panic_or_abort() {
+    let hello = repo("examples/hello.m3");
+    let hello = hello.to_str().unwrap();
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    // usize::MAX used to panic ("capacity overflow", 101) and 100000000M to abort (134).
+    for (command, file) in [("run", hello), ("replay", trace)] {
+        for size in ["18446744073709551615", "100000000M", "1073741825000"] {
+            let (status, out, err) = output(&[command, file, "--pool-size", size]);
+            assert_eq!((status, out.as_str()), (2, ""), "{command} {size}: {err}");
+            assert_clean_error(&err);
+            let first = err.lines().next().unwrap_or_default();
+            assert!(first.contains("--pool-size") && first.contains("above the limit"), "{err}");
+        }
+    }
+    // The limit itself is accepted: 1 GiB for a VM pool.
+    let (status, out, err) = output(&["run", hello, "--pool-size", "1024M"]);
+    assert_eq!((status, out.as_str(), err.as_str()), (0, "hello, world\n", ""));
+}
+
+#[test]
+fn a_huge_pool_line_is_the_programs_error_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.m3");
+    for size in ["100000000M", "1025M", "18446744073709551615"] {
+        std::fs::write(&path, format!(".pool {size}\npush 1\nprint\n")).unwrap();
+        let (status, out, err) = output(&["run", path.to_str().unwrap()]);
+        assert_eq!((status, out.as_str()), (1, ""), "{size}: {err}");
+        assert_clean_error(&err);
+        assert!(err.contains("big.m3") && err.contains("limit"), "{size}: {err}");
+    }
+}
+
+#[test]
+fn a_trace_with_a_huge_request_gets_a_capped_pool_and_reports_the_request() {
+    // 40 bytes that used to size a 2 TB default pool and exit 2.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.trace");
+    std::fs::write(&path, "# mem3 trace v1\na 1 1000000000000\nf 1\n").unwrap();
+    let json = replay_json(&["replay", path.to_str().unwrap(), "--json"]);
+    assert_eq!(uint(&json, "pool_bytes"), 1 << 30, "the default pool is capped at 1 GiB");
+    assert_eq!((uint(&json, "ops"), uint(&json, "failed_at")), (0, 2));
+    assert_eq!(uint(&json, "failed_request_bytes"), 1_000_000_000_000);
+    let largest = uint(&json, "largest_free_bytes");
+    assert!(largest > 1 << 29 && largest < 1 << 30, "{largest}");
+    let (status, out, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!((status, err.as_str()), (0, ""));
+    assert!(
+        out.contains("line 2 for 1,000,000,000,000 B did not fit")
+            && out.contains(&format!("largest free block {}", thousands(largest))),
+        "{out}"
+    );
+    // With a complete replay the field is null.
+    let json = replay_json(&["replay", gcc_trace().to_str().unwrap(), "--json"]);
+    assert!(json["failed_request_bytes"].is_null());
+}
+
+/// `1234567` as `1,234,567`, as the table prints byte counts.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+// --- unbounded input memory (issue 11, item 5) --------------------------------------------------
+
+/// `text` gzip-compressed.
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn a_gzip_bomb_is_a_clear_error_at_the_text_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.trace.gz");
+    // 4 MiB of text in a few KiB: a header and blank lines.
+    let mut text = b"# mem3 trace v1\n".to_vec();
+    text.resize(4 << 20, b'\n');
+    std::fs::write(&path, gzip(&text)).unwrap();
+    let (status, out, err) = output(&["replay", path.to_str().unwrap(), "--max-text", "1M"]);
+    assert_eq!((status, out.as_str()), (1, ""), "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("trace too large: more than 1048576 bytes of text"), "{err}");
+    assert!(
+        err.contains(&format!("line {}:", (1 << 20) - 16 + 2)),
+        "the line that crossed it: {err}"
+    );
+    // Under the default limit (256M) the same file replays: it is only blank lines.
+    let (status, out, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("all 0 requests"), "{out}");
+}
+
+#[test]
+fn a_trace_of_too_many_requests_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.trace.gz");
+    let mut text = String::from("# mem3 trace v1\n");
+    for _ in 0..5000 {
+        text.push_str("a 1 8\nf 1\n");
+    }
+    std::fs::write(&path, gzip(text.as_bytes())).unwrap();
+    let (status, _, err) = output(&["replay", path.to_str().unwrap(), "--max-requests", "9999"]);
+    assert_eq!(status, 1, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("line 10001: trace too large: more than 9999 requests"), "{err}");
+    let json =
+        replay_json(&["replay", path.to_str().unwrap(), "--json", "--max-requests", "10000"]);
+    assert_eq!(uint(&json, "ops"), 10000);
+    // The limit is bounded too.
+    for bad in ["0", "67108865", "lots"] {
+        let (status, _, err) = output(&["replay", path.to_str().unwrap(), "--max-requests", bad]);
+        assert_eq!(status, 2, "{bad}: {err}");
+        assert_clean_error(&err);
+    }
 }

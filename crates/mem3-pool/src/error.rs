@@ -42,6 +42,21 @@ pub enum Error {
         /// The block's offset.
         offset: usize,
     },
+    /// A region asked for is larger than the limit of the code that allocates it. The pool itself never
+    /// allocates; this comes from code that allocates a region to make a pool over (from an untrusted size).
+    #[error("a region of {len} bytes is larger than the limit of {max} bytes")]
+    RegionTooLarge {
+        /// The size asked for.
+        len: usize,
+        /// The largest size allowed.
+        max: usize,
+    },
+    /// The system allocator refused a region (within the limit) that was to hold a pool.
+    #[error("the system allocator refused a region of {len} bytes")]
+    RegionUnavailable {
+        /// The size asked for.
+        len: usize,
+    },
 }
 
 /// A shorthand for results of this crate.

@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#[cfg(any(test, feature = "std"))]
+#[cfg(test)]
 extern crate std;
 
 mod check;
@@ -12,8 +12,6 @@ pub mod map;
 mod pool;
 mod summary;
 pub mod tag;
-#[cfg(feature = "std")]
-pub mod trace;
 
 pub use defrag::CompactStats;
 pub use error::{Corruption, CorruptionKind, Error, Result};

@@ -239,7 +239,7 @@ pub enum RuntimeErrorKind {
 }
 
 impl RuntimeErrorKind {
-    /// A short name for the cause, matching the words of VM.md: `"stack underflow"`, `"type error"`,
+    /// A short name for the cause, matching the words of `docs/vm.md`: `"stack underflow"`, `"type error"`,
     /// `"division by zero"`, `"integer overflow"`, `"stale handle"`, `"unbound variable"`,
     /// `"out of memory"`, `"step limit"`, `"stack limit"`, plus `"output error"` and `"heap error"`.
     pub fn cause(&self) -> &'static str {

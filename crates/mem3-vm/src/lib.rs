@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// The VM reaches memory only through mem3-object's handles; nothing here needs `unsafe`.
+#![forbid(unsafe_code)]
 
 mod asm;
 mod error;
@@ -13,11 +15,19 @@ pub use mem3_object::{self, HeapStats, ObjectHeap};
 pub use program::Program;
 pub use vm::{DEFAULT_MAX_CALL_DEPTH, DEFAULT_MAX_STACK, DEFAULT_POOL_SIZE, Options, RunStats, Vm};
 
+/// The largest pool [`with_vm`] and [`run_program`] make: 1 GiB. Pool sizes come from input (`.pool`, the
+/// command line's `--pool-size`), so they are bounded before anything is allocated; a larger size is
+/// [`mem3_pool::Error::RegionTooLarge`].
+pub const MAX_POOL_SIZE: usize = 1 << 30;
+
 /// Makes a pool of [`Options::pool_size_for`] bytes (owned here, freed on return), an [`ObjectHeap`] over
 /// it and a [`Vm`] for `program`, and hands the VM to `f`. Use it to run the program and look at the heap
 /// afterwards (for statistics or a heap map) without managing the region's lifetime.
 ///
-/// Fails only when the heap cannot be made, e.g. a pool too small to hold the pool's own metadata.
+/// Fails only when the heap cannot be made, and then before `f` runs: a size above [`MAX_POOL_SIZE`]
+/// ([`mem3_pool::Error::RegionTooLarge`]), a region the system allocator refuses
+/// ([`mem3_pool::Error::RegionUnavailable`]; the region is allocated fallibly, never aborting), or a pool
+/// too small to hold the pool's own metadata.
 ///
 /// ```
 /// let program = mem3_vm::assemble("push 2\npush 3\nmul\nstore x\n").unwrap();
@@ -33,10 +43,22 @@ pub fn with_vm<R>(
     options: &Options,
     f: impl FnOnce(&mut Vm<'_, '_>) -> R,
 ) -> Result<R, mem3_object::Error> {
-    let mut region = vec![0u8; options.pool_size_for(program)];
+    let mut region = zeroed_region(options.pool_size_for(program))?;
     let heap = ObjectHeap::new(&mut region)?;
     let mut vm = Vm::new(program, heap, options.clone());
     Ok(f(&mut vm))
+}
+
+/// `len` zero bytes, allocated fallibly: within [`MAX_POOL_SIZE`], and an error instead of an abort when
+/// the system allocator refuses.
+fn zeroed_region(len: usize) -> Result<Vec<u8>, mem3_pool::Error> {
+    if len > MAX_POOL_SIZE {
+        return Err(mem3_pool::Error::RegionTooLarge { len, max: MAX_POOL_SIZE });
+    }
+    let mut region = Vec::new();
+    region.try_reserve_exact(len).map_err(|_| mem3_pool::Error::RegionUnavailable { len })?;
+    region.resize(len, 0);
+    Ok(region)
 }
 
 /// What [`run_program`] found.

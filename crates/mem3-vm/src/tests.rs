@@ -75,3 +75,45 @@ fn every_mnemonic_round_trips_its_name() {
     }
     assert_eq!(code("store v\nload v")[1].name(), "load");
 }
+
+// --- with_vm: the region comes from an untrusted size --------------------------------------------------
+
+#[test]
+fn with_vm_refuses_a_pool_above_the_limit_without_running() {
+    use crate::{MAX_POOL_SIZE, Options, with_vm};
+    let program = assemble("push 1\n").unwrap();
+    for size in [MAX_POOL_SIZE + 1, 100_000_000 << 20, usize::MAX] {
+        let options = Options { pool_size: Some(size), ..Options::default() };
+        let mut ran = false;
+        let result = with_vm(&program, &options, |_| ran = true);
+        assert_eq!(
+            result,
+            Err(mem3_object::Error::Pool(mem3_pool::Error::RegionTooLarge {
+                len: size,
+                max: MAX_POOL_SIZE
+            })),
+            "{size}"
+        );
+        assert!(!ran, "{size}: nothing runs");
+    }
+    // A `.pool` line above the limit is refused the same way.
+    let program = assemble(".pool 100000000M\npush 1\n").unwrap();
+    assert!(matches!(
+        with_vm(&program, &Options::default(), |_| ()),
+        Err(mem3_object::Error::Pool(mem3_pool::Error::RegionTooLarge { .. }))
+    ));
+}
+
+#[test]
+fn with_vm_makes_a_pool_at_the_limit_boundary_sizes() {
+    use crate::{Options, with_vm};
+    let program = assemble("push 1\nstore x\n").unwrap();
+    // A small size works and the pool is that size: the limit does not change ordinary runs.
+    let options = Options { pool_size: Some(4096), ..Options::default() };
+    let capacity = with_vm(&program, &options, |vm| {
+        vm.run(&mut std::io::sink()).unwrap();
+        vm.heap().stats().pool.capacity
+    })
+    .unwrap();
+    assert!(0 < capacity && capacity < 4096, "{capacity}");
+}

@@ -1,4 +1,4 @@
-//! One test per assembly error of VM.md, each checking the line it names.
+//! One test per assembly error of `docs/vm.md`, each checking the line it names.
 
 use mem3_vm::{AsmError, AsmErrorKind as K, SizeError, assemble};
 

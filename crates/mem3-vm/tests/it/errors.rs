@@ -1,10 +1,10 @@
-//! One test per runtime error of VM.md, each checking the line and the cause.
+//! One test per runtime error of `docs/vm.md`, each checking the line and the cause.
 
 use mem3_vm::{Options, RuntimeErrorKind as K};
 
 use crate::{error, error_with, run_with};
 
-/// Checks that `src` fails on `line` with `cause` (VM.md's words) and returns the error's kind.
+/// Checks that `src` fails on `line` with `cause` (the words of `docs/vm.md`) and returns the error's kind.
 fn fails(src: &str, line: usize, cause: &str) -> K {
     fails_with(src, &Options::default(), line, cause)
 }

@@ -1,15 +1,14 @@
 //! Trace replay: parsing errors, the shared traces, the figures, the minimum pool, and the index against the
 //! linear reference.
-#![cfg(feature = "std")]
+
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
-use mem3_pool::{
-    Config, Policy, Pool, Search,
-    trace::{
-        self, OwnedPool, Trace, TraceAllocator, TraceError, TraceErrorKind, default_pool_bytes,
-        min_pool, min_pool_bytes, replay, replay_checked, replay_on_pool,
-    },
+use mem3_pool::{Config, Policy, Pool, Search};
+use mem3_trace::{
+    self as trace, OwnedPool, Trace, TraceAllocator, TraceError, TraceErrorKind,
+    default_pool_bytes, min_pool, min_pool_bytes, replay, replay_checked, replay_on_pool,
 };
 use proptest::prelude::*;
 
@@ -140,8 +139,11 @@ fn comments_blank_lines_crlf_tabs_and_ids_reused_after_free_are_accepted() {
     assert_eq!(t.slots(), 1);
     assert_eq!(t.peak_live_bytes(), 32);
     assert_eq!((t.line(0), t.line(4)), (Some(4), Some(9)));
-    assert_eq!(t.ops()[0], trace::Op::Alloc { slot: 0, size: 16, align: 64 });
-    assert_eq!(t.ops()[1], trace::Op::Realloc { slot: 0, old_size: 16, new_size: 32, align: 64 });
+    let ops: Vec<_> = t.ops().collect();
+    assert_eq!(ops[0], trace::Op::Alloc { slot: 0, size: 16, align: 64 });
+    assert_eq!(ops[1], trace::Op::Realloc { slot: 0, old_size: 16, new_size: 32, align: 64 });
+    assert_eq!(ops[2], trace::Op::Free { slot: 0, size: 32, align: 64 });
+    assert_eq!(ops[3], trace::Op::Alloc { slot: 0, size: 0, align: 8 });
     assert_eq!(Trace::parse(&gzip(text.as_bytes())).unwrap(), t, "gzip is detected by its magic");
 }
 
@@ -149,7 +151,116 @@ fn comments_blank_lines_crlf_tabs_and_ids_reused_after_free_are_accepted() {
 fn slots_are_dense_and_reused() {
     let t = Trace::parse(b"# mem3 trace v1\na 4000000000 1\na 5 2\nf 4000000000\na 9 3\n").unwrap();
     assert_eq!(t.slots(), 2);
-    assert_eq!(t.ops()[3], trace::Op::Alloc { slot: 0, size: 3, align: 8 });
+    assert_eq!(t.ops().nth(3), Some(trace::Op::Alloc { slot: 0, size: 3, align: 8 }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The compact form and the parser's bounds (issue 11, item 5).
+
+#[test]
+fn sizes_and_alignments_of_every_width_survive_the_compact_form() {
+    let big = [u32::MAX as usize - 1, u32::MAX as usize, u32::MAX as usize + 1, usize::MAX];
+    let mut text = String::from("# mem3 trace v1\n");
+    let mut want = Vec::new();
+    for (i, &size) in big.iter().enumerate() {
+        let align = 1usize << (i * 20).min(63);
+        text += &format!("a {i} {size} {align}\nr {i} {}\n", size / 3);
+        want.push(trace::Op::Alloc { slot: i as u32, size, align });
+        want.push(trace::Op::Realloc { slot: i as u32, old_size: size, new_size: size / 3, align });
+    }
+    text += "a 9 0 9223372036854775808\nf 9\nf 3\n";
+    want.push(trace::Op::Alloc { slot: 4, size: 0, align: 1 << 63 });
+    want.push(trace::Op::Free { slot: 4, size: 0, align: 1 << 63 });
+    want.push(trace::Op::Free { slot: 3, size: usize::MAX / 3, align: 1 << 60 });
+    let t = Trace::parse(text.as_bytes()).unwrap();
+    assert_eq!(t.ops().collect::<Vec<_>>(), want);
+    assert_eq!(t.ops().len(), t.len());
+    assert_eq!(t.len(), want.len());
+}
+
+#[test]
+fn a_request_takes_8_bytes_and_lines_are_kept_exactly() {
+    let t = load("perl-hash");
+    let per_op = t.heap_bytes() as f64 / t.len() as f64;
+    assert!(per_op <= 12.0, "{per_op} bytes per request");
+    // Line numbers across comments and blank lines.
+    let text = "# mem3 trace v1\na 1 8\n\n# c\na 2 8\nf 1\n#\n#\nf 2\na 3 8\n";
+    let t = Trace::parse(text.as_bytes()).unwrap();
+    let lines: Vec<_> = (0..t.len()).map(|i| t.line(i)).collect();
+    assert_eq!(lines, [Some(2), Some(5), Some(6), Some(9), Some(10)]);
+    assert_eq!(t.line(5), None);
+}
+
+fn too_large(e: &TraceError) -> Option<(&'static str, u64)> {
+    match e.kind {
+        TraceErrorKind::TooLarge { what, limit } => Some((what, limit)),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_gzip_bomb_is_an_error_at_the_text_limit() {
+    // 16 MiB of blank lines in a small gzip member; the limit set to 1 MiB.
+    let mut text = b"# mem3 trace v1\n".to_vec();
+    text.resize(16 << 20, b'\n');
+    let limits = trace::Limits { max_text_bytes: 1 << 20, ..trace::Limits::DEFAULT };
+    for input in [gzip(&text), text.clone()] {
+        let e = Trace::read(&input[..], limits).unwrap_err();
+        assert_eq!(too_large(&e), Some(("bytes of text", 1 << 20)), "{e}");
+        assert!(e.line > 1000 && e.line <= (1 << 20) + 1, "{e}");
+        assert!(e.to_string().contains("trace too large: more than 1048576 bytes of text"), "{e}");
+    }
+    // Just at the limit it parses.
+    let limits = trace::Limits { max_text_bytes: 16 << 20, ..trace::Limits::DEFAULT };
+    assert!(Trace::read(&gzip(&text)[..], limits).unwrap().is_empty());
+}
+
+#[test]
+fn too_many_requests_is_an_error_at_the_limit() {
+    let mut text = String::from("# mem3 trace v1\n");
+    for i in 0..100 {
+        text += &format!("a {i} 8\n");
+    }
+    let limits = trace::Limits { max_requests: 99, ..trace::Limits::DEFAULT };
+    let e = Trace::read(text.as_bytes(), limits).unwrap_err();
+    assert_eq!((e.line, too_large(&e)), (101, Some(("requests", 99))));
+    let limits = trace::Limits { max_requests: 100, ..trace::Limits::DEFAULT };
+    assert_eq!(Trace::read(text.as_bytes(), limits).unwrap().len(), 100);
+}
+
+#[test]
+fn an_overlong_line_is_an_error_unless_it_is_a_comment() {
+    let long = "9".repeat(trace::MAX_LINE);
+    let e = err(&format!("# mem3 trace v1\na 1 8\na 2 {long}\n"));
+    assert_eq!((e.line, too_large(&e)), (3, Some(("bytes in one line", trace::MAX_LINE as u64))));
+    let t = Trace::parse(format!("# mem3 trace v1\n# {long}{long}\na 1 8\n").as_bytes()).unwrap();
+    assert_eq!((t.len(), t.line(0)), (1, Some(3)));
+    // A header followed by junk on the same line is not the header.
+    assert_eq!(err(&format!("# mem3 trace v1{long}\n")).kind, TraceErrorKind::MissingHeader);
+}
+
+#[test]
+fn a_failing_reader_is_an_error_naming_the_line() {
+    struct Failing(&'static [u8]);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0.len()).min(3);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let e = Trace::read(Failing(b"# mem3 trace v1\na 1 8\n"), trace::Limits::DEFAULT).unwrap_err();
+    assert_eq!(e.line, 3);
+    assert_eq!(e.kind, TraceErrorKind::Read("disk on fire".into()));
+    // A reader that hands out one byte at a time still finds the gzip magic.
+    let gz = gzip(b"# mem3 trace v1\na 1 8\nf 1\n");
+    let leaked: &'static [u8] = Box::leak(gz.into_boxed_slice());
+    let e = Trace::read(Failing(leaked), trace::Limits::DEFAULT).unwrap_err();
+    assert!(matches!(e.kind, TraceErrorKind::Gzip(_)), "{e}");
 }
 
 proptest! {
@@ -249,22 +360,6 @@ fn figures_are_consistent() {
         assert!(report.largest_free_bytes <= report.free_bytes && report.free_bytes < pool_bytes);
         assert!((0.0..=1.0).contains(&report.fragmentation));
         assert!(report.elapsed_ns > 0 && report.ops_per_sec > 0.0);
-        let json = report.to_json();
-        for field in [
-            "ops",
-            "failed_at",
-            "pool_bytes",
-            "peak_live_bytes",
-            "peak_extent_bytes",
-            "largest_free_bytes",
-            "free_bytes",
-            "fragmentation",
-            "elapsed_ns",
-            "ops_per_sec",
-        ] {
-            assert!(json.contains(&format!("\"{field}\":")), "{field} in {json}");
-        }
-        assert!(json.contains("\"failed_at\":null") && !json.contains("min_pool_bytes"), "{json}");
     }
 }
 
@@ -274,8 +369,39 @@ fn a_failed_request_stops_the_replay_and_names_its_line() {
     let report = replay_on_pool(&t, 4096, Config::default()).unwrap();
     assert_eq!((report.ops, report.failed_at), (1, Some(4)));
     assert_eq!(report.peak_live_bytes, 1000, "the peak of what was replayed");
-    assert!(report.to_json().contains("\"failed_at\":4"));
     assert!(replay_on_pool(&t, 10, Config::default()).is_err(), "a region too small for any pool");
+}
+
+#[test]
+fn the_default_pool_is_capped_and_a_request_that_cannot_fit_is_reported() {
+    let t = Trace::parse(b"# mem3 trace v1\na 1 100\na 2 1000000000000\nf 2\nf 1\n").unwrap();
+    assert_eq!(t.peak_live_bytes(), 1_000_000_000_100);
+    assert_eq!(default_pool_bytes(&t), trace::DEFAULT_POOL_CAP, "not 2 TB");
+    let report = replay_on_pool(&t, default_pool_bytes(&t), Config::default()).unwrap();
+    assert_eq!(
+        (report.ops, report.failed_at, report.failed_request),
+        (1, Some(3), Some(1_000_000_000_000))
+    );
+    assert!(report.largest_free_bytes > trace::DEFAULT_POOL_CAP / 2, "{report:?}");
+    // A resize that cannot fit reports its new size.
+    let t = Trace::parse(b"# mem3 trace v1\na 1 100\nr 1 99999999999\n").unwrap();
+    let r = replay(&t, &mut OwnedPool::new(1 << 16, Config::default()).unwrap());
+    assert_eq!((r.ops, r.failed_at, r.failed_request), (1, Some(3), Some(99_999_999_999)));
+    // A complete replay has neither.
+    let r = replay(&load("gcc-as"), &mut OwnedPool::new(1 << 24, Config::default()).unwrap());
+    assert_eq!((r.failed_at, r.failed_request), (None, None));
+}
+
+#[test]
+fn an_owned_pool_above_the_limit_is_an_error_not_an_abort() {
+    use mem3_pool::Error;
+    for bytes in [trace::MAX_POOL_BYTES + 1, 100_000_000 << 20, usize::MAX] {
+        assert_eq!(
+            OwnedPool::new(bytes, Config::default()).unwrap_err(),
+            Error::RegionTooLarge { len: bytes, max: trace::MAX_POOL_BYTES }
+        );
+    }
+    assert!(replay_on_pool(&load("gcc-as"), usize::MAX, Config::default()).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+// Only `region` (allocating and freeing regions, making a pool over one) needs `unsafe`.
+#![deny(unsafe_code)]
+
+mod error;
+mod format;
+#[allow(unsafe_code)] // the one module that allocates raw memory; every block says why it is sound
+mod region;
+mod replay;
+mod report;
+
+pub use error::{CheckError, TraceError, TraceErrorKind};
+pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
+pub use region::{MAX_POOL_BYTES, OwnedPool, PAGE, Region};
+pub use replay::{
+    DEFAULT_POOL_CAP, Replay, TraceAllocator, default_pool_bytes, min_pool, replay, replay_checked,
+};
+pub use report::{Report, min_pool_bytes, replay_on_pool, replay_on_pool_inspect};
