@@ -198,6 +198,32 @@ impl Pool<'_> {
         node_max(self.summary_node(top, 0))
     }
 
+    /// The first slot whose entry is at least `g`: in the node of the lowest slot with a free block if it is
+    /// there (small requests usually are), else by a descent from the root.
+    #[inline]
+    fn first_slot(&self, g: u32) -> Option<usize> {
+        let first = self.summary.first;
+        if first >= self.summary.levels[0].len {
+            return None;
+        }
+        let node = first / FANOUT;
+        let mask = at_least(self.summary_node(0, node), g) & (u32::MAX << (first % FANOUT));
+        if mask != 0 {
+            return Some(node * FANOUT + mask.trailing_zeros() as usize);
+        }
+        let top = self.summary.count - 1;
+        let mut i = 0;
+        for level in (0..=top).rev() {
+            let mask = at_least(self.summary_node(level, i), g);
+            if mask == 0 {
+                debug_assert!(level == top, "summary entry larger than its node's maximum");
+                return None;
+            }
+            i = i * FANOUT + mask.trailing_zeros() as usize;
+        }
+        Some(i)
+    }
+
     /// The first slot at or after `from` whose entry is at least `g`.
     #[inline]
     fn next_slot(&self, from: usize, g: u32) -> Option<usize> {
@@ -237,7 +263,7 @@ impl Pool<'_> {
     #[inline]
     pub(crate) fn summary_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         let g = (need / GRANULE) as u32;
-        let mut slot = self.next_slot(self.summary.first, g);
+        let mut slot = self.first_slot(g);
         while let Some(s) = slot {
             // The slot's free blocks in address order; for `MIN_ALIGN`, the entry guarantees one fits.
             let mut bits = self.free_word(s);
