@@ -20,47 +20,90 @@ const SEED: u64 = 0x6d65_6d33;
 /// What limits mem3 where it misses a target: measured by hand (instruction counts are repeatable, so they are
 /// quoted; the commands reproduce them), kept here so every regenerated report carries it.
 const ANALYSIS: &str = r#"
-## What limits mem3, measured
+## The free index: designs measured (issue 12)
 
-**Speed.** mem3 finds the exact address-ordered first fit (or best fit) through an AVL tree of the free blocks,
-keyed by address (or size and address) with each node holding the largest block below it. Every allocation
-and every free that does not merge into the top block descends that tree (depth about log2 of the free
-blocks, each level a likely cache miss in a large heap) and walks back up to fix heights and maxima. talc,
-rlsf and dlmalloc answer from size-class bins: a bitmap scan and a list unlink, no search. Counted with
-`valgrind --tool=callgrind target/release/profile actions 1000 ALLOCATOR` (random actions, max size 1000):
+First fit must place every block exactly where the linear reference does (the model test checks every
+offset). Three indexes were built behind the same `Pool` API and measured on the same workloads:
 
-| | instructions per allocation | instructions per free |
-|---|---|---|
-| mem3 first fit | about 725 | about 470 |
-| talc | about 68 | about 54 |
+- **AVL** (the first round's): one tree of the free blocks keyed by address, each node holding its subtree's
+  largest block; a descent from the root and fix-ups on the way back up on every operation.
+- **A, the summary** (chosen, now the default under first fit): one `u32` per 512-byte slot, the largest free
+  block starting there, and levels of 16-entry maxima (one cache line, one SSE2 compare) above it; a search
+  looks in the lowest free slot's node, else descends from the root, then walks the slot's free blocks through
+  a free-start bitmap. Free blocks hold no index fields. See docs/ARCHITECTURE.md.
+- **B, segregated classes** (prototype, not kept): TLSF's two-level size classes, each class an AVL tree keyed
+  by address, the classes' lowest blocks in a tournament tree of minima; first fit is the lower of "the lowest
+  block of any class above the request's" and "the first fitting block of the request's own class".
 
-Ten times the instructions cost three to four times the time. What was done to get here (each step measured the
-same way, 317M instructions for the whole run down to 287M, of which 136M are the benchmark's region setup):
-iterative insert and remove with a path stack and fix-ups that stop at the first unchanged node; the top block
-(the last free block, usually the largest) kept out of the tree, so carving from it or merging into it is O(1)
-instead of refreshing maxima up to the root; alignment padding given to the previous block instead of a 40-byte
-free fragment; a single descent for aligned requests. What was tried and measured worse: reusing the search's
-path for the removal that follows it (copying the path cost more than the descent it saved), uninitialised path
-storage. What is left is the design: the first-fit guarantee needs an ordered search structure, and a binned
-allocator's O(1) path does not give first fit. Best fit pays more, since its key includes the size, so every
-resize in place is a removal and an insertion.
+Instructions per call of `Pool::alloc_aligned` and `Pool::free` (inclusive, every caller; the allocation
+count includes the moves inside resizes), against talc's `allocate` and `deallocate`, with
+`valgrind --tool=callgrind target/release/profile WORKLOAD mem3` (or `talc`; `REPS=1`) and
+`benches/scripts/per-call.py OUT Pool::alloc_aligned Pool::free`:
 
-**Minimum pool.** mem3 is within 1-2% of talc and 6-8% of the best peer (linked_list_allocator on gcc-as, which
-keeps no header at all because its caller passes the layout back at free, and dlmalloc on perl-hash). Of mem3's
-overhead, the block-start bitmap is 1/65 of the region (1.5%): it is what lets every `free`, `realloc` and
-`payload` check any offset exactly in O(1). The rest is the 8-byte header and the 32-byte smallest block (a free
-block must hold its tree node and footer).
+| workload | AVL alloc / free | A alloc / free | B alloc / free | talc alloc / free |
+|---|---|---|---|---|
+| trace perl-hash | 369 / 393 | 529 / 186 | 679 / 552 | 77 / 45 |
+| trace gcc-as | 220 / 248 | 304 / 200 | 392 / 318 | 100 / 53 |
+| trace sqlite-mem | 368 / 327 | 523 / 202 | 792 / 482 | 70 / 41 |
+| random actions, max 1000 | 574 / 466 | 695 / 211 | 1007 / 570 | 68 / 43 |
+| random actions, max 30000 | 682 / 496 | 915 / 304 | 1290 / 730 | 87 / 52 |
 
-**Heap efficiency.** First fit 92.7%, best fit 96.0%, talc 95.2%, dlmalloc 97.7%; 98% is reached by no allocator
-here. This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit keeps low
-addresses dense and leaves the large holes high, where a later large request may not fit.
+Time, same binary, interleaved runs of the profile binary on a quiet moment (medians of 5; 2026-12-01):
+
+| workload | AVL | A | talc | A / AVL | A / talc |
+|---|---|---|---|---|---|
+| trace perl-hash, M requests/s | 18.2 | 21.4 | 63.1 | 1.18× | 0.34× |
+| trace sqlite-mem, M requests/s | 22.0 | 25.1 | 56.9 | 1.14× | 0.44× |
+| trace gcc-as, M requests/s | 21.3 | 20.8 | 42.4 | 0.98× | 0.49× |
+| random actions max 1000, M ops/s | 3.4 | 7.4 | 18.0 | 2.2× | 0.41× |
+| random actions max 30000, M ops/s | 1.65 | 2.23 | 2.18 | 1.35× | 1.02× |
+| alloc+free pair at 10^6 live, ns | 400 | 130 | 40 | 3.1× | 0.3× |
+
+(The random-action and scaling rows come from a noisier moment than the trace rows; the report's tables
+above, measured in one run with every peer, are the figures of record.)
+
+**What limited each.**
+- *AVL*: a root-to-leaf descent of dependent loads (each a likely cache miss in a large heap) and a walk back
+  up on every operation that does not touch the top block; 16 bytes of node in every free block.
+- *B*: a block that an allocation carves or a free merges into usually changes class, so each such update is
+  a removal from one tree and an insertion into another, plus a tournament update: 126,401 of 127,752 in-place
+  updates on random actions max 1000 changed class. Coarser classes (4, 2, 1 per power of two) did not help.
+  It lost to the AVL everywhere under first fit (1.2-1.9× its instructions), and needs the same 32-byte
+  smallest block. Under best fit it cost 0.58-0.80× the AVL's instructions per free; the AVL stays for best fit
+  for now.
+- *A*: what remains is the search and the settle, not memory: the summary of a 64 MiB heap is 512 KiB, the
+  top levels stay in cache, and a free touches one entry (it raises, stopping at the first large-enough
+  entry), which is why frees cost half the AVL's. An allocation pays the search (one node when the lowest free
+  slot's node holds a fit, else one node per level) and then, when the block it took held its slot's
+  maximum, a recomputation of that slot from its free blocks and of each entry above that equalled it (an
+  SSE2 maximum per level). Requests aligned above 8 (a quarter of random actions) also pay the padding rule:
+  a backward scan of the start bitmap for a neighbour to absorb the padding.
+
+**Targets of issue 12.** Requests/s ≥ talc's on every trace: missed (0.34-0.49×). Random actions ≥ 1.0× talc:
+missed except at max 30000. Instructions within 1.5× talc's: missed (allocation 3-8×, free 4-5×). The pair at
+10^6 live ≤ 2× its cost at 10^2: met (the summary does not grow with the number of free blocks, only with the
+heap). A binned allocator's allocation is a bitmap scan and a list unlink; exact first fit must at least find
+the lowest slot holding a fit and keep that answer true after the block is taken, which is where A's
+instructions go. Next steps measured as promising but not done: a per-size cache of the first fitting slot
+for small requests (a lower bound kept by frees), so small searches start at their slot; cheaper padding for
+aligned requests; and the space cost of the second bitmap (issue 14: the summary's metadata is 3.9% of the
+region against the AVL's 1.5%, which shows in the minimum-pool table above).
+
+**Minimum pool.** The first-fit pool's metadata is the start bitmap, the free-start bitmap and the summary:
+1/64 + 1/64 + 1/128 of the heap, about 3.9% of the region (best fit keeps only the start bitmap, 1.5%). The
+rest of the overhead is the 8-byte header and the 32-byte smallest block.
+
+**Heap efficiency.** This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit
+keeps low addresses dense and leaves the large holes high, where a later large request may not fit.
 
 **Compaction.** About 60 ns of fixed work per object moved (walk the header, move the run, set two start bits,
 call back; the object heap decodes the object header and fixes one handle-table slot) against about 10 ns for
 `copy_within` to copy the same 64 bytes on average; runs of adjacent objects move in one copy. The ratio also
 swings with the machine's load: the handle table and the heap compete for the shared cache, while `copy_within`
-streams (0.06× to 0.19× seen on the same build, on an otherwise idle machine too).
+streams.
 "#;
+/// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
+const VM_LOOP_BEFORE: f64 = 5.86e6;
 const RA_MAX_SIZES: [usize; 5] = [200, 1000, 3000, 10_000, 30_000];
 const RA_ACTIONS: usize = 200_000;
 const RA_REGION: usize = 128 << 20;
@@ -349,12 +392,15 @@ fn main() {
         let _ = writeln!(md);
     }
     for max in RA_MAX_SIZES {
-        let (m, t) = (ra[&(max, Kind::Mem3FirstFit)], ra[&(max, Kind::Talc)]);
-        targets.push(Target {
-            what: format!("random actions, max {max}: mem3 first-fit ≥ 0.8 × talc"),
-            measured: format!("{} vs {} ({})", mops(m), mops(t), ratio(m, t)),
-            met: m >= 0.8 * t,
-        });
+        let t = ra[&(max, Kind::Talc)];
+        for (kind, factor) in [(Kind::Mem3FirstFit, 1.0), (Kind::Mem3BestFit, 0.8)] {
+            let m = ra[&(max, kind)];
+            targets.push(Target {
+                what: format!("random actions, max {max}: {} ≥ {factor:.1} × talc", kind.name()),
+                measured: format!("{} vs {} ({})", mops(m), mops(t), ratio(m, t)),
+                met: m >= factor * t,
+            });
+        }
     }
 
     // 3. Heap efficiency.
@@ -443,13 +489,13 @@ fn main() {
     for kind in [Kind::Mem3FirstFit, Kind::Mem3BestFit] {
         let growth = sc[&(1_000_000, kind)] / sc[&(100, kind)];
         targets.push(Target {
-            what: format!("scaling: {} alloc+free at 10^6 live ≤ 3 × at 10^2", kind.name()),
+            what: format!("scaling: {} alloc+free at 10^6 live ≤ 2 × at 10^2", kind.name()),
             measured: format!(
                 "{:.1} ns vs {:.1} ns ({growth:.2}×)",
                 sc[&(1_000_000, kind)],
                 sc[&(100, kind)]
             ),
-            met: growth <= 3.0,
+            met: growth <= 2.0,
         });
     }
 
@@ -518,6 +564,17 @@ fn main() {
             )
         };
         let r = runs[0];
+        if name.starts_with("allocation loop") {
+            let allocs = per_sec(|r| r.allocations);
+            targets.push(Target {
+                what: format!(
+                    "VM allocation loop: allocations/s ≥ 2 × the first round's {}",
+                    mops(VM_LOOP_BEFORE)
+                ),
+                measured: format!("{} ({:.2}×)", mops(allocs), allocs / VM_LOOP_BEFORE),
+                met: allocs >= 2.0 * VM_LOOP_BEFORE,
+            });
+        }
         let _ = writeln!(
             md,
             "| {name} | {} | {} | {} | {} | {} |",
