@@ -37,6 +37,8 @@ pub(crate) enum Op {
     Coalesce,
     /// `compact()`.
     Compact,
+    /// `compact()` with a relocation callback that unwinds at its `at`-th call (if it gets that far).
+    CompactPanic { at: u8 },
     /// Free an arbitrary offset that is not a live block's payload (inside a block, a header, past the end).
     FreeInvalid { offset: u32 },
     /// Free a block that was already freed, unless its offset is live again.
@@ -96,6 +98,40 @@ struct Model<'a> {
 }
 
 impl Model<'_> {
+    /// Compacts with a callback that unwinds at call `at`, then checks the pool and finds every live block
+    /// again. Compaction never reorders blocks, so the used blocks in address order are the live blocks in
+    /// their old address order, whichever were moved (reported or not); their patterns prove it.
+    fn compact_unwinding(&mut self, at: usize) {
+        // A build that aborts on panic (a fuzzer's may) cannot unwind: compact to the end instead.
+        let at = if cfg!(panic = "unwind") { at } else { usize::MAX };
+        let mut calls = 0;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.pool.compact(|_, _, _| {
+                if calls == at {
+                    // `resume_unwind` skips the panic hook: no message, and no abort under a fuzzer's hook.
+                    std::panic::resume_unwind(Box::new("relocation callback fails"));
+                }
+                calls += 1;
+            })
+        }));
+        self.pool
+            .check()
+            .unwrap_or_else(|e| panic!("after a compaction unwound at call {at}: {e}"));
+        self.live.sort_by_key(|l| l.block);
+        let used: Vec<Block> = self.pool.blocks().filter_map(|info| info.block()).collect();
+        assert_eq!(used.len(), self.live.len(), "compaction changed the number of used blocks");
+        for (live, block) in self.live.iter_mut().zip(used) {
+            if live.block != block {
+                assert!(!live.pinned, "a pinned block moved");
+                live.block = block;
+                live.align = MIN_ALIGN;
+            }
+        }
+        for live in &self.live {
+            verify(&self.pool, live);
+        }
+    }
+
     /// Applies `op`; returns what an allocation or resize returned, for the comparison of the two searches.
     fn apply(&mut self, op: &Op, id: u32) -> Option<Result<Block, Error>> {
         let base = self.pool.base().as_ptr() as usize;
@@ -181,6 +217,10 @@ impl Model<'_> {
                     assert!(stats.free_blocks <= 1);
                     assert_eq!(stats.largest_free, stats.free_bytes);
                 }
+                None
+            }
+            Op::CompactPanic { at } => {
+                self.compact_unwinding(usize::from(at));
                 None
             }
             Op::FreeInvalid { offset } => {
