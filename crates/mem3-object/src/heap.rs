@@ -157,8 +157,16 @@ impl<'a> ObjectHeap<'a> {
             // The header's length field is a `u32`.
             return Err(self.out_of_memory(size));
         }
+        // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
+        // its capacity, counted in `handle_table_bytes`) as it was.
         let owner = self.table.prepare()?;
         let block = self.alloc_block(size)?;
+        if let Err(e) = self.table.reserve() {
+            // Only the global allocator refusing a few bytes gets here. Give the block back; with deferred
+            // coalescing the pool may keep it as a separate free block.
+            self.pool.free(block).expect("the block was just allocated");
+            return Err(e);
+        }
         let payload = self.pool.payload_mut(block).expect("the block was just allocated");
         object::encode(payload, value, owner, ObjectFlags::empty());
         let handle = self.table.insert(block);

@@ -178,6 +178,32 @@ fn out_of_memory() {
     heap.check().unwrap();
 }
 
+/// Issue 11: a failed allocation used to reserve room in the handle table before asking the pool, so
+/// `handle_table_bytes` grew although the operation failed.
+#[test]
+fn a_failed_alloc_changes_no_figure() {
+    let mut r = region(1024);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let big = "x".repeat(2000);
+    // An empty table, then a table whose capacity is exactly its length: both would have to grow.
+    let before = heap.stats();
+    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert_eq!(heap.stats(), before, "a failed alloc on an empty table changes nothing");
+    let mut live = Vec::new();
+    while heap.stats().handle_slots == 0
+        || heap.table.slots.len() < heap.table.slots.capacity()
+    {
+        live.push(heap.alloc_int(live.len() as i64).unwrap());
+    }
+    let before = heap.stats();
+    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert_eq!(heap.stats(), before, "a failed alloc on a full table changes nothing");
+    for (i, &h) in live.iter().enumerate() {
+        assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
+    }
+    heap.check().unwrap();
+}
+
 #[test]
 fn pool_errors_pass_through() {
     let mut r = region(8);
