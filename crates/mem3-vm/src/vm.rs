@@ -60,7 +60,7 @@ impl Options {
 /// What a run did, counted by the VM.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
-    /// Instructions executed.
+    /// Instructions executed to completion (one that failed is not counted: it changed nothing).
     pub steps: u64,
     /// Objects allocated.
     pub allocations: u64,
@@ -226,13 +226,17 @@ impl<'p, 'a> Vm<'p, 'a> {
                     return Err(Kind::StepLimit { limit });
                 }
             }
-            self.stats.steps += 1;
             self.step(instr, out)?;
+            // Counted once it has run: a failed instruction changes nothing, not even the count.
+            self.stats.steps += 1;
         }
         Ok(())
     }
 
-    /// Runs one instruction: on success `pc` names the next one; on failure it is unchanged.
+    /// Runs one instruction: on success `pc` names the next one. On failure nothing the program can see
+    /// has changed (the stack, the variables, `pc`): every check and every allocation comes before the
+    /// first change, so a retry runs the same instruction on the same operands. An allocation that failed
+    /// may have collected garbage and defragmented, which no live value notices.
     fn step(&mut self, instr: Instr, out: &mut dyn Write) -> Result<(), Kind> {
         let mut next = self.pc + 1;
         match instr {
@@ -439,12 +443,16 @@ impl<'p, 'a> Vm<'p, 'a> {
         self.push(handle)
     }
 
-    /// Pops `n` operands and pushes a new object holding `value`. The operands are popped before the
-    /// allocation, so a collection it triggers may free them.
+    /// Replaces the top `n` operands with a new object holding `value`. The operands stay on the stack
+    /// until the allocation has succeeded, so an instruction that runs out of memory leaves the stack as it
+    /// was and can be retried (a collection the allocation triggers keeps them, as roots).
     fn replace(&mut self, n: usize, value: ObjectRef<'_>) -> Result<(), Kind> {
-        self.stack.truncate(self.stack.len() - n);
+        debug_assert!(n >= 1 && self.stack.len() >= n);
         let handle = self.alloc(value)?;
-        self.push(handle)
+        self.stack.truncate(self.stack.len() - n);
+        // Popping `n >= 1` values made room: no stack limit to check.
+        self.stack.push(handle);
+        Ok(())
     }
 
     /// [`replace`](Vm::replace) with the string in the scratch buffer.
