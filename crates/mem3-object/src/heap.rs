@@ -1,5 +1,6 @@
 //! The object heap: a pool for the objects and a handle table that says where each one is.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use mem3_pool::{Block, BlockState, Config, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool, Stats};
@@ -49,6 +50,8 @@ pub struct ObjectHeap<'a> {
     /// Live objects whose pool block is pinned.
     pub(crate) pinned: usize,
     pub(crate) defragment_on_failure: bool,
+    /// Reused by [`retain`](ObjectHeap::retain): the victims' pool offsets and handles.
+    pub(crate) victims: Vec<(usize, Handle)>,
 }
 
 impl fmt::Debug for ObjectHeap<'_> {
@@ -82,6 +85,7 @@ impl<'a> ObjectHeap<'a> {
             table: HandleTable::new(),
             pinned: 0,
             defragment_on_failure: true,
+            victims: Vec::new(),
         })
     }
 
@@ -294,6 +298,26 @@ impl<'a> ObjectHeap<'a> {
         self.table.remove(h)?;
         self.pinned -= usize::from(pinned);
         Ok(())
+    }
+
+    /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
+    /// freed. The objects are freed from the highest pool address down, so each one merges into the free
+    /// space above it: freeing in handle order instead scatters free blocks that the pool has to index one
+    /// by one. O(handle slots + f log f) for f objects freed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] or [`Error::Pool`] if a victim's block is not what the handle table says (only
+    /// memory corruption causes it); the objects freed before it stay freed.
+    pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
+        let mut victims = core::mem::take(&mut self.victims);
+        victims.clear();
+        victims.extend(self.table.iter().filter(|&(h, _)| !keep(h)).map(|(h, b)| (b.offset(), h)));
+        victims.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let result = victims.iter().try_for_each(|&(_, h)| self.free(h));
+        let freed = victims.len();
+        self.victims = victims;
+        result.map(|()| freed)
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned

@@ -190,9 +190,7 @@ fn a_failed_alloc_changes_no_figure() {
     assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
     assert_eq!(heap.stats(), before, "a failed alloc on an empty table changes nothing");
     let mut live = Vec::new();
-    while heap.stats().handle_slots == 0
-        || heap.table.slots.len() < heap.table.slots.capacity()
-    {
+    while heap.stats().handle_slots == 0 || heap.table.slots.len() < heap.table.slots.capacity() {
         live.push(heap.alloc_int(live.len() as i64).unwrap());
     }
     let before = heap.stats();
@@ -201,6 +199,30 @@ fn a_failed_alloc_changes_no_figure() {
     for (i, &h) in live.iter().enumerate() {
         assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
     }
+    heap.check().unwrap();
+}
+
+#[test]
+fn retain_frees_exactly_the_rejected_objects() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..20).map(|i| heap.alloc_int(i).unwrap()).collect();
+    heap.pin(hs[3]).unwrap();
+    heap.pin(hs[4]).unwrap();
+    let freed = heap.retain(|h| h.index() % 3 == 0).unwrap();
+    assert_eq!(freed, 13);
+    for (i, &h) in hs.iter().enumerate() {
+        assert_eq!(heap.contains(h), i % 3 == 0, "handle {i}");
+    }
+    assert_eq!(heap.get(hs[9]), Ok(ObjectRef::Int(9)));
+    assert_eq!(heap.stats().pinned_objects, 1, "the freed pinned object is no longer counted");
+    // Freed from the top down, the garbage above the last kept object merged into one free block.
+    assert_eq!(heap.pool().stats().used_blocks, 7);
+    heap.check().unwrap();
+    assert_eq!(heap.retain(|_| true), Ok(0));
+    assert_eq!(heap.retain(|_| false), Ok(7));
+    assert!(heap.is_empty());
+    assert_eq!(heap.pool().stats().free_blocks, 1);
     heap.check().unwrap();
 }
 

@@ -139,10 +139,9 @@ pub struct Vm<'p, 'a> {
     globals: Vec<Option<Handle>>,
     /// Reused buffer for strings built from heap data before they are allocated into the same heap.
     scratch: String,
-    /// Reused buffer for the garbage collector's roots.
-    roots: Vec<Handle>,
-    /// Reused buffer for the garbage collector's victims.
-    garbage: Vec<Handle>,
+    /// The garbage collector's marks, by handle slot: the generation of the root handle with that slot, 0
+    /// for none. All 0 between collections.
+    marks: Vec<u32>,
     stats: RunStats,
 }
 
@@ -163,8 +162,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             calls: Vec::new(),
             globals: vec![None; program.globals.len()],
             scratch: String::new(),
-            roots: Vec::new(),
-            garbage: Vec::new(),
+            marks: Vec::new(),
             stats: RunStats::default(),
         }
     }
@@ -539,21 +537,27 @@ impl<'p, 'a> Vm<'p, 'a> {
         }
     }
 
-    /// Frees every object not reachable from the value stack or a variable.
+    /// Frees every object not reachable from the value stack or a variable: marks the roots by handle slot
+    /// (the largest generation seen, so a stale root keeps nothing alive), lets the heap sweep the rest, then clears
+    /// the marks it set. O(roots + handle slots), plus the frees.
     fn collect(&mut self) -> Result<(), Kind> {
         self.stats.collections += 1;
-        self.roots.clear();
-        self.roots.extend_from_slice(&self.stack);
-        self.roots.extend(self.globals.iter().flatten());
-        self.roots.sort_unstable();
-        self.roots.dedup();
-        self.garbage.clear();
-        let roots = &self.roots;
-        self.garbage.extend(self.heap.handles().filter(|h| roots.binary_search(h).is_err()));
-        for &handle in &self.garbage {
-            self.heap.free(handle).map_err(Kind::Heap)?;
+        let slots = self.heap.stats().handle_slots;
+        if self.marks.len() < slots {
+            self.marks.resize(slots, 0);
         }
-        self.stats.objects_collected += self.garbage.len() as u64;
+        let marks = &mut self.marks;
+        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
+            // A slot's generations only grow, so its live occupant's handle has the largest: a stale root
+            // sharing the slot must not overwrite that mark.
+            let mark = &mut marks[h.index() as usize];
+            *mark = (*mark).max(h.generation().get());
+        }
+        let freed = self.heap.retain(|h| marks[h.index() as usize] == h.generation().get());
+        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
+            marks[h.index() as usize] = 0;
+        }
+        self.stats.objects_collected += freed.map_err(Kind::Heap)? as u64;
         Ok(())
     }
 

@@ -224,7 +224,8 @@ fn all_or_nothing(src: &str, line: usize) {
         let vars: Vec<_> = program.variables().map(|name| vm.variable(name)).collect();
         (vm.stack().to_vec(), vars, vm.heap().len())
     };
-    let fails_here = |e: &mem3_vm::RuntimeError| e.line == line && e.kind.cause() == "out of memory";
+    let fails_here =
+        |e: &mem3_vm::RuntimeError| e.line == line && e.kind.cause() == "out of memory";
     let pool = (64..4096)
         .step_by(8)
         .find(|&size| {
