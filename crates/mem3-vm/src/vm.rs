@@ -397,7 +397,9 @@ impl<'p, 'a> Vm<'p, 'a> {
                 self.stats.explicit_frees += 1;
                 self.stack.pop();
             }
-            Instr::Gc => self.collect()?,
+            Instr::Gc => {
+                self.collect()?;
+            }
             Instr::Defrag => self.defragment(),
             Instr::Halt => next = self.program.code.len(),
         }
@@ -505,7 +507,12 @@ impl<'p, 'a> Vm<'p, 'a> {
         if let Ok(handle) = self.try_alloc(value)? {
             return Ok(handle);
         }
-        self.collect()?;
+        let freed = self.collect()?;
+        if freed > 0 && self.options.defragment {
+            // Compact what survived: the free space becomes one block at the top of the pool, which the
+            // pool carves from in O(1) until the next collection. It costs in proportion to the live set.
+            self.defragment();
+        }
         let mut last = match self.try_alloc(value)? {
             Ok(handle) => return Ok(handle),
             Err(e) => e,
@@ -540,7 +547,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// Frees every object not reachable from the value stack or a variable: marks the roots by handle slot
     /// (the largest generation seen, so a stale root keeps nothing alive), lets the heap sweep the rest, then clears
     /// the marks it set. O(roots + handle slots), plus the frees.
-    fn collect(&mut self) -> Result<(), Kind> {
+    fn collect(&mut self) -> Result<u64, Kind> {
         self.stats.collections += 1;
         let slots = self.heap.stats().handle_slots;
         if self.marks.len() < slots {
@@ -557,8 +564,9 @@ impl<'p, 'a> Vm<'p, 'a> {
         for h in self.stack.iter().chain(self.globals.iter().flatten()) {
             marks[h.index() as usize] = 0;
         }
-        self.stats.objects_collected += freed.map_err(Kind::Heap)? as u64;
-        Ok(())
+        let freed = freed.map_err(Kind::Heap)? as u64;
+        self.stats.objects_collected += freed;
+        Ok(freed)
     }
 
     /// Defragments the pool and counts it.
