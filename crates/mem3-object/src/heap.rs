@@ -301,9 +301,10 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
-    /// freed. The objects are freed from the highest pool address down, so each one merges into the free
-    /// space above it: freeing in handle order instead scatters free blocks that the pool has to index one
-    /// by one. O(handle slots + f log f) for f objects freed.
+    /// freed. It walks the pool's blocks (each object's header names its handle) and frees the victims from
+    /// the highest address down, so each one merges into the free space above it: freeing in handle order
+    /// instead scatters free blocks that the pool has to index one by one. O(blocks), plus the frees. An
+    /// object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it).
     ///
     /// # Errors
     ///
@@ -312,9 +313,19 @@ impl<'a> ObjectHeap<'a> {
     pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
         let mut victims = core::mem::take(&mut self.victims);
         victims.clear();
-        victims.extend(self.table.iter().filter(|&(h, _)| !keep(h)).map(|(h, b)| (b.offset(), h)));
-        victims.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        let result = victims.iter().try_for_each(|&(_, h)| self.free(h));
+        // The pool's blocks come in address order; each object's header names its handle.
+        for block in self.pool.blocks().filter_map(|info| info.block()) {
+            let Ok(Ok(hdr)) =
+                self.pool.payload(block).map(|p| object::decode_header(p, block.offset()))
+            else {
+                continue; // A corrupt header: `check` reports it; the object is left alone.
+            };
+            let h = Handle::new(hdr.index, hdr.generation);
+            if self.table.get(h) == Ok(block) && !keep(h) {
+                victims.push((block.offset(), h));
+            }
+        }
+        let result = victims.iter().rev().try_for_each(|&(_, h)| self.free(h));
         let freed = victims.len();
         self.victims = victims;
         result.map(|()| freed)
