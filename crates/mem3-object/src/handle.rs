@@ -139,6 +139,7 @@ impl HandleTable {
     }
 
     /// The block of the object `h` names.
+    #[inline]
     pub(crate) fn get(&self, h: Handle) -> Result<Block> {
         match self.slots.get(h.index as usize) {
             Some(&Slot::Occupied { generation, block }) if generation == h.generation => Ok(block),

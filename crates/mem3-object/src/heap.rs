@@ -229,6 +229,7 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// The payload of `h`'s object, and the object's pool offset for errors.
+    #[inline]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
         let block = self.table.get(h)?;
         Ok((self.pool.payload(block)?, block.offset()))
@@ -240,6 +241,7 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::StaleHandle`] if `h` names no live object; [`Error::Corrupt`] if the object's header or data
     /// is invalid (which only memory corruption can cause).
+    #[inline]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
         let (hdr, value) = object::decode(payload, offset)?;
