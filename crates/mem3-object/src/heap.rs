@@ -50,8 +50,8 @@ pub struct ObjectHeap<'a> {
     /// Live objects whose pool block is pinned.
     pub(crate) pinned: usize,
     pub(crate) defragment_on_failure: bool,
-    /// Reused by [`retain`](ObjectHeap::retain): the victims' pool offsets and handles.
-    pub(crate) victims: Vec<(usize, Handle)>,
+    /// Reused by [`retain`](ObjectHeap::retain): the victims' blocks, handles and whether they are pinned.
+    pub(crate) victims: Vec<(Block, Handle, bool)>,
 }
 
 impl fmt::Debug for ObjectHeap<'_> {
@@ -316,7 +316,8 @@ impl<'a> ObjectHeap<'a> {
         let mut victims = core::mem::take(&mut self.victims);
         victims.clear();
         // The pool's blocks come in address order; each object's header names its handle.
-        for block in self.pool.blocks().filter_map(|info| info.block()) {
+        for info in self.pool.blocks() {
+            let Some(block) = info.block() else { continue };
             let Ok(Ok(hdr)) =
                 self.pool.payload(block).map(|p| object::decode_header(p, block.offset()))
             else {
@@ -324,10 +325,16 @@ impl<'a> ObjectHeap<'a> {
             };
             let h = Handle::new(hdr.index, hdr.generation);
             if self.table.get(h) == Ok(block) && !keep(h) {
-                victims.push((block.offset(), h));
+                victims.push((block, h, info.state == BlockState::Pinned));
             }
         }
-        let result = victims.iter().rev().try_for_each(|&(_, h)| self.free(h));
+        // The walk proved each victim's block and pin state: free without asking the pool again.
+        let result = victims.iter().rev().try_for_each(|&(block, h, pinned)| {
+            self.pool.free(block)?;
+            self.table.remove(h)?;
+            self.pinned -= usize::from(pinned);
+            Ok(())
+        });
         let freed = victims.len();
         self.victims = victims;
         result.map(|()| freed)
