@@ -97,6 +97,7 @@ impl HandleTable {
     /// The handle the next [`insert`](HandleTable::insert) will return, or [`Error::TooManyHandles`] when
     /// the index space is used up. Changes nothing: the caller calls [`reserve`](HandleTable::reserve)
     /// once the object's block is allocated, so a failed allocation leaves the table as it was.
+    #[inline]
     pub(crate) fn prepare(&self) -> Result<Handle> {
         if let Some(index) = self.free_head {
             let Some(Slot::Vacant { generation, .. }) = self.slots.get(index as usize) else {
@@ -122,6 +123,7 @@ impl HandleTable {
 
     /// Puts `block` in the slot [`prepare`](HandleTable::prepare) chose and returns its handle. Call
     /// [`reserve`](HandleTable::reserve) first.
+    #[inline]
     pub(crate) fn insert(&mut self, block: Block) -> Handle {
         self.live += 1;
         if let Some(index) = self.free_head {

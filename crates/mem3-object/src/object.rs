@@ -167,22 +167,25 @@ fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
 }
 
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
+#[inline]
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle, flags: ObjectFlags) {
     let len = value.data_len();
     debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
     debug_assert!(u32::try_from(len).is_ok());
-    payload[KIND_OFFSET] = value.kind() as u8;
-    payload[FLAGS_OFFSET] = flags.bits();
-    payload[RESERVED_OFFSET..LEN_OFFSET].copy_from_slice(&0u16.to_ne_bytes());
-    payload[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
-    payload[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
-    payload[GENERATION_OFFSET..OBJECT_HEADER_SIZE]
-        .copy_from_slice(&owner.generation().get().to_ne_bytes());
-    let data = &mut payload[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + len];
+    // The header is built in a register-sized array and stored with one copy.
+    let mut hdr = [0u8; OBJECT_HEADER_SIZE];
+    hdr[KIND_OFFSET] = value.kind() as u8;
+    hdr[FLAGS_OFFSET] = flags.bits();
+    // `reserved` stays 0.
+    hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
+    hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
+    hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
+    let (head, data) = payload.split_at_mut(OBJECT_HEADER_SIZE);
+    head.copy_from_slice(&hdr);
     match value {
-        ObjectRef::Int(v) => data.copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Float(v) => data.copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Str(s) => data.copy_from_slice(s.as_bytes()),
+        ObjectRef::Int(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Float(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Str(s) => data[..len].copy_from_slice(s.as_bytes()),
     }
 }
 
