@@ -354,11 +354,19 @@ fn main() {
         let source = fs::read_to_string(&m3).expect("the mem3 program");
         let expected = run(&interps[0].command(&m3));
         assert!(expected.ok, "{program}.m3 fails in mem3: {}", expected.stderr);
+        // The repetitions take turns between the interpreters, so a change in the machine's load falls on
+        // all of them alike.
+        let file_of = |interp: &Interp| dir.join(format!("{program}.{}", interp.ext));
+        let mut all_runs: Vec<Vec<Run>> = interps.iter().map(|_| Vec::new()).collect();
+        for _ in 0..reps {
+            for (interp, runs) in interps.iter().zip(&mut all_runs) {
+                runs.push(run(&interp.timed(&file_of(interp))));
+            }
+        }
         let mut row = Vec::new();
-        for (i, interp) in interps.iter().enumerate() {
-            let file = dir.join(format!("{program}.{}", interp.ext));
+        for ((i, interp), runs) in interps.iter().enumerate().zip(all_runs) {
+            let file = file_of(interp);
             let mut cell = Cell::default();
-            let runs: Vec<Run> = (0..reps).map(|_| run(&interp.timed(&file))).collect();
             if let Some(bad) = runs.iter().find(|r| !r.ok || r.stdout != expected.stdout) {
                 cell.note = Some(format!("output differs or fails: {}", bad.stderr.trim()));
                 println!("{program} in {}: {}", interp.name, cell.note.as_deref().unwrap());
