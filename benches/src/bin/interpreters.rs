@@ -35,6 +35,9 @@ const PROGRAMS: [&str; 5] = ["fib", "arith", "strings", "churn", "torture"];
 const TIMING_POOL: usize = 2 << 20;
 /// The largest heap the bisection tries.
 const MAX_HEAP: usize = 2 << 20;
+/// GNU time, for each run's peak resident set (Debian's `time`); without it the figure includes what the
+/// child inherited from this process.
+const GNU_TIME: &str = "/usr/bin/time";
 const BEGIN: &str = "<!-- interpreters: generated, do not edit by hand -->";
 const END: &str = "<!-- interpreters: end of generated part -->";
 
@@ -61,6 +64,15 @@ fn run(argv: &[String]) -> Run {
         (tmp.join(format!("mem3-interp-{id}.out")), tmp.join(format!("mem3-interp-{id}.err")));
     let out = fs::File::create(&out_path).expect("a temporary file");
     let err = fs::File::create(&err_path).expect("a temporary file");
+    // A child's `ru_maxrss` includes what it inherited from this process before its `exec`, and this
+    // process holds mem3 pools of its own. GNU time is a small process: the peak it reports for its own
+    // child is the interpreter's.
+    let rss_path = tmp.join(format!("mem3-interp-{id}.rss"));
+    let mut argv = argv.to_vec();
+    if Path::new(GNU_TIME).exists() {
+        let wrap = [GNU_TIME, "-f", "maxrss-kib %M", "-o"].map(String::from);
+        argv.splice(0..0, wrap.into_iter().chain([rss_path.display().to_string()]));
+    }
     let start = Instant::now();
     let child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -86,8 +98,14 @@ fn run(argv: &[String]) -> Run {
         stdout: read(&out_path),
         stderr: read(&err_path),
         wall,
-        max_rss_kib: usage.ru_maxrss as u64,
+        max_rss_kib: fs::read_to_string(&rss_path)
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|l| l.strip_prefix("maxrss-kib ")?.trim().parse().ok())
+            })
+            .unwrap_or(usage.ru_maxrss as u64),
     };
+    let _ = fs::remove_file(rss_path);
     let _ = fs::remove_file(out_path);
     let _ = fs::remove_file(err_path);
     run
