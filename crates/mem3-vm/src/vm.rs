@@ -500,12 +500,31 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// Allocates an object for `value`. When it does not fit: collect and retry; then, if defragmenting is
     /// on and the free space would hold it, defragment and retry; then fail with "out of memory".
+    #[inline]
     fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
+        if !self.options.stress_defragment {
+            match self.heap.alloc(value) {
+                Ok(handle) => {
+                    self.stats.allocations += 1;
+                    return Ok(handle);
+                }
+                Err(HeapError::OutOfMemory { .. } | HeapError::TooManyHandles) => {}
+                Err(e) => return Err(Kind::Heap(e)),
+            }
+        }
+        self.alloc_slow(value)
+    }
+
+    /// [`alloc`](Vm::alloc) after a first attempt that did not fit (or, in stress mode, instead of it):
+    /// the collection and defragmentation sequence.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
         if self.options.stress_defragment {
             self.defragment();
-        }
-        if let Ok(handle) = self.try_alloc(value)? {
-            return Ok(handle);
+            if let Ok(handle) = self.try_alloc(value)? {
+                return Ok(handle);
+            }
         }
         let freed = self.collect()?;
         if freed > 0 && self.options.defragment {
