@@ -17,6 +17,10 @@ use mem3_trace::{Replay, Trace};
 
 const SEED: u64 = 0x6d65_6d33;
 
+/// The VM beside Lua and MicroPython has its own page and command, so this report does not erase it.
+const INTERPRETERS_LINK: &str = "mem3's VM beside Lua 5.4 and MicroPython (time, peak memory, smallest heap) is \
+     in [interpreters.md](interpreters.md), made by `cargo run --release -p mem3-benches --bin interpreters`.";
+
 /// What limits mem3 where it misses a target: measured by hand (instruction counts are repeatable, so they are
 /// quoted; the commands reproduce them), kept here so every regenerated report carries it.
 const ANALYSIS: &str = r#"
@@ -586,6 +590,7 @@ fn main() {
         );
     }
     let _ = writeln!(md, "\nThe allocation loop:\n\n```\n{}```", workloads::VM_ALLOCATION_LOOP);
+    let _ = writeln!(md, "\n{INTERPRETERS_LINK}");
 
     md.push_str(ANALYSIS);
 

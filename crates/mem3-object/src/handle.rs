@@ -94,9 +94,11 @@ impl HandleTable {
         HandleTable { slots: Vec::new(), free_head: None, live: 0, retired: 0, max_slots: u32::MAX }
     }
 
-    /// The handle the next [`insert`](HandleTable::insert) will return. Makes sure the table has room for
-    /// it, so that `insert` cannot fail; changes nothing else.
-    pub(crate) fn prepare(&mut self) -> Result<Handle> {
+    /// The handle the next [`insert`](HandleTable::insert) will return, or [`Error::TooManyHandles`] when
+    /// the index space is used up. Changes nothing: the caller calls [`reserve`](HandleTable::reserve)
+    /// once the object's block is allocated, so a failed allocation leaves the table as it was.
+    #[inline]
+    pub(crate) fn prepare(&self) -> Result<Handle> {
         if let Some(index) = self.free_head {
             let Some(Slot::Vacant { generation, .. }) = self.slots.get(index as usize) else {
                 unreachable!("the free list links vacant slots only");
@@ -107,11 +109,21 @@ impl HandleTable {
             .ok()
             .filter(|&index| index < self.max_slots)
             .ok_or(Error::TooManyHandles)?;
-        self.slots.try_reserve(1).map_err(|_| Error::TooManyHandles)?;
         Ok(Handle::new(index, FIRST_GENERATION))
     }
 
-    /// Puts `block` in the slot [`prepare`](HandleTable::prepare) chose and returns its handle.
+    /// Makes sure [`insert`](HandleTable::insert) cannot fail: room for one more slot when no vacant one is
+    /// left. [`Error::TooManyHandles`] when the global allocator refuses the memory.
+    pub(crate) fn reserve(&mut self) -> Result<()> {
+        if self.free_head.is_none() {
+            self.slots.try_reserve(1).map_err(|_| Error::TooManyHandles)?;
+        }
+        Ok(())
+    }
+
+    /// Puts `block` in the slot [`prepare`](HandleTable::prepare) chose and returns its handle. Call
+    /// [`reserve`](HandleTable::reserve) first.
+    #[inline]
     pub(crate) fn insert(&mut self, block: Block) -> Handle {
         self.live += 1;
         if let Some(index) = self.free_head {
@@ -129,6 +141,7 @@ impl HandleTable {
     }
 
     /// The block of the object `h` names.
+    #[inline]
     pub(crate) fn get(&self, h: Handle) -> Result<Block> {
         match self.slots.get(h.index as usize) {
             Some(&Slot::Occupied { generation, block }) if generation == h.generation => Ok(block),

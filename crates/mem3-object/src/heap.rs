@@ -1,5 +1,6 @@
 //! The object heap: a pool for the objects and a handle table that says where each one is.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use mem3_pool::{Block, BlockState, Config, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool, Stats};
@@ -49,6 +50,8 @@ pub struct ObjectHeap<'a> {
     /// Live objects whose pool block is pinned.
     pub(crate) pinned: usize,
     pub(crate) defragment_on_failure: bool,
+    /// Reused by [`retain`](ObjectHeap::retain): the victims' blocks, handles and whether they are pinned.
+    pub(crate) victims: Vec<(Block, Handle, bool)>,
 }
 
 impl fmt::Debug for ObjectHeap<'_> {
@@ -82,6 +85,7 @@ impl<'a> ObjectHeap<'a> {
             table: HandleTable::new(),
             pinned: 0,
             defragment_on_failure: true,
+            victims: Vec::new(),
         })
     }
 
@@ -157,8 +161,16 @@ impl<'a> ObjectHeap<'a> {
             // The header's length field is a `u32`.
             return Err(self.out_of_memory(size));
         }
+        // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
+        // its capacity, counted in `handle_table_bytes`) as it was.
         let owner = self.table.prepare()?;
         let block = self.alloc_block(size)?;
+        if let Err(e) = self.table.reserve() {
+            // Only the global allocator refusing a few bytes gets here. Give the block back; with deferred
+            // coalescing the pool may keep it as a separate free block.
+            self.pool.free(block).expect("the block was just allocated");
+            return Err(e);
+        }
         let payload = self.pool.payload_mut(block).expect("the block was just allocated");
         object::encode(payload, value, owner, ObjectFlags::empty());
         let handle = self.table.insert(block);
@@ -217,6 +229,7 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// The payload of `h`'s object, and the object's pool offset for errors.
+    #[inline]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
         let block = self.table.get(h)?;
         Ok((self.pool.payload(block)?, block.offset()))
@@ -228,6 +241,7 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::StaleHandle`] if `h` names no live object; [`Error::Corrupt`] if the object's header or data
     /// is invalid (which only memory corruption can cause).
+    #[inline]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
         let (hdr, value) = object::decode(payload, offset)?;
@@ -286,6 +300,44 @@ impl<'a> ObjectHeap<'a> {
         self.table.remove(h)?;
         self.pinned -= usize::from(pinned);
         Ok(())
+    }
+
+    /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
+    /// freed. It walks the pool's blocks (each object's header names its handle) and frees the victims from
+    /// the highest address down, so each one merges into the free space above it: freeing in handle order
+    /// instead scatters free blocks that the pool has to index one by one. O(blocks), plus the frees. An
+    /// object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] or [`Error::Pool`] if a victim's block is not what the handle table says (only
+    /// memory corruption causes it); the objects freed before it stay freed.
+    pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
+        let mut victims = core::mem::take(&mut self.victims);
+        victims.clear();
+        // The pool's blocks come in address order; each object's header names its handle.
+        for info in self.pool.blocks() {
+            let Some(block) = info.block() else { continue };
+            let Ok(Ok(hdr)) =
+                self.pool.payload(block).map(|p| object::decode_header(p, block.offset()))
+            else {
+                continue; // A corrupt header: `check` reports it; the object is left alone.
+            };
+            let h = Handle::new(hdr.index, hdr.generation);
+            if self.table.get(h) == Ok(block) && !keep(h) {
+                victims.push((block, h, info.state == BlockState::Pinned));
+            }
+        }
+        // The walk proved each victim's block and pin state: free without asking the pool again.
+        let result = victims.iter().rev().try_for_each(|&(block, h, pinned)| {
+            self.pool.free(block)?;
+            self.table.remove(h)?;
+            self.pinned -= usize::from(pinned);
+            Ok(())
+        });
+        let freed = victims.len();
+        self.victims = victims;
+        result.map(|()| freed)
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned

@@ -161,37 +161,31 @@ impl<'h> From<&'h str> for ObjectRef<'h> {
     }
 }
 
-fn u16_at(bytes: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([bytes[at], bytes[at + 1]])
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn data8(bytes: &[u8]) -> [u8; NUMBER_SIZE] {
-    let mut out = [0; NUMBER_SIZE];
-    out.copy_from_slice(&bytes[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + NUMBER_SIZE]);
-    out
+/// The first 8 bytes of an object's data (`decode_header` checked that they are there).
+fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
+    *data.first_chunk().expect("decode_header checked the length")
 }
 
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
+#[inline]
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle, flags: ObjectFlags) {
     let len = value.data_len();
     debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
     debug_assert!(u32::try_from(len).is_ok());
-    payload[KIND_OFFSET] = value.kind() as u8;
-    payload[FLAGS_OFFSET] = flags.bits();
-    payload[RESERVED_OFFSET..LEN_OFFSET].copy_from_slice(&0u16.to_ne_bytes());
-    payload[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
-    payload[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
-    payload[GENERATION_OFFSET..OBJECT_HEADER_SIZE]
-        .copy_from_slice(&owner.generation().get().to_ne_bytes());
-    let data = &mut payload[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + len];
+    // The header is built in a register-sized array and stored with one copy.
+    let mut hdr = [0u8; OBJECT_HEADER_SIZE];
+    hdr[KIND_OFFSET] = value.kind() as u8;
+    hdr[FLAGS_OFFSET] = flags.bits();
+    // `reserved` stays 0.
+    hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
+    hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
+    hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
+    let (head, data) = payload.split_at_mut(OBJECT_HEADER_SIZE);
+    head.copy_from_slice(&hdr);
     match value {
-        ObjectRef::Int(v) => data.copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Float(v) => data.copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Str(s) => data.copy_from_slice(s.as_bytes()),
+        ObjectRef::Int(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Float(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
+        ObjectRef::Str(s) => data[..len].copy_from_slice(s.as_bytes()),
     }
 }
 
@@ -201,46 +195,54 @@ pub(crate) fn set_flags(payload: &mut [u8], flags: ObjectFlags) {
 }
 
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
-/// the error.
+/// the error. The object's data is checked to lie inside the payload, for every kind.
+#[inline]
 pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> {
     let corrupt = |what| Error::Corrupt { offset, what };
-    if payload.len() < OBJECT_HEADER_SIZE {
+    // One bounds check for the whole header; the fields below index a fixed-size array.
+    let Some(h) = payload.first_chunk::<OBJECT_HEADER_SIZE>() else {
         return Err(corrupt("block is smaller than an object header"));
-    }
-    let kind = ObjectKind::from_u8(payload[KIND_OFFSET]).ok_or(corrupt("unknown object kind"))?;
-    let flags =
-        ObjectFlags::from_bits(payload[FLAGS_OFFSET]).ok_or(corrupt("unknown object flags"))?;
-    let reserved = u16_at(payload, RESERVED_OFFSET);
+    };
+    let Some(kind) = ObjectKind::from_u8(h[KIND_OFFSET]) else {
+        return Err(corrupt("unknown object kind"));
+    };
+    let Some(flags) = ObjectFlags::from_bits(h[FLAGS_OFFSET]) else {
+        return Err(corrupt("unknown object flags"));
+    };
+    let reserved = u16::from_ne_bytes([h[RESERVED_OFFSET], h[RESERVED_OFFSET + 1]]);
     if reserved != 0 {
         return Err(corrupt("reserved header bytes are not zero"));
     }
-    let len = u32_at(payload, LEN_OFFSET);
-    let fits = usize::try_from(len)
-        .ok()
-        .and_then(|len| len.checked_add(OBJECT_HEADER_SIZE))
-        .is_some_and(|end| end <= payload.len());
-    match kind {
-        ObjectKind::Int | ObjectKind::Float if len != NUMBER_SIZE as u32 => {
-            return Err(corrupt("number object with a length other than 8"));
-        }
-        ObjectKind::Str if !fits => return Err(corrupt("string length runs past the block")),
-        _ => {}
+    let len = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+    if kind != ObjectKind::Str && len != NUMBER_SIZE as u32 {
+        return Err(corrupt("number object with a length other than 8"));
     }
-    let index = u32_at(payload, INDEX_OFFSET);
-    let generation = NonZeroU32::new(u32_at(payload, GENERATION_OFFSET))
-        .ok_or(corrupt("owner generation is zero"))?;
+    // `len as usize` cannot wrap on the targets mem3 supports (16-bit `usize` is not one of them).
+    if (payload.len() - OBJECT_HEADER_SIZE) < len as usize {
+        return Err(corrupt(if kind == ObjectKind::Str {
+            "string length runs past the block"
+        } else {
+            "number runs past the block"
+        }));
+    }
+    let index = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+    let Some(generation) = NonZeroU32::new(u32::from_ne_bytes([h[12], h[13], h[14], h[15]])) else {
+        return Err(corrupt("owner generation is zero"));
+    };
     Ok(ObjectHdr { kind, flags, reserved, len, index, generation })
 }
 
 /// Decodes the object in `payload` (header and data), validating everything it reads.
+#[inline]
 pub(crate) fn decode(payload: &[u8], offset: usize) -> Result<(ObjectHdr, ObjectRef<'_>)> {
     let hdr = decode_header(payload, offset)?;
+    // `decode_header` checked that the data lies inside the payload.
+    let data = &payload[OBJECT_HEADER_SIZE..];
     let value = match hdr.kind {
-        ObjectKind::Int => ObjectRef::Int(i64::from_ne_bytes(data8(payload))),
-        ObjectKind::Float => ObjectRef::Float(f64::from_ne_bytes(data8(payload))),
+        ObjectKind::Int => ObjectRef::Int(i64::from_ne_bytes(data8(data))),
+        ObjectKind::Float => ObjectRef::Float(f64::from_ne_bytes(data8(data))),
         ObjectKind::Str => {
-            // `decode_header` checked that the string lies inside the payload.
-            let bytes = &payload[OBJECT_HEADER_SIZE..OBJECT_HEADER_SIZE + hdr.len as usize];
+            let bytes = &data[..hdr.len as usize];
             ObjectRef::Str(
                 core::str::from_utf8(bytes)
                     .map_err(|_| Error::Corrupt { offset, what: "string is not UTF-8" })?,

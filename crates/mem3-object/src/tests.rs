@@ -178,6 +178,54 @@ fn out_of_memory() {
     heap.check().unwrap();
 }
 
+/// Issue 11: a failed allocation used to reserve room in the handle table before asking the pool, so
+/// `handle_table_bytes` grew although the operation failed.
+#[test]
+fn a_failed_alloc_changes_no_figure() {
+    let mut r = region(1024);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let big = "x".repeat(2000);
+    // An empty table, then a table whose capacity is exactly its length: both would have to grow.
+    let before = heap.stats();
+    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert_eq!(heap.stats(), before, "a failed alloc on an empty table changes nothing");
+    let mut live = Vec::new();
+    while heap.stats().handle_slots == 0 || heap.table.slots.len() < heap.table.slots.capacity() {
+        live.push(heap.alloc_int(live.len() as i64).unwrap());
+    }
+    let before = heap.stats();
+    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert_eq!(heap.stats(), before, "a failed alloc on a full table changes nothing");
+    for (i, &h) in live.iter().enumerate() {
+        assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
+    }
+    heap.check().unwrap();
+}
+
+#[test]
+fn retain_frees_exactly_the_rejected_objects() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..20).map(|i| heap.alloc_int(i).unwrap()).collect();
+    heap.pin(hs[3]).unwrap();
+    heap.pin(hs[4]).unwrap();
+    let freed = heap.retain(|h| h.index() % 3 == 0).unwrap();
+    assert_eq!(freed, 13);
+    for (i, &h) in hs.iter().enumerate() {
+        assert_eq!(heap.contains(h), i % 3 == 0, "handle {i}");
+    }
+    assert_eq!(heap.get(hs[9]), Ok(ObjectRef::Int(9)));
+    assert_eq!(heap.stats().pinned_objects, 1, "the freed pinned object is no longer counted");
+    // Freed from the top down, the garbage above the last kept object merged into one free block.
+    assert_eq!(heap.pool().stats().used_blocks, 7);
+    heap.check().unwrap();
+    assert_eq!(heap.retain(|_| true), Ok(0));
+    assert_eq!(heap.retain(|_| false), Ok(7));
+    assert!(heap.is_empty());
+    assert_eq!(heap.pool().stats().free_blocks, 1);
+    heap.check().unwrap();
+}
+
 #[test]
 fn pool_errors_pass_through() {
     let mut r = region(8);

@@ -60,7 +60,7 @@ impl Options {
 /// What a run did, counted by the VM.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
-    /// Instructions executed.
+    /// Instructions executed to completion (one that failed is not counted: it changed nothing).
     pub steps: u64,
     /// Objects allocated.
     pub allocations: u64,
@@ -139,10 +139,9 @@ pub struct Vm<'p, 'a> {
     globals: Vec<Option<Handle>>,
     /// Reused buffer for strings built from heap data before they are allocated into the same heap.
     scratch: String,
-    /// Reused buffer for the garbage collector's roots.
-    roots: Vec<Handle>,
-    /// Reused buffer for the garbage collector's victims.
-    garbage: Vec<Handle>,
+    /// The garbage collector's marks, by handle slot: the generation of the root handle with that slot, 0
+    /// for none. All 0 between collections.
+    marks: Vec<u32>,
     stats: RunStats,
 }
 
@@ -163,8 +162,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             calls: Vec::new(),
             globals: vec![None; program.globals.len()],
             scratch: String::new(),
-            roots: Vec::new(),
-            garbage: Vec::new(),
+            marks: Vec::new(),
             stats: RunStats::default(),
         }
     }
@@ -226,13 +224,17 @@ impl<'p, 'a> Vm<'p, 'a> {
                     return Err(Kind::StepLimit { limit });
                 }
             }
-            self.stats.steps += 1;
             self.step(instr, out)?;
+            // Counted once it has run: a failed instruction changes nothing, not even the count.
+            self.stats.steps += 1;
         }
         Ok(())
     }
 
-    /// Runs one instruction: on success `pc` names the next one; on failure it is unchanged.
+    /// Runs one instruction: on success `pc` names the next one. On failure nothing the program can see
+    /// has changed (the stack, the variables, `pc`): every check and every allocation comes before the
+    /// first change, so a retry runs the same instruction on the same operands. An allocation that failed
+    /// may have collected garbage and defragmented, which no live value notices.
     fn step(&mut self, instr: Instr, out: &mut dyn Write) -> Result<(), Kind> {
         let mut next = self.pc + 1;
         match instr {
@@ -395,7 +397,9 @@ impl<'p, 'a> Vm<'p, 'a> {
                 self.stats.explicit_frees += 1;
                 self.stack.pop();
             }
-            Instr::Gc => self.collect()?,
+            Instr::Gc => {
+                self.collect()?;
+            }
             Instr::Defrag => self.defragment(),
             Instr::Halt => next = self.program.code.len(),
         }
@@ -439,12 +443,16 @@ impl<'p, 'a> Vm<'p, 'a> {
         self.push(handle)
     }
 
-    /// Pops `n` operands and pushes a new object holding `value`. The operands are popped before the
-    /// allocation, so a collection it triggers may free them.
+    /// Replaces the top `n` operands with a new object holding `value`. The operands stay on the stack
+    /// until the allocation has succeeded, so an instruction that runs out of memory leaves the stack as it
+    /// was and can be retried (a collection the allocation triggers keeps them, as roots).
     fn replace(&mut self, n: usize, value: ObjectRef<'_>) -> Result<(), Kind> {
-        self.stack.truncate(self.stack.len() - n);
+        debug_assert!(n >= 1 && self.stack.len() >= n);
         let handle = self.alloc(value)?;
-        self.push(handle)
+        self.stack.truncate(self.stack.len() - n);
+        // Popping `n >= 1` values made room: no stack limit to check.
+        self.stack.push(handle);
+        Ok(())
     }
 
     /// [`replace`](Vm::replace) with the string in the scratch buffer.
@@ -492,14 +500,38 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// Allocates an object for `value`. When it does not fit: collect and retry; then, if defragmenting is
     /// on and the free space would hold it, defragment and retry; then fail with "out of memory".
+    #[inline]
     fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
+        if !self.options.stress_defragment {
+            match self.heap.alloc(value) {
+                Ok(handle) => {
+                    self.stats.allocations += 1;
+                    return Ok(handle);
+                }
+                Err(HeapError::OutOfMemory { .. } | HeapError::TooManyHandles) => {}
+                Err(e) => return Err(Kind::Heap(e)),
+            }
+        }
+        self.alloc_slow(value)
+    }
+
+    /// [`alloc`](Vm::alloc) after a first attempt that did not fit (or, in stress mode, instead of it):
+    /// the collection and defragmentation sequence.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
         if self.options.stress_defragment {
             self.defragment();
+            if let Ok(handle) = self.try_alloc(value)? {
+                return Ok(handle);
+            }
         }
-        if let Ok(handle) = self.try_alloc(value)? {
-            return Ok(handle);
+        let freed = self.collect()?;
+        if freed > 0 && self.options.defragment {
+            // Compact what survived: the free space becomes one block at the top of the pool, which the
+            // pool carves from in O(1) until the next collection. It costs in proportion to the live set.
+            self.defragment();
         }
-        self.collect()?;
         let mut last = match self.try_alloc(value)? {
             Ok(handle) => return Ok(handle),
             Err(e) => e,
@@ -531,22 +563,29 @@ impl<'p, 'a> Vm<'p, 'a> {
         }
     }
 
-    /// Frees every object not reachable from the value stack or a variable.
-    fn collect(&mut self) -> Result<(), Kind> {
+    /// Frees every object not reachable from the value stack or a variable: marks the roots by handle slot
+    /// (the largest generation seen, so a stale root keeps nothing alive), lets the heap sweep the rest, then clears
+    /// the marks it set. O(roots + handle slots), plus the frees.
+    fn collect(&mut self) -> Result<u64, Kind> {
         self.stats.collections += 1;
-        self.roots.clear();
-        self.roots.extend_from_slice(&self.stack);
-        self.roots.extend(self.globals.iter().flatten());
-        self.roots.sort_unstable();
-        self.roots.dedup();
-        self.garbage.clear();
-        let roots = &self.roots;
-        self.garbage.extend(self.heap.handles().filter(|h| roots.binary_search(h).is_err()));
-        for &handle in &self.garbage {
-            self.heap.free(handle).map_err(Kind::Heap)?;
+        let slots = self.heap.stats().handle_slots;
+        if self.marks.len() < slots {
+            self.marks.resize(slots, 0);
         }
-        self.stats.objects_collected += self.garbage.len() as u64;
-        Ok(())
+        let marks = &mut self.marks;
+        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
+            // A slot's generations only grow, so its live occupant's handle has the largest: a stale root
+            // sharing the slot must not overwrite that mark.
+            let mark = &mut marks[h.index() as usize];
+            *mark = (*mark).max(h.generation().get());
+        }
+        let freed = self.heap.retain(|h| marks[h.index() as usize] == h.generation().get());
+        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
+            marks[h.index() as usize] = 0;
+        }
+        let freed = freed.map_err(Kind::Heap)? as u64;
+        self.stats.objects_collected += freed;
+        Ok(freed)
     }
 
     /// Defragments the pool and counts it.

@@ -213,3 +213,60 @@ fn output_errors_stop_the_program() {
     assert_eq!(e.line, 2);
     assert_eq!(e.kind, K::Output(std::io::ErrorKind::BrokenPipe));
 }
+
+/// Issue 11: an instruction that fails changes nothing. `src` is straight-line code (one instruction per
+/// line, no directives) whose line `line` allocates; in the smallest pool where that line runs out of
+/// memory, the stack, the variables and the live objects after the error are those before the instruction,
+/// and running again retries it (the same error, not "stack underflow" for operands already popped).
+fn all_or_nothing(src: &str, line: usize) {
+    let program = mem3_vm::assemble(src).unwrap();
+    let state = |vm: &mem3_vm::Vm<'_, '_>| {
+        let vars: Vec<_> = program.variables().map(|name| vm.variable(name)).collect();
+        (vm.stack().to_vec(), vars, vm.heap().len())
+    };
+    let fails_here =
+        |e: &mem3_vm::RuntimeError| e.line == line && e.kind.cause() == "out of memory";
+    let pool = (64..4096)
+        .step_by(8)
+        .find(|&size| {
+            let options = Options { pool_size: Some(size), ..Options::default() };
+            mem3_vm::with_vm(&program, &options, |vm| vm.run(&mut std::io::sink()))
+                .is_ok_and(|r| r.is_err_and(|e| fails_here(&e)))
+        })
+        .unwrap_or_else(|| panic!("no pool size makes line {line} run out of memory:\n{src}"));
+    // The state just before the instruction: stop there with a step limit.
+    let before_options =
+        Options { pool_size: Some(pool), max_steps: Some(line as u64 - 1), ..Options::default() };
+    let before = mem3_vm::with_vm(&program, &before_options, |vm| {
+        assert_eq!(vm.run(&mut std::io::sink()).unwrap_err().kind.cause(), "step limit");
+        state(vm)
+    })
+    .unwrap();
+    let options = Options { pool_size: Some(pool), ..Options::default() };
+    mem3_vm::with_vm(&program, &options, |vm| {
+        let first = vm.run(&mut std::io::sink()).unwrap_err();
+        assert!(fails_here(&first), "{first}");
+        assert_eq!(state(vm), before, "line {line} failed but changed the VM:\n{src}");
+        let again = vm.run(&mut std::io::sink()).unwrap_err();
+        assert_eq!(again, first, "the retry fails the same way");
+        assert_eq!(state(vm), before);
+        vm.heap().check().unwrap();
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_failed_instruction_leaves_its_operands_on_the_stack() {
+    // Operands also held by variables: collecting cannot free them, so the result cannot fit.
+    all_or_nothing("push 1\nstore a\npush 2\nstore b\nload a\nload b\nadd\nprint\n", 7);
+    all_or_nothing("push 1\nstore a\npush 2\nstore b\nload a\nload b\nmul\nprint\n", 7);
+    all_or_nothing("push 1.5\nstore a\npush 2\nstore b\nload a\nload b\nlt\nprint\n", 7);
+    all_or_nothing("push \"ab\"\nstore a\npush \"ab\"\nstore b\nload a\nload b\neq\nprint\n", 7);
+    all_or_nothing("push 5\nstore a\nload a\nneg\nprint\n", 4);
+    all_or_nothing("push 12345\nstore a\nload a\ntostr\nprint\n", 4);
+    all_or_nothing("push \"héllo\"\nstore a\nload a\nlen\nprint\n", 4);
+    // Operands on the stack only: collecting could free them, but the result is larger than both.
+    let (s, t) = ("s".repeat(40), "t".repeat(40));
+    all_or_nothing(&format!("push \"{s}\"\npush \"{t}\"\nconcat\nprint\n"), 3);
+    all_or_nothing(&format!("push \"{s}\"\nstore a\npush 7\nstore b\npush \"{t}\"\nprint\n"), 5);
+}
