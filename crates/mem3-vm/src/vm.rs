@@ -93,7 +93,7 @@ enum Num {
 impl Num {
     fn as_f64(self) -> f64 {
         match self {
-            // Mixing ints and floats takes both as floats (VM.md); the rounding is intended.
+            // Mixing ints and floats takes both as floats (docs/vm.md); the rounding is intended.
             Num::Int(v) => v as f64,
             Num::Float(v) => v,
         }
@@ -149,7 +149,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// A VM ready to run `program` from its first instruction, with its values in `heap`.
     ///
     /// Turns off the heap's own defragment-on-failure: the VM collects and defragments itself, in the order
-    /// VM.md gives. The heap may already hold objects; the VM never touches them except that `gc` frees
+    /// docs/vm.md gives. The heap may already hold objects; the VM never touches them except that `gc` frees
     /// them (they are not reachable from the program).
     pub fn new(program: &'p Program, mut heap: ObjectHeap<'a>, options: Options) -> Self {
         heap.set_defragment_on_failure(false);
