@@ -212,11 +212,22 @@ impl Pool<'_> {
             return Some(node * FANOUT + mask.trailing_zeros() as usize);
         }
         let top = self.summary.count - 1;
-        let mut i = 0;
-        for level in (0..=top).rev() {
+        let mask = at_least(self.summary_node(top, 0), g);
+        if mask == 0 {
+            return None;
+        }
+        self.descend(top, mask.trailing_zeros() as usize, g)
+    }
+
+    /// The first slot under entry `i` of `level` whose entry is at least `g`, given that entry `i` is. An
+    /// entry is the maximum of its node below, so each node on the way down has an entry at least `g`.
+    #[inline(always)]
+    fn descend(&self, mut level: usize, mut i: usize, g: u32) -> Option<usize> {
+        while level > 0 {
+            level -= 1;
             let mask = at_least(self.summary_node(level, i), g);
             if mask == 0 {
-                debug_assert!(level == top, "summary entry larger than its node's maximum");
+                debug_assert!(false, "summary entry larger than its node's maximum");
                 return None;
             }
             i = i * FANOUT + mask.trailing_zeros() as usize;
@@ -246,17 +257,7 @@ impl Pool<'_> {
             level += 1;
             i = node + 1;
         }
-        // Descend: an entry is the maximum of its node below, so that node has an entry at least `g`.
-        while level > 0 {
-            level -= 1;
-            let mask = at_least(self.summary_node(level, i), g);
-            if mask == 0 {
-                debug_assert!(false, "summary entry larger than its node's maximum");
-                return None;
-            }
-            i = i * FANOUT + mask.trailing_zeros() as usize;
-        }
-        Some(i)
+        self.descend(level, i, g)
     }
 
     /// The lowest-addressed indexed free block that holds `need` bytes aligned to `align`, and its padding.
