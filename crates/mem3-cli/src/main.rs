@@ -168,6 +168,22 @@ impl Failure {
     fn usage(line: impl Into<String>) -> Failure {
         Failure { status: 2, lines: vec![line.into()] }
     }
+
+    /// A pool of `pool_bytes` that could not be made: a usage error when `--pool-size` asked for it, else
+    /// the input's (`name`'s) error, since the input sized it (a `.pool` line, a trace's default).
+    fn no_pool(
+        error: impl std::fmt::Display,
+        pool_bytes: usize,
+        from_flag: bool,
+        name: &dyn std::fmt::Display,
+    ) -> Failure {
+        let message = format!("cannot make a pool of {}: {error}", units::bytes(pool_bytes));
+        if from_flag {
+            Failure::usage(format!("--pool-size: {message}"))
+        } else {
+            Failure::input(format!("{name}: {message}"))
+        }
+    }
 }
 
 type Outcome = Result<(), Failure>;

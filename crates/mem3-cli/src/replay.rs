@@ -68,15 +68,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let (report, map) = trace::replay_on_pool_inspect(&trace, pool_bytes, config, |pool| {
         args.map.as_ref().map(|_| HeapMap::of_pool(pool, heapmap::SVG_CELLS))
     })
-    .map_err(|e| {
-        let message = format!("cannot make a pool of {}: {e}", bytes(pool_bytes));
-        // A size from the command line is a usage error; the default one, sized from the trace, is not.
-        if args.pool_size.is_some() {
-            Failure::usage(format!("--pool-size: {message}"))
-        } else {
-            Failure::input(format!("{name}: {message}"))
-        }
-    })?;
+    .map_err(|e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name))?;
     let min_pool = args.min_pool.then(|| {
         let mut tries = 0;
         trace::min_pool(&trace, |n| {

@@ -40,15 +40,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         let map = args.map.as_ref().map(|_| HeapMap::of_heap(vm.heap(), heapmap::SVG_CELLS));
         (result, vm.stats(), vm.heap().stats(), map)
     })
-    .map_err(|e| {
-        let message = format!("cannot make a pool of {}: {e}", bytes(pool_bytes));
-        // A size from the command line is a usage error; one from the program's `.pool` is the program's.
-        if args.pool_size.is_some() {
-            Failure::usage(format!("--pool-size: {message}"))
-        } else {
-            Failure::input(format!("{name}: {message}"))
-        }
-    })?;
+    .map_err(|e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name))?;
     // The VM flushed its output; nothing is buffered here any more.
     drop(out.flush());
 
