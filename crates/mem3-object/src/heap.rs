@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use mem3_pool::{Block, BlockState, Config, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool, Stats};
+use mem3_pool::{Block, BlockState, Config, Pool, Stats, block_size_for};
 
 use crate::{
     error::{Error, Result},
@@ -64,12 +64,6 @@ impl fmt::Debug for ObjectHeap<'_> {
             .field("defragment_on_failure", &self.defragment_on_failure)
             .finish_non_exhaustive()
     }
-}
-
-/// The whole pool block a payload of `size` bytes needs, as the pool computes it.
-fn block_size_for(size: usize) -> Option<usize> {
-    let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
-    Some(total.max(MIN_BLOCK))
 }
 
 impl<'a> ObjectHeap<'a> {

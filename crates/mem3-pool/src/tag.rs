@@ -72,8 +72,19 @@ pub(crate) const fn round_up(n: usize, align: usize) -> usize {
     (n + align - 1) & !(align - 1)
 }
 
-/// The block size that holds a `size`-byte payload, or `None` if it cannot be represented.
-pub(crate) fn block_size_for(size: usize) -> Option<usize> {
+/// The whole block (header included) that holds a `size`-byte payload at [`MIN_ALIGN`]: `size` plus the
+/// header, rounded up to [`GRANULE`], at least [`MIN_BLOCK`]. `None` if that overflows a `usize`.
+///
+/// This is the one statement of the rule; the pool allocates blocks of this size (plus alignment padding for
+/// larger alignments), and callers that reason about what fits (mem3-object's defragmentation test) use it too.
+///
+/// ```
+/// use mem3_pool::{GRANULE, HEADER_SIZE, MIN_BLOCK, block_size_for};
+/// assert_eq!(block_size_for(0), Some(MIN_BLOCK));
+/// assert_eq!(block_size_for(100), Some((100 + HEADER_SIZE).next_multiple_of(GRANULE).max(MIN_BLOCK)));
+/// assert_eq!(block_size_for(usize::MAX), None);
+/// ```
+pub fn block_size_for(size: usize) -> Option<usize> {
     let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & SIZE_MASK;
     Some(total.max(MIN_BLOCK))
 }
