@@ -314,7 +314,7 @@ fn kind_of_block_for_heap_maps() {
         .map(|b| heap.kind_of_block(b.block().unwrap()))
         .collect();
     assert_eq!(kinds, [Some(ObjectKind::Int), Some(ObjectKind::Float), Some(ObjectKind::Str)]);
-    assert_eq!(heap.kind_of_block(Block::from_offset_unchecked(12345).unwrap()), None);
+    assert_eq!(heap.kind_of_block(Block::from_offset(12345).unwrap()), None);
 }
 
 #[test]

@@ -76,10 +76,11 @@ impl Block {
         self.0.get()
     }
 
-    /// Names the block whose payload starts at `offset`, without checking anything: use
-    /// [`Pool::block_at`] for a checked name. `None` for offset 0, which no payload has.
+    /// The name of the block whose payload would start at `offset`; `None` for offset 0, which no payload
+    /// has. It checks nothing else, and need not: every [`Pool`] method validates the name it is given (a
+    /// wrong one gets [`Error::InvalidBlock`]). [`Pool::block_at`] checks the name against a pool at once.
     #[inline]
-    pub fn from_offset_unchecked(offset: usize) -> Option<Block> {
+    pub fn from_offset(offset: usize) -> Option<Block> {
         NonZeroUsize::new(offset).map(Block)
     }
 }
@@ -112,7 +113,7 @@ impl BlockInfo {
         match self.state {
             BlockState::Free => None,
             BlockState::Used | BlockState::Pinned => {
-                Block::from_offset_unchecked(self.start + HEADER_SIZE)
+                Block::from_offset(self.start + HEADER_SIZE)
             }
         }
     }
@@ -556,7 +557,7 @@ impl<'a> Pool<'a> {
 
     /// The block whose payload starts at `offset`, if that is a live block of this pool.
     pub fn block_at(&self, offset: usize) -> Result<Block> {
-        let block = Block::from_offset_unchecked(offset).ok_or(Error::InvalidBlock { offset })?;
+        let block = Block::from_offset(offset).ok_or(Error::InvalidBlock { offset })?;
         self.validate(block).map(|_| block)
     }
 

@@ -139,7 +139,7 @@ fn freeing_anything_but_a_live_block_is_an_error_and_changes_nothing() {
     ];
     let before: Vec<_> = pool.blocks().collect();
     for offset in bad {
-        let block = Block::from_offset_unchecked(offset).unwrap();
+        let block = Block::from_offset(offset).unwrap();
         assert_eq!(pool.free(block), Err(Error::InvalidBlock { offset }), "offset {offset}");
         assert_eq!(pool.realloc(block, 5), Err(Error::InvalidBlock { offset }));
         assert!(
