@@ -87,7 +87,7 @@ fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -
                 bytes(p.free_bytes),
                 count(p.free_blocks, "block"),
                 bytes(p.largest_free),
-                percent(p.fragmentation)
+                percent(p.fragmentation())
             ),
         ),
         ("peak extent", bytes(p.peak_extent)),

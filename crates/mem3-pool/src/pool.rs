@@ -143,12 +143,24 @@ pub struct Stats {
     pub used_blocks: usize,
     /// Number of free blocks.
     pub free_blocks: usize,
-    /// `1 - largest_free / free_bytes`: 0 when the free space is one block (or there is none).
-    pub fragmentation: f64,
     /// The high-water mark: the highest end of a used block since the pool was made.
     pub peak_extent: usize,
     /// Bytes of the pool's own metadata (the block-start bitmap).
     pub metadata_bytes: usize,
+}
+
+impl Stats {
+    /// `1 - largest_free / free_bytes`: 0 when the free space is one block (or there is none), near 1 when
+    /// it is scattered in many small blocks.
+    pub fn fragmentation(&self) -> f64 {
+        fragmentation(self.free_bytes, self.largest_free)
+    }
+}
+
+/// The fragmentation formula, written once: `1 - largest_free / free_bytes`, 0 when nothing is free.
+/// [`Stats::fragmentation`] and [`map::Figures::fragmentation`](crate::map::Figures::fragmentation) use it.
+pub(crate) fn fragmentation(free_bytes: usize, largest_free: usize) -> f64 {
+    if free_bytes == 0 { 0.0 } else { 1.0 - largest_free as f64 / free_bytes as f64 }
 }
 
 /// A memory pool over one caller-provided region.
@@ -967,11 +979,6 @@ impl<'a> Pool<'a> {
             largest_free,
             used_blocks: self.used_blocks,
             free_blocks: self.free_blocks,
-            fragmentation: if self.free_size == 0 {
-                0.0
-            } else {
-                1.0 - largest_free as f64 / self.free_size as f64
-            },
             peak_extent: self.peak_extent,
             metadata_bytes: self.region_bytes - self.heap_len,
         }
