@@ -35,17 +35,17 @@ pub(crate) fn run(args: &Args) -> Outcome {
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let (result, stats, heap, map) = mem3_vm::with_vm(&program, &options, |vm| {
+    let (result, stats, (heap, pinned), map) = mem3_vm::with_vm(&program, &options, |vm| {
         let result = vm.run(&mut out);
         let map = args.map.as_ref().map(|_| HeapMap::of_heap(vm.heap(), heapmap::SVG_CELLS));
-        (result, vm.stats(), vm.heap().stats(), map)
+        (result, vm.stats(), (vm.heap().stats(), vm.heap().pinned_objects()), map)
     })
     .map_err(|e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name))?;
     // The VM flushed its output; nothing is buffered here any more.
     drop(out.flush());
 
     if args.stats {
-        eprint!("{}", stats_text(&args.file.display().to_string(), pool_bytes, &heap, &stats));
+        eprint!("{}", stats_text(&args.file.display().to_string(), pool_bytes, &heap, pinned, &stats));
     }
     if let (Some(path), Some(map)) = (&args.map, &map) {
         let title = format!("mem3 run {}: the pool at the end", file_name(&args.file));
@@ -65,7 +65,13 @@ fn file_name(path: &std::path::Path) -> String {
 }
 
 /// The pool's and the run's figures, for `--stats`.
-fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -> String {
+fn stats_text(
+    name: &str,
+    pool_bytes: usize,
+    heap: &HeapStats,
+    pinned: usize,
+    run: &RunStats,
+) -> String {
     let p = &heap.pool;
     let n = |x: usize| thousands(x as u64);
     let rows = [
@@ -76,7 +82,7 @@ fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -
                 "{} in {} ({} pinned), {} of block headers",
                 bytes(p.used_bytes),
                 count(heap.live_objects, "object"),
-                n(heap.pinned_objects),
+                n(pinned),
                 bytes(p.overhead_bytes)
             ),
         ),

@@ -200,7 +200,7 @@ fn run(region_len: usize, config: Config, ops: &[Op]) -> Result<(), TestCaseErro
             prop_assert_eq!(heap.kind(h), Err(Error::StaleHandle));
         }
         let s = heap.stats();
-        prop_assert_eq!((s.live_objects, s.pinned_objects), (m.live.len(), m.pinned.len()));
+        prop_assert_eq!((s.live_objects, heap.pinned_objects()), (m.live.len(), m.pinned.len()));
         prop_assert_eq!(s.pool.used_blocks, m.live.len());
     }
     Ok(())
