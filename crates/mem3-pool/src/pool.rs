@@ -112,9 +112,7 @@ impl BlockInfo {
     pub fn block(&self) -> Option<Block> {
         match self.state {
             BlockState::Free => None,
-            BlockState::Used | BlockState::Pinned => {
-                Block::from_offset(self.start + HEADER_SIZE)
-            }
+            BlockState::Used | BlockState::Pinned => Block::from_offset(self.start + HEADER_SIZE),
         }
     }
 
