@@ -45,7 +45,10 @@ pub(crate) fn run(args: &Args) -> Outcome {
     drop(out.flush());
 
     if args.stats {
-        eprint!("{}", stats_text(&args.file.display().to_string(), pool_bytes, &heap, pinned, &stats));
+        eprint!(
+            "{}",
+            stats_text(&args.file.display().to_string(), pool_bytes, &heap, pinned, &stats)
+        );
     }
     if let (Some(path), Some(map)) = (&args.map, &map) {
         let title = format!("mem3 run {}: the pool at the end", file_name(&args.file));

@@ -142,13 +142,13 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfMemory`] when the object does not fit, [`Error::TooManyHandles`] when the handle table
-    /// cannot grow.
+    /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
+    /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
         let size = Self::object_size(value);
         if u32::try_from(value.data_len()).is_err() {
             // The header's length field is a `u32`.
-            return Err(self.out_of_memory(size));
+            return Err(self.pool.out_of_memory(size).into());
         }
         // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
         // its capacity, counted in `handle_table_bytes`) as it was.
@@ -183,6 +183,8 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// A pool block with `size` payload bytes, defragmenting once if that makes it fit.
+    /// The pool's error, out of memory included, is passed up as it is: its figures are the pool's at the
+    /// failure, and its `requested` is `size`, the object's payload.
     fn alloc_block(&mut self, size: usize) -> Result<Block> {
         match self.pool.alloc(size) {
             Ok(block) => Ok(block),
@@ -190,22 +192,10 @@ impl<'a> ObjectHeap<'a> {
                 if self.defragment_on_failure && self.fits_after_defragment(size) =>
             {
                 self.defragment();
-                self.pool.alloc(size).map_err(|e| self.pool_error(e, size))
+                Ok(self.pool.alloc(size)?)
             }
-            Err(e) => Err(self.pool_error(e, size)),
+            Err(e) => Err(e.into()),
         }
-    }
-
-    fn pool_error(&self, e: mem3_pool::Error, size: usize) -> Error {
-        match e {
-            mem3_pool::Error::OutOfMemory { .. } => self.out_of_memory(size),
-            e => e.into(),
-        }
-    }
-
-    fn out_of_memory(&self, requested: usize) -> Error {
-        let stats = self.pool.stats();
-        Error::OutOfMemory { requested, free: stats.free_bytes, largest_free: stats.largest_free }
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -340,7 +330,11 @@ impl<'a> ObjectHeap<'a> {
     /// no copy to reconcile.
     fn set_pinned(&mut self, h: Handle, on: bool) -> Result<()> {
         let block = self.table.get(h)?;
-        if on { self.pool.pin(block)? } else { self.pool.unpin(block)? }
+        if on {
+            self.pool.pin(block)?
+        } else {
+            self.pool.unpin(block)?
+        }
         Ok(())
     }
 
@@ -401,7 +395,7 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] naming the first fault found.
+    /// [`Error::PoolCorrupt`] if the pool's check fails, else [`Error::Corrupt`] naming the first fault found.
     pub fn check(&self) -> Result<()> {
         self.pool.check()?;
         let corrupt = |offset, what| Err(Error::Corrupt { offset, what });

@@ -1,9 +1,14 @@
 //! Unit tests: each operation, each error, the encoding, and generation retirement.
 
 use core::num::NonZeroU32;
-use std::{format, string::String, vec, vec::Vec};
+use std::{
+    format,
+    string::{String, ToString},
+    vec,
+    vec::Vec,
+};
 
-use mem3_pool::{Block, BlockState, Config, Corruption, CorruptionKind};
+use mem3_pool::{Block, BlockState, Config, Corruption, CorruptionKind, Error as PoolError};
 
 use crate::{
     handle::Slot,
@@ -163,7 +168,7 @@ fn out_of_memory() {
     assert!(!heap.would_fit_after_defragment(ObjectRef::Str(&big)));
     assert_eq!(
         heap.alloc_str(&big),
-        Err(Error::OutOfMemory { requested, free, largest_free: free })
+        Err(Error::Pool(PoolError::OutOfMemory { requested, free, largest_free: free }))
     );
     assert!(heap.is_empty());
     assert_eq!(heap.stats().handle_slots, 0, "no slot is taken by a failed alloc");
@@ -173,7 +178,11 @@ fn out_of_memory() {
     assert!(s.largest_free < mem3_pool::MIN_BLOCK);
     assert_eq!(
         heap.alloc_int(1),
-        Err(Error::OutOfMemory { requested: 24, free: s.free_bytes, largest_free: s.largest_free })
+        Err(Error::Pool(PoolError::OutOfMemory {
+            requested: 24,
+            free: s.free_bytes,
+            largest_free: s.largest_free
+        }))
     );
     heap.check().unwrap();
 }
@@ -187,14 +196,14 @@ fn a_failed_alloc_changes_no_figure() {
     let big = "x".repeat(2000);
     // An empty table, then a table whose capacity is exactly its length: both would have to grow.
     let before = heap.stats();
-    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(heap.alloc_str(&big), Err(Error::Pool(PoolError::OutOfMemory { .. }))));
     assert_eq!(heap.stats(), before, "a failed alloc on an empty table changes nothing");
     let mut live = Vec::new();
     while heap.stats().handle_slots == 0 || heap.table.slots.len() < heap.table.slots.capacity() {
         live.push(heap.alloc_int(live.len() as i64).unwrap());
     }
     let before = heap.stats();
-    assert!(matches!(heap.alloc_str(&big), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(heap.alloc_str(&big), Err(Error::Pool(PoolError::OutOfMemory { .. }))));
     assert_eq!(heap.stats(), before, "a failed alloc on a full table changes nothing");
     for (i, &h) in live.iter().enumerate() {
         assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
@@ -295,7 +304,7 @@ fn would_fit_counts_gaps_between_pinned_objects() {
     assert!(free > 1000);
     assert!(heap.would_fit_after_defragment(ObjectRef::Str(&fits)));
     assert!(!heap.would_fit_after_defragment(ObjectRef::Str(&too_big)));
-    assert!(matches!(heap.alloc_str(&too_big), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(heap.alloc_str(&too_big), Err(Error::Pool(PoolError::OutOfMemory { .. }))));
     heap.alloc_str(&fits).unwrap();
     heap.check().unwrap();
 }
@@ -433,17 +442,41 @@ fn the_pool_block_is_the_only_record_of_a_pin() {
     assert_eq!(heap.pool().is_pinned(heap.block(b).unwrap()), Ok(true));
     assert_eq!(heap.pinned_objects(), 1);
     // The header carries no copy: pinning leaves the object's bytes as they were.
-    let before = heap.pool().payload(heap.block(a).unwrap()).unwrap()[..OBJECT_HEADER_SIZE].to_vec();
+    let before =
+        heap.pool().payload(heap.block(a).unwrap()).unwrap()[..OBJECT_HEADER_SIZE].to_vec();
     heap.pin(a).unwrap();
-    assert_eq!(&heap.pool().payload(heap.block(a).unwrap()).unwrap()[..OBJECT_HEADER_SIZE], &before[..]);
+    assert_eq!(
+        &heap.pool().payload(heap.block(a).unwrap()).unwrap()[..OBJECT_HEADER_SIZE],
+        &before[..]
+    );
     assert_eq!(heap.pinned_objects(), 2);
     heap.check().unwrap();
 }
 
+/// The pool's check failure is carried as the pool's own `Corruption`, message and all, not restated.
 #[test]
-fn pool_corruption_maps_to_corrupt() {
-    let e: Error = Corruption { offset: 64, kind: CorruptionKind::AdjacentFree }.into();
-    assert_eq!(e, Error::Corrupt { offset: 64, what: "pool: two adjacent free blocks" });
+fn pool_corruption_is_carried_whole() {
+    let c =
+        Corruption { offset: 64, kind: CorruptionKind::FooterMismatch { size: 32, footer: 40 } };
+    let e: Error = c.clone().into();
+    assert_eq!(e, Error::PoolCorrupt(c.clone()));
+    assert_eq!(e.to_string(), "pool corrupt at offset 64: footer 40 does not match header size 32");
+    let source = core::error::Error::source(&e).expect("the pool's corruption is the source");
+    assert_eq!(source.downcast_ref::<Corruption>(), Some(&c));
+}
+
+/// Out of memory is the pool's error: the heap passes it up, and `source` reaches it.
+#[test]
+fn out_of_memory_is_the_pools_error() {
+    let mut r = region(1024);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let e = heap.alloc_str(&"x".repeat(2000)).unwrap_err();
+    assert!(e.is_out_of_memory());
+    assert!(!Error::TooManyHandles.is_out_of_memory());
+    let source = core::error::Error::source(&e).expect("the pool's error is the source");
+    let pool = source.downcast_ref::<PoolError>().expect("a mem3_pool::Error");
+    assert!(matches!(pool, PoolError::OutOfMemory { requested: 2016, .. }), "{pool:?}");
+    assert_eq!(e.to_string(), pool.to_string());
 }
 
 #[test]
@@ -452,7 +485,7 @@ fn error_messages() {
         (Error::StaleHandle, "stale handle"),
         (Error::TooManyHandles, "too many handles"),
         (
-            Error::OutOfMemory { requested: 40, free: 32, largest_free: 32 },
+            Error::Pool(PoolError::OutOfMemory { requested: 40, free: 32, largest_free: 32 }),
             "out of memory: requested 40 bytes, 32 bytes free, largest free block 32 bytes",
         ),
         (

@@ -650,7 +650,10 @@ impl<'a> Pool<'a> {
         Ok(self.take(start, pad, need))
     }
 
-    pub(crate) fn out_of_memory(&self, requested: usize) -> Error {
+    /// The error a request for `requested` payload bytes fails with now: [`Error::OutOfMemory`] with the pool's
+    /// free bytes and largest free block. Allocations make their errors with it, and so can code above the
+    /// pool that refuses a request itself (mem3-object, for an object too long for its header).
+    pub fn out_of_memory(&self, requested: usize) -> Error {
         Error::OutOfMemory { requested, free: self.free_size, largest_free: self.largest_free() }
     }
 

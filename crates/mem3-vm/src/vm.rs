@@ -508,7 +508,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                     self.stats.allocations += 1;
                     return Ok(handle);
                 }
-                Err(HeapError::OutOfMemory { .. } | HeapError::TooManyHandles) => {}
+                Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => {}
                 Err(e) => return Err(Kind::Heap(e)),
             }
         }
@@ -543,12 +543,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                 Err(e) => last = e,
             }
         }
-        Err(match last {
-            HeapError::OutOfMemory { requested, free, largest_free } => {
-                Kind::OutOfMemory { requested, free, largest_free }
-            }
-            e => Kind::Heap(e),
-        })
+        Err(if last.is_out_of_memory() { Kind::OutOfMemory(last) } else { Kind::Heap(last) })
     }
 
     /// One allocation attempt: `Ok(Err(e))` for a failure a collection or defragmentation may cure.
@@ -558,7 +553,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                 self.stats.allocations += 1;
                 Ok(Ok(handle))
             }
-            Err(e @ (HeapError::OutOfMemory { .. } | HeapError::TooManyHandles)) => Ok(Err(e)),
+            Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => Ok(Err(e)),
             Err(e) => Err(Kind::Heap(e)),
         }
     }
