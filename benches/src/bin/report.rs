@@ -4,6 +4,8 @@
 //! `MEM3_BENCH_REPS` (default 5) repetitions per timed figure, medians reported; `MEM3_BENCH_OUT` the output
 //! path (default `docs/benchmarks.md` at the repository root).
 
+#![forbid(unsafe_code)]
+
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{

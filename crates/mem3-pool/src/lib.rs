@@ -1,15 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+// Unsafe code is confined to the modules allowed below: the region's accessors (`pool`), the lock and the
+// allocator traits (`global`), and the SSE2 node compare (`summary`). The rest is safe code over offsets.
+#![deny(unsafe_code)]
 #[cfg(test)]
 extern crate std;
 
 mod check;
 mod defrag;
 mod error;
+#[allow(unsafe_code)]
 mod global;
 mod index;
 pub mod map;
+#[allow(unsafe_code)]
 mod pool;
+#[allow(unsafe_code)]
 mod summary;
 pub mod tag;
 

@@ -1,5 +1,7 @@
 //! Public-API tests: a model test against a `HashMap`, and the fragmentation failure compaction cures.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet};
 
 use mem3_object::{Error, Handle, ObjectHeap, ObjectKind, ObjectRef};
