@@ -99,8 +99,8 @@ impl<'a> ObjectHeap<'a> {
     // ---------------------------------------------------------------------------------------------------
     // Allocation.
 
-    /// Bytes of pool block payload the object needs: its header plus its data. The pool rounds the block up
-    /// (see [`mem3_pool::MIN_BLOCK`] and [`mem3_pool::GRANULE`]).
+    /// Bytes of pool block payload the object needs: its header plus its data. The whole pool block is
+    /// [`mem3_pool::block_size_for`] of it.
     pub fn object_size(value: ObjectRef<'_>) -> usize {
         value.encoded_size()
     }
