@@ -715,7 +715,7 @@ impl<'a> Pool<'a> {
 
     /// Finds the free block the policy picks for a `need`-byte block aligned to `align`, and the padding
     /// at its start.
-    fn find_placement(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    fn find_placement(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         match self.config.search {
             Search::Index => self.index_find(need, align),
             Search::Linear => self.linear_find(need, align),
