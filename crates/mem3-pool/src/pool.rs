@@ -327,7 +327,7 @@ impl<'a> Pool<'a> {
     }
 
     // ---------------------------------------------------------------------------------------------------
-    // Raw memory. Every read and write of the region goes through these five functions.
+    // Raw memory. Every read and write of the region goes through the functions of this section.
 
     /// Reads the word at `off`.
     #[inline(always)]
