@@ -14,6 +14,8 @@ pub mod peers;
 #[allow(unsafe_code)]
 pub mod workloads;
 
+pub mod space;
+
 pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
 
