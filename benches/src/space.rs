@@ -107,7 +107,10 @@ pub fn breakdown_section() -> String {
         let live = live_at_peak(&trace);
         let requested: usize = live.iter().sum();
         let chunks: usize = live.iter().map(|&r| dlmalloc_chunk(r)).sum();
-        let ours: usize = live.iter().map(|&r| mem3_pool::block_size_for(r).unwrap_or(0)).sum();
+        let ours: usize = live
+            .iter()
+            .map(|&r| mem3_pool::block_size_for(r, mem3_pool::MIN_BLOCK).unwrap_or(0))
+            .sum();
         dl_lines.push(format!(
             "| {name} | {} | {} | {} KiB (+{:.1}%) | {} KiB (+{:.1}%) |",
             live.len(),

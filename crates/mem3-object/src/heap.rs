@@ -113,7 +113,7 @@ impl<'a> ObjectHeap<'a> {
     }
 
     fn fits_after_defragment(&self, size: usize) -> bool {
-        let Some(need) = block_size_for(size) else {
+        let Some(need) = block_size_for(size, self.pool.config().policy.min_block()) else {
             return false;
         };
         if need > self.pool.stats().free_bytes {

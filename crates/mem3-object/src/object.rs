@@ -69,10 +69,14 @@ const_assert_eq!(core::mem::size_of::<ObjectHdr>(), OBJECT_HEADER_SIZE);
 const_assert!(OBJECT_HEADER_SIZE % mem3_pool::MIN_ALIGN == 0);
 const_assert_eq!(core::mem::size_of::<i64>(), NUMBER_SIZE);
 const_assert_eq!(core::mem::size_of::<f64>(), NUMBER_SIZE);
-// On 64-bit targets a number object fits the smallest pool block, so ints and floats never waste a block (on
-// 32-bit targets the smallest block is 24 bytes and a number takes the next size up).
+// On 64-bit targets a number object's block is exactly its bytes, header included, with nothing rounded and
+// nothing raised to a smallest block under either policy, so ints and floats never waste a byte.
 #[cfg(target_pointer_width = "64")]
-const_assert!(OBJECT_HEADER_SIZE + NUMBER_SIZE <= mem3_pool::MIN_BLOCK - mem3_pool::HEADER_SIZE);
+const_assert!(
+    (OBJECT_HEADER_SIZE + NUMBER_SIZE + mem3_pool::HEADER_SIZE) % mem3_pool::GRANULE == 0
+        && OBJECT_HEADER_SIZE + NUMBER_SIZE + mem3_pool::HEADER_SIZE
+            >= mem3_pool::MIN_BLOCK_BEST_FIT
+);
 
 /// What an object is.
 #[repr(u8)]

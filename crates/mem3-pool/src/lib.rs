@@ -28,7 +28,7 @@ pub use lock_api;
 pub use pool::{
     Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
 };
-pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, block_size_for};
+pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT, block_size_for};
 
 #[cfg(test)]
 mod tests;

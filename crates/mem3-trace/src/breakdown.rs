@@ -2,7 +2,7 @@
 //! (header, rounding, the smallest-block rule, absorbed remainders and padding), the pool's metadata, and the
 //! free holes.
 
-use mem3_pool::{Block, BlockState, Config, Error, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool};
+use mem3_pool::{Block, BlockState, Config, Error, GRANULE, HEADER_SIZE, Pool};
 
 use crate::{Op, OwnedPool, Trace, TraceAllocator};
 
@@ -46,7 +46,8 @@ pub struct Breakdown {
     pub header_bytes: usize,
     /// Rounding each live block's header and payload up to a whole granule.
     pub rounding_bytes: usize,
-    /// Raising a block to the smallest block ([`MIN_BLOCK`]), which a free block must fill.
+    /// Raising a block to the smallest block ([`Policy::min_block`](mem3_pool::Policy::min_block)), which a
+    /// free block must fill.
     pub min_block_bytes: usize,
     /// Bytes of live blocks beyond what their requests need: split remainders too small to be blocks,
     /// alignment padding given to the block before, and blocks shrunk in place by less than a block.
@@ -85,12 +86,13 @@ impl Breakdown {
     }
 }
 
-/// What a block of `requested` payload bytes costs beyond them by the pool's rules: header, rounding to a
-/// granule, and the smallest-block rule. `None` for a size no block can hold.
-pub fn block_cost(requested: usize) -> Option<(usize, usize, usize)> {
+/// What a block of `requested` payload bytes costs beyond them by the pool's rules, in a pool whose smallest
+/// block is `min_block`: header, rounding to a granule, and the raise to the smallest block. `None` for a
+/// size no block can hold.
+pub fn block_cost(requested: usize, min_block: usize) -> Option<(usize, usize, usize)> {
     let rounded = requested.checked_add(HEADER_SIZE + GRANULE - 1)? / GRANULE * GRANULE;
     let rounding = rounded - requested - HEADER_SIZE;
-    Some((HEADER_SIZE, rounding, rounded.max(MIN_BLOCK) - rounded))
+    Some((HEADER_SIZE, rounding, rounded.max(min_block) - rounded))
 }
 
 /// Replays `trace` on a fresh `pool_bytes`-byte pool with `config` up to `moment` and splits the pool's
@@ -166,7 +168,11 @@ pub fn split(
         let size = Block::from_offset(name)
             .and_then(|block| pool.usable_size(block).ok())
             .map_or(0, |usable| usable + HEADER_SIZE);
-        let Some((header, rounding, min_block)) = block_cost(requested) else { continue };
+        let Some((header, rounding, min_block)) =
+            block_cost(requested, pool.config().policy.min_block())
+        else {
+            continue;
+        };
         b.live_blocks += 1;
         b.requested_bytes += requested;
         b.header_bytes += header;

@@ -511,19 +511,22 @@ fn a_borrowed_pool_replays_too() {
 
 #[test]
 fn a_breakdown_splits_every_byte_of_the_region_and_names_each_blocks_costs() {
-    use mem3_pool::{HEADER_SIZE, MIN_BLOCK};
+    use mem3_pool::{HEADER_SIZE, MIN_BLOCK, MIN_BLOCK_BEST_FIT};
     use trace::{Moment, breakdown};
-    // 1 byte: header, 7 of rounding, 16 to reach the smallest block; 8 bytes: header, then 16 more; 100
-    // bytes: header and 4 of rounding; 2000 bytes: header alone.
+    // 1 byte: header and 7 of rounding; 8 bytes: header alone (both then raised to the smallest block, 16
+    // bytes under first fit, 32 under best fit); 100 bytes: header and 4 of rounding; 2000: header alone.
     let t =
         Trace::parse(b"# mem3 trace v1\na 1 1\na 2 100\na 3 2000\na 5 8\nf 3\na 4 40\n").unwrap();
+    let best = Config { policy: Policy::BestFit, ..Config::default() };
+    let b = breakdown(&t, 64 << 10, best, Moment::Peak).unwrap();
+    assert_eq!(b.min_block_bytes, 2 * (MIN_BLOCK_BEST_FIT - 16));
     let b = breakdown(&t, 64 << 10, Config::default(), Moment::Peak).unwrap();
+    assert_eq!(b.min_block_bytes, 2 * (MIN_BLOCK - 16));
     assert_eq!(b.request, 3, "the peak is reached by the fourth request");
     assert_eq!(b.line, Some(5));
     assert_eq!((b.live_blocks, b.requested_bytes), (4, 2109));
     assert_eq!(b.header_bytes, 4 * HEADER_SIZE);
     assert_eq!(b.rounding_bytes, 7 + 4);
-    assert_eq!(b.min_block_bytes, 2 * (MIN_BLOCK - 16));
     assert_eq!(b.absorbed_bytes, 0);
     assert_eq!(b.parts().iter().map(|p| p.1).sum::<usize>(), b.region_bytes);
     assert_eq!(b.hole_bytes, 0, "blocks are carved in order from the top");
