@@ -46,13 +46,17 @@ count includes the moves inside resizes), against talc's `allocate` and `dealloc
 `valgrind --tool=callgrind target/release/profile WORKLOAD mem3` (or `talc`; `REPS=1`) and
 `benches/scripts/per-call.py OUT Pool::alloc_aligned Pool::free`:
 
-| workload | AVL alloc / free | A alloc / free | B alloc / free | talc alloc / free |
-|---|---|---|---|---|
-| trace perl-hash | 369 / 393 | 529 / 186 | 679 / 552 | 77 / 45 |
-| trace gcc-as | 220 / 248 | 304 / 200 | 392 / 318 | 100 / 53 |
-| trace sqlite-mem | 368 / 327 | 523 / 202 | 792 / 482 | 70 / 41 |
-| random actions, max 1000 | 574 / 466 | 695 / 211 | 1007 / 570 | 68 / 43 |
-| random actions, max 30000 | 682 / 496 | 915 / 304 | 1290 / 730 | 87 / 52 |
+| workload | AVL alloc / free | A, first version | A now | B alloc / free | talc alloc / free |
+|---|---|---|---|---|---|
+| trace perl-hash | 369 / 393 | 527 / 186 | 407 / 174 | 679 / 552 | 77 / 45 |
+| trace gcc-as | 220 / 248 | 302 / 200 | 298 / 200 | 392 / 318 | 100 / 53 |
+| trace sqlite-mem | 368 / 327 | 492 / 185 | 422 / 175 | 792 / 482 | 70 / 41 |
+| random actions, max 1000 | 574 / 466 | 663 / 211 | 668 / 217 | 1007 / 570 | 68 / 43 |
+| random actions, max 30000 | 682 / 496 | 888 / 300 | 872 / 308 | 1290 / 730 | 87 / 52 |
+
+("A now" is after the two changes below; on perl-hash its allocations include 45,000 moves inside resizes
+against 22,500 before, since tighter blocks grow in place less often: over the whole replay the instruction
+count fell 11.5%.)
 
 Time, same binary, interleaved runs of the profile binary on a quiet moment (medians of 5; 2026-12-01):
 
@@ -85,6 +89,27 @@ above, measured in one run with every peer, are the figures of record.)
   SSE2 maximum per level). Requests aligned above 8 (a quarter of random actions) also pay the padding rule:
   a backward scan of the start bitmap for a neighbour to absorb the padding.
 
+**This round: settling less, and smaller blocks.** Instrumenting the settles on the traces showed that four
+in five were of a slot among the last four settled: carving small blocks one by one off the front of one
+large free block lowers its slot at every allocation, and when that block is the heap's largest the settle
+climbs to the root. Three ways to settle less were built and measured with callgrind (whole-replay
+instructions, against the first version):
+- *every mark kept past its operation* (up to 4, the entry left too large until a search trips on it):
+  traces -10 to -20%, but random actions +8 to +10%, whose marks rarely repeat and whose stale entries
+  mislead searches;
+- *slot entries exact, the levels above deferred*: worse everywhere (+5 to +15%), since every operation then
+  recomputes its slots and a carried fall always takes a maximum at the first level;
+- *hot slots only* (kept): a slot marked again while it is one of the two settled last stays marked (at most
+  two). perl-hash -10%, sqlite-mem -16%, gcc-as -2%, random actions within 1%.
+Then the smallest block: under first fit a free block needs only its header and footer, so the smallest
+block became 16 bytes (best fit keeps 32 for its tree); keeping the 16-to-31-byte fragments as free blocks
+cost 7-10% more instructions on the traces, as searches walk over them, and saved 0.2% of perl-hash's
+minimum pool, so a remainder is split off only from 32 bytes (`SPLIT_MIN`). Together: perl-hash's minimum
+pool fell from +48% over its peak live bytes to +28%, and its replay took 2% fewer instructions. For the VM,
+the collector's sweep now frees in one pass (`Pool::retain`: refuse, merge as it goes, rebuild the index
+once) instead of one `free` per dead object: the VM allocation loop's instructions fell 17.5% (781 M to 645 M
+at 100,000 turns), the collection's share from 32% to 18%.
+
 **Targets of issue 12** (the table at the top): requests/s ≥ talc's on every trace, missed (0.3-0.6×); random
 actions ≥ 1.0× talc, missed (0.4-0.8×, best at max 30000); instructions within 1.5× talc's, missed (allocation
 3-8×, free 4-5×); the pair at 10^6 live ≤ 2× its cost at 10^2, met under first fit (the summary grows with
@@ -94,10 +119,10 @@ cost the AVL. After each collection the VM carves one large free block again and
 lowers the maximum up the levels, where the AVL, holding few free blocks then, had a short path: timed
 directly, the loop takes about 1.2× the AVL's time. A binned allocator's allocation is a bitmap scan and a list unlink; exact first fit must at least find
 the lowest slot holding a fit and keep that answer true after the block is taken, which is where A's
-instructions go. Next steps measured as promising but not done: a per-size cache of the first fitting slot
-for small requests (a lower bound kept by frees), so small searches start at their slot; cheaper padding for
-aligned requests; and the space cost of the second bitmap (issue 14: the summary's metadata is 3.9% of the
-region against the AVL's 1.5%, which shows in the minimum-pool table above).
+instructions go. Next steps not done: a per-size cache of the first fitting slot for small requests (a lower
+bound kept by frees), so small searches start at their slot; cheaper padding for aligned requests; and the
+space cost of the second bitmap (issue 14: the first-fit metadata is 3.8% of the region against best fit's
+1.5%; section 7 shows it is the whole gap to dlmalloc on gcc-as and sqlite-mem).
 
 **Minimum pool (issue 14), read off section 7.** The first-fit pool's metadata is the start bitmap, the
 free-start bitmap and the summary: 1/64 + 1/64 + 1/128 of the heap, 3.8% of the region (best fit keeps only
