@@ -1,8 +1,9 @@
 //! Whole-pool passes: coalescing every run of free blocks, and compaction.
 
 use crate::{
+    error::{Error, Result},
     pool::{Block, BlockState, Pool},
-    tag::{BlockFlags, HEADER_SIZE},
+    tag::{BlockFlags, GRANULE, HEADER_SIZE, MIN_BLOCK, round_up},
 };
 
 /// What [`Pool::compact`] did.
@@ -126,6 +127,261 @@ impl Pool<'_> {
             stats.free_blocks += 1;
         }
         stats
+    }
+
+    /// As [`compact`](Pool::compact), and trims the blocks it moves: `size_of(block)` says how many bytes
+    /// each movable block needs (whole block, header included, as [`block_size_for`](crate::block_size_for)
+    /// computes it from the size its owner asked for), and a block larger than that (one that took a
+    /// whole free block because the rest was too small to stay free) gives its slack to the free space as it
+    /// moves. A block that does not move is trimmed too when its slack can join a free block. `size_of` is
+    /// called with each movable block's name before it moves; the sizes are rounded up to a granule and
+    /// taken between [`MIN_BLOCK`](crate::MIN_BLOCK) and the block's size.
+    ///
+    /// The pool is whole whenever `size_of` or `relocate` runs, as in [`compact`](Pool::compact); a panic in
+    /// either leaves a sound pool with every payload intact up to each block's size.
+    pub fn compact_trimmed(
+        &mut self,
+        mut size_of: impl FnMut(Block) -> usize,
+        mut relocate: impl FnMut(Block, Block, &[u8]),
+    ) -> CompactStats {
+        /// Rebuilds the free-block index and counters when compaction ends, by return or by unwinding.
+        struct Reindex<'p, 'a>(&'p mut Pool<'a>);
+        impl Drop for Reindex<'_, '_> {
+            fn drop(&mut self) {
+                self.0.rebuild_index();
+            }
+        }
+        let mut stats = CompactStats::default();
+        let pool = Reindex(self);
+        let pool = &mut *pool.0;
+        let mut wanted = |pool: &Pool<'_>, start: usize, size: usize| -> usize {
+            match Block::from_offset_unchecked(start + HEADER_SIZE) {
+                Some(block) => round_up(size_of(block).min(size), GRANULE).clamp(MIN_BLOCK, size),
+                None => size,
+            }
+            .min(pool.block_size(start))
+        };
+        // As in `compact`: below `cursor` packed used blocks; `[cursor, start)` one free block or empty; from
+        // `start` on the heap as it was.
+        let mut cursor = 0;
+        let mut start = 0;
+        while start < pool.heap_len {
+            let (size, flags) = pool.header(start);
+            if !flags.contains(BlockFlags::USED) {
+                if cursor < start {
+                    pool.set_start_bit(start, false);
+                    pool.write_free(cursor, start + size - cursor, BlockFlags::empty());
+                }
+                start += size;
+            } else if flags.contains(BlockFlags::PINNED) {
+                if cursor < start {
+                    stats.free_blocks += 1;
+                } else if flags.contains(BlockFlags::PREV_FREE) {
+                    pool.set_header(start, size, flags - BlockFlags::PREV_FREE);
+                }
+                start += size;
+                cursor = start;
+            } else if cursor == start {
+                // Stays where it is; its slack can go only to a free block after it, or be one.
+                let want = wanted(pool, start, size);
+                let next = start + size;
+                let next_free = next < pool.heap_len && pool.is_free(next);
+                let flags = flags - BlockFlags::PREV_FREE;
+                if want < size && (next_free || size - want >= MIN_BLOCK) {
+                    let end = if next_free { next + pool.block_size(next) } else { next };
+                    pool.set_header(start, want, flags);
+                    if next_free {
+                        pool.set_start_bit(next, false);
+                    }
+                    pool.set_start_bit(start + want, true);
+                    pool.write_free(start + want, end - start - want, BlockFlags::empty());
+                    pool.set_prev_free(end, true);
+                    pool.used_size -= size - want;
+                    pool.free_size += size - want;
+                    (cursor, start) = (start + want, end);
+                } else if want < size {
+                    pool.set_header(start, size, flags);
+                    (cursor, start) =
+                        pool.gather_slack(start, want, &mut wanted, &mut stats, &mut relocate);
+                } else {
+                    pool.set_header(start, size, flags);
+                    start += size;
+                    cursor = start;
+                }
+            } else {
+                // A run of adjacent movable blocks that need no trim goes down in one copy; a block that
+                // needs one goes alone, and is trimmed in its new place.
+                let want = wanted(pool, start, size);
+                let mut end = start + size;
+                if want == size {
+                    while end < pool.heap_len && pool.is_movable(end) {
+                        let size = pool.block_size(end);
+                        if wanted(pool, end, size) < size {
+                            break;
+                        }
+                        end += size;
+                    }
+                }
+                let to = cursor;
+                (cursor, start) = pool.move_run(to, start, end, &mut stats, &mut relocate);
+                if want < size {
+                    // The block is at `to`, the gap `[to + size, start)` after it: the slack joins the gap.
+                    let (_, flags) = pool.header(to);
+                    pool.set_header(to, want, flags);
+                    pool.set_start_bit(cursor, false);
+                    cursor = to + want;
+                    pool.set_start_bit(cursor, true);
+                    pool.write_free(cursor, start - cursor, BlockFlags::empty());
+                    pool.used_size -= size - want;
+                    pool.free_size += size - want;
+                }
+            }
+        }
+        if cursor < pool.heap_len {
+            stats.free_blocks += 1;
+        }
+        stats
+    }
+
+    /// Trims the used block at `first` (which does not move) to `want` bytes when its slack is too small
+    /// to be a free block and a used block follows: each following movable block slides down over the
+    /// slack gathered so far, trimmed in turn, and holds the gathered slack at its end until the slack is
+    /// large enough to be a free block, which then becomes the gap of [`compact_trimmed`](Pool::compact_trimmed).
+    /// Each moved block is reported with the slack inside it, so the pool is whole at every call. Stops
+    /// at a pinned block or the heap's end (the slack stays in the last block) or at a free block (which
+    /// takes the slack). Returns the new `(cursor, start)`.
+    fn gather_slack(
+        &mut self,
+        first: usize,
+        want: usize,
+        wanted: &mut impl FnMut(&Pool<'_>, usize, usize) -> usize,
+        stats: &mut CompactStats,
+        relocate: &mut impl FnMut(Block, Block, &[u8]),
+    ) -> (usize, usize) {
+        // The block at `last` wants `last_want` bytes and holds `gap` bytes of slack after them; the next
+        // block starts at `pos`.
+        let (mut last, mut last_want) = (first, want);
+        let mut pos = first + self.block_size(first);
+        let mut gap = pos - first - want;
+        loop {
+            if pos >= self.heap_len || !self.is_movable(pos) {
+                if pos < self.heap_len && self.is_free(pos) {
+                    // The free block after takes the slack.
+                    let end = pos + self.block_size(pos);
+                    let (_, flags) = self.header(last);
+                    self.set_header(last, last_want, flags);
+                    self.set_start_bit(pos, false);
+                    let free = last + last_want;
+                    self.set_start_bit(free, true);
+                    self.write_free(free, end - free, BlockFlags::empty());
+                    self.used_size -= gap;
+                    self.free_size += gap;
+                    return (free, end);
+                }
+                // A pinned block or the end: the slack stays where it is.
+                return (pos, pos);
+            }
+            let (size, flags) = self.header(pos);
+            let next_want = wanted(self, pos, size);
+            let to = pos - gap;
+            self.copy_within(pos, to, next_want);
+            let (_, last_flags) = self.header(last);
+            self.set_header(last, last_want, last_flags);
+            self.set_header(to, size + gap, flags - BlockFlags::PREV_FREE);
+            self.set_start_bit(pos, false);
+            self.set_start_bit(to, true);
+            stats.moved_blocks += 1;
+            stats.moved_bytes += next_want;
+            if let (Some(old), Some(new)) = (
+                Block::from_offset_unchecked(pos + HEADER_SIZE),
+                Block::from_offset_unchecked(to + HEADER_SIZE),
+            ) {
+                relocate(old, new, self.payload_at(to));
+            }
+            let end = pos + size;
+            gap += size - next_want;
+            if gap >= MIN_BLOCK {
+                // Enough slack for a free block: the gap of `compact_trimmed`.
+                let (_, flags) = self.header(to);
+                self.set_header(to, next_want, flags);
+                let free = to + next_want;
+                self.set_start_bit(free, true);
+                self.write_free(free, end - free, BlockFlags::empty());
+                self.set_prev_free(end, true);
+                self.used_size -= gap;
+                self.free_size += gap;
+                return (free, end);
+            }
+            (last, last_want, pos) = (to, next_want, end);
+        }
+    }
+
+    /// Moves `block` up past the used blocks that follow it, up to the next free block (or the heap's end),
+    /// sliding them down over it in one rotation of their bytes, so that the free block follows `block` and
+    /// a resize can grow it in place: after [`compact`](Pool::compact), the way to grow a block larger than
+    /// the free space. For each block moved it calls `relocate(old, new, payload)` after the move, in the
+    /// order of the new addresses, so `block` last.
+    ///
+    /// Nothing changes when a free block already follows `block`, and nothing but `relocate` runs when it
+    /// is called: no free block changes, so the pool is whole and its index untouched, and a panicking
+    /// callback leaves a sound pool with every payload intact. O(blocks moved + bytes moved).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBlock`] if `block` is not live; [`Error::Pinned`] if it or one of the blocks it would
+    /// pass is pinned (the offset names the pinned one). Nothing changes on error.
+    pub fn move_to_end(
+        &mut self,
+        block: Block,
+        mut relocate: impl FnMut(Block, Block, &[u8]),
+    ) -> Result<CompactStats> {
+        let start = self.validate(block)?;
+        let (size, flags) = self.header(start);
+        if flags.contains(BlockFlags::PINNED) {
+            return Err(Error::Pinned { offset: block.offset() });
+        }
+        let mut end = start + size;
+        while end < self.heap_len && !self.is_free(end) {
+            if self.header(end).1.contains(BlockFlags::PINNED) {
+                return Err(Error::Pinned { offset: end + HEADER_SIZE });
+            }
+            end += self.block_size(end);
+        }
+        let mut stats = CompactStats::default();
+        if end == start + size {
+            return Ok(stats);
+        }
+        self.rotate_bytes(start, end - start, size);
+        // The blocks that followed now start `size` lower, `block` at `end - size`. Each old start bit is
+        // cleared before a later block's new bit is set, and no new start is an old start still to be
+        // cleared (it is lower by `size`); the bit at `start` stays, the first block's new start.
+        let to = end - size;
+        let mut at = start;
+        while at < to {
+            self.set_start_bit(at + size, false);
+            self.set_start_bit(at, true);
+            at += self.block_size(at);
+        }
+        self.set_start_bit(to, true);
+        // Every block passed had a used block before it; the first one now has `block`'s predecessor.
+        let (first_size, first_flags) = self.header(start);
+        self.set_header(start, first_size, first_flags | (flags & BlockFlags::PREV_FREE));
+        self.set_header(to, size, flags - BlockFlags::PREV_FREE);
+        stats.moved_bytes = end - start;
+        // The heap tiles again: report the moves, in address order.
+        let mut at = start;
+        while at < end {
+            let old = if at < to { at + size } else { start };
+            stats.moved_blocks += 1;
+            if let (Some(old), Some(new)) = (
+                Block::from_offset_unchecked(old + HEADER_SIZE),
+                Block::from_offset_unchecked(at + HEADER_SIZE),
+            ) {
+                relocate(old, new, self.payload_at(at));
+            }
+            at += self.block_size(at);
+        }
+        Ok(stats)
     }
 
     /// Whether the block at `start` is used and not pinned.

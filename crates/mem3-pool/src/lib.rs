@@ -22,7 +22,7 @@ pub use lock_api;
 pub use pool::{
     Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
 };
-pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK};
+pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, block_size_for};
 
 #[cfg(test)]
 mod tests;

@@ -467,6 +467,16 @@ impl<'a> Pool<'a> {
         unsafe { core::ptr::copy(self.base.as_ptr().add(from), self.base.as_ptr().add(to), len) }
     }
 
+    /// Rotates the `len` heap bytes at `from` left by `mid`: the bytes at `from + mid..from + len` move to
+    /// `from`, and the first `mid` bytes after them.
+    pub(crate) fn rotate_bytes(&mut self, from: usize, len: usize, mid: usize) {
+        debug_assert!(mid <= len && from + len <= self.heap_len);
+        // SAFETY: the range lies in the heap (blocks of this pool), so inside the region; `&mut self` means no
+        // payload slice is alive, so this slice is the only access to those bytes while it lives.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr().add(from), len) };
+        bytes.rotate_left(mid);
+    }
+
     /// The payload of the used block at `start`.
     pub(crate) fn payload_at(&self, start: usize) -> &[u8] {
         let size = self.block_size(start);

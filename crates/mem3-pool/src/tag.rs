@@ -72,8 +72,11 @@ pub(crate) const fn round_up(n: usize, align: usize) -> usize {
     (n + align - 1) & !(align - 1)
 }
 
-/// The block size that holds a `size`-byte payload, or `None` if it cannot be represented.
-pub(crate) fn block_size_for(size: usize) -> Option<usize> {
+/// The whole block (header and rounding included) that holds a `size`-byte payload aligned to
+/// [`MIN_ALIGN`], as [`Pool::alloc`](crate::Pool::alloc) computes it, or `None` if it cannot be represented.
+/// Code that needs the bytes a set of blocks occupies (a replay's floor, an object heap's fit test) uses
+/// this rule rather than a copy of it.
+pub fn block_size_for(size: usize) -> Option<usize> {
     let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & SIZE_MASK;
     Some(total.max(MIN_BLOCK))
 }
