@@ -2,6 +2,7 @@
 // Only `region` (allocating and freeing regions, making a pool over one) needs `unsafe`.
 #![deny(unsafe_code)]
 
+mod compact;
 mod error;
 mod format;
 #[allow(unsafe_code)] // the one module that allocates raw memory; every block says why it is sound
@@ -9,6 +10,10 @@ mod region;
 mod replay;
 mod report;
 
+pub use compact::{
+    CompactingPool, Compaction, Pinning, floor_bytes, min_pool_compacting, region_for_heap,
+    replay_compacting, replay_compacting_checked,
+};
 pub use error::{CheckError, TraceError, TraceErrorKind};
 pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
 pub use region::{MAX_POOL_BYTES, OwnedPool, PAGE, Region};
