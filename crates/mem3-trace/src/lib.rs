@@ -20,4 +20,7 @@ pub use region::{MAX_POOL_BYTES, OwnedPool, PAGE, Region};
 pub use replay::{
     DEFAULT_POOL_CAP, Replay, TraceAllocator, default_pool_bytes, min_pool, replay, replay_checked,
 };
-pub use report::{Report, min_pool_bytes, replay_on_pool, replay_on_pool_inspect};
+pub use report::{
+    Report, first_compaction_inspect, min_pool_bytes, replay_on_pool, replay_on_pool_compacting,
+    replay_on_pool_inspect,
+};
