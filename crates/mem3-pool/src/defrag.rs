@@ -3,8 +3,57 @@
 use crate::{
     error::{Error, Result},
     pool::{Block, BlockState, Pool},
-    tag::{BlockFlags, GRANULE, HEADER_SIZE, MIN_BLOCK, round_up},
+    summary::SLOT,
+    tag::{BlockFlags, GRANULE, HEADER_SIZE, MIN_BLOCK, NIL, round_up},
 };
+
+/// Lays down the start bits (and free-start bits) of a stretch of the heap in address order, a word at a
+/// time: bits below its first offset are kept, every word after is written whole.
+struct BitWriter {
+    slot: usize,
+    start: u64,
+    free: u64,
+}
+
+impl BitWriter {
+    /// A writer from heap offset `from` (a block start) on, keeping the bits below it.
+    fn new(pool: &Pool<'_>, from: usize) -> BitWriter {
+        let slot = from / SLOT;
+        let keep = (1u64 << ((from % SLOT) / GRANULE)) - 1;
+        let free = if pool.summary.count != 0 { pool.free_word(slot) & keep } else { 0 };
+        BitWriter { slot, start: pool.start_word(slot) & keep, free }
+    }
+
+    /// A block (free if `free`) starts at `at`, after every block marked so far.
+    #[inline(always)]
+    fn mark(&mut self, pool: &mut Pool<'_>, at: usize, free: bool) {
+        let slot = at / SLOT;
+        if slot != self.slot {
+            self.flush(pool, slot);
+        }
+        let bit = 1u64 << ((at % SLOT) / GRANULE);
+        self.start |= bit;
+        if free {
+            self.free |= bit;
+        }
+    }
+
+    /// Writes the current word and empty words up to `slot`, which becomes the current one.
+    #[cold]
+    fn flush(&mut self, pool: &mut Pool<'_>, slot: usize) {
+        pool.set_bit_words(self.slot, self.start, self.free);
+        for empty in self.slot + 1..slot {
+            pool.set_bit_words(empty, 0, 0);
+        }
+        (self.slot, self.start, self.free) = (slot, 0, 0);
+    }
+
+    /// Writes the current word and empty words to the end of the bitmaps.
+    fn finish(mut self, pool: &mut Pool<'_>) {
+        let slots = pool.heap_len.div_ceil(SLOT);
+        self.flush(pool, slots);
+    }
+}
 
 /// What [`Pool::compact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,60 +122,138 @@ impl Pool<'_> {
     /// `relocate(old, new, payload)` after the move, with the block's new payload.
     ///
     /// Blocks move to [`MIN_ALIGN`](crate::MIN_ALIGN) boundaries: a block that needs a larger alignment must
-    /// be pinned. Adjacent blocks move together, in one copy. O(n) in the number of blocks plus the bytes
-    /// moved.
+    /// be pinned. Adjacent blocks move together, in one copy. O(n) in the number of blocks from the first
+    /// free one on, plus the bytes moved.
     ///
-    /// The pool is whole whenever `relocate` runs: every block the callback has not yet been told about was
-    /// either not moved or moved in the same run as the block it is told about now. If `relocate` panics,
-    /// the unwind leaves a sound pool (its index and counters rebuilt) in which the blocks already moved stay
-    /// moved, those reported and those of the same run alike, and every payload is intact.
+    /// Every block the callback has not yet been told about was either not moved or moved in the same run
+    /// as the block it is told about now, and the blocks tile the heap whenever it runs. If `relocate`
+    /// panics, the unwind leaves a sound pool (its bitmaps, index and counters rebuilt) in which the blocks
+    /// already moved stay moved, those reported and those of the same run alike, and every payload is
+    /// intact.
     pub fn compact(&mut self, mut relocate: impl FnMut(Block, Block, &[u8])) -> CompactStats {
-        /// Rebuilds the free-block index and the free-block count from the heap when compaction ends, by
-        /// return or by unwinding out of a callback.
-        struct Reindex<'p, 'a>(&'p mut Pool<'a>);
-        impl Drop for Reindex<'_, '_> {
+        /// Rebuilds the bitmaps from `from` on, the free-block index and the counters if compaction ends by
+        /// unwinding out of a callback; on return they are already right.
+        struct Unwind<'p, 'a> {
+            pool: &'p mut Pool<'a>,
+            from: usize,
+            done: bool,
+        }
+        impl Drop for Unwind<'_, '_> {
             fn drop(&mut self) {
-                self.0.rebuild_index();
+                if !self.done {
+                    self.pool.rebuild_bits(self.from);
+                    self.pool.rebuild_index();
+                }
             }
         }
         let mut stats = CompactStats::default();
-        let pool = Reindex(self);
-        let pool = &mut *pool.0;
-        // Everything below `cursor` is packed used blocks; `[cursor, start)` is one free block (the gap),
-        // or empty; from `start` on the heap is as it was.
-        let mut cursor = 0;
+        // The blocks below the first free block stay as they are, and so do their bits.
         let mut start = 0;
+        while start < self.heap_len && !self.is_free(start) {
+            start += self.block_size(start);
+        }
+        if start >= self.heap_len {
+            return stats;
+        }
+        let mut guard = Unwind { pool: self, from: start, done: false };
+        let pool = &mut *guard.pool;
+        // The free blocks change: the index is built again from the gaps as they become final, and the
+        // bitmaps from `start` on are written a word at a time as the new layout is laid down, in address
+        // order (any bit written meanwhile, as by `write_free`, is overwritten).
+        pool.root = NIL;
+        pool.top = pool.heap_len;
+        pool.free_blocks = 0;
+        pool.summary_clear();
+        let mut bits = BitWriter::new(pool, start);
+        // Everything below `cursor` is final; `[cursor, start)` is free (a free block, or several under
+        // deferred coalescing, or moved blocks' old bytes covered by one free block); from `start` on the heap
+        // is as it was.
+        let mut cursor = start;
         while start < pool.heap_len {
             let (size, flags) = pool.header(start);
             if !flags.contains(BlockFlags::USED) {
-                if cursor < start {
-                    // Grow the gap over this free block.
-                    pool.set_start_bit(start, false);
-                    pool.write_free(cursor, start + size - cursor, BlockFlags::empty());
-                }
                 start += size;
             } else if flags.contains(BlockFlags::PINNED) || cursor == start {
-                // Stays where it is; the gap before it (if any) stays free.
+                // Stays where it is; the gap before it (if any) is final.
                 if cursor < start {
+                    pool.final_gap(&mut bits, cursor, start);
                     stats.free_blocks += 1;
+                    pool.set_header(start, size, flags | BlockFlags::PREV_FREE);
                 } else if flags.contains(BlockFlags::PREV_FREE) {
                     pool.set_header(start, size, flags - BlockFlags::PREV_FREE);
                 }
+                bits.mark(pool, start, false);
                 start += size;
                 cursor = start;
             } else {
-                // A run of adjacent movable blocks goes down into the gap.
-                let mut end = start;
-                while end < pool.heap_len && pool.is_movable(end) {
-                    end += pool.block_size(end);
+                // A run of adjacent movable blocks goes down into the gap in one copy.
+                let mut end = start + size;
+                while end < pool.heap_len {
+                    let (size, flags) = pool.header(end);
+                    if flags & (BlockFlags::USED | BlockFlags::PINNED) != BlockFlags::USED {
+                        break;
+                    }
+                    end += size;
                 }
-                (cursor, start) = pool.move_run(cursor, start, end, &mut stats, &mut relocate);
+                let (to, delta, len) = (cursor, start - cursor, end - start);
+                pool.copy_within(start, to, len);
+                let (first_size, first_flags) = pool.header(to);
+                pool.set_header(to, first_size, first_flags - BlockFlags::PREV_FREE);
+                // The bytes left behind and the free blocks after them: one free block, so the blocks tile
+                // the heap while the moves are reported.
+                let gap = to + len;
+                let mut gap_end = end;
+                while gap_end < pool.heap_len && pool.is_free(gap_end) {
+                    gap_end += pool.block_size(gap_end);
+                }
+                pool.write_free(gap, gap_end - gap, BlockFlags::empty());
+                pool.set_prev_free(gap_end, true);
+                stats.moved_bytes += len;
+                let mut at = to;
+                while at < gap {
+                    let size = pool.block_size(at);
+                    bits.mark(pool, at, false);
+                    stats.moved_blocks += 1;
+                    if let (Some(old), Some(new)) = (
+                        Block::from_offset_unchecked(at + delta + HEADER_SIZE),
+                        Block::from_offset_unchecked(at + HEADER_SIZE),
+                    ) {
+                        relocate(old, new, pool.payload_at_sized(at, size));
+                    }
+                    at += size;
+                }
+                (cursor, start) = (gap, gap_end);
             }
         }
         if cursor < pool.heap_len {
+            pool.final_gap(&mut bits, cursor, pool.heap_len);
             stats.free_blocks += 1;
         }
+        bits.finish(pool);
+        guard.done = true;
         stats
+    }
+
+    /// Makes `[start, end)` one free block for good (a gap compaction leaves): header, footer, start bits,
+    /// the index.
+    fn final_gap(&mut self, bits: &mut BitWriter, start: usize, end: usize) {
+        self.write_free(start, end - start, BlockFlags::empty());
+        bits.mark(self, start, true);
+        self.free_insert(start);
+        self.free_blocks += 1;
+    }
+
+    /// Writes the start bitmap (and the free-start bitmap) from `from` on again from the headers.
+    fn rebuild_bits(&mut self, from: usize) {
+        let mut bits = BitWriter::new(self, from);
+        let mut start = from;
+        while start < self.heap_len {
+            let (size, flags) = self.header(start);
+            bits.mark(self, start, !flags.contains(BlockFlags::USED));
+            // A zero size could only come from a corrupt header; stop rather than loop.
+            start += size.max(GRANULE);
+        }
+        bits.finish(self);
     }
 
     /// As [`compact`](Pool::compact), and trims the blocks it moves: `size_of(block)` says how many bytes
