@@ -7,6 +7,10 @@ use crate::{
     tag::{BlockFlags, GRANULE, HEADER_SIZE, MIN_BLOCK, NIL, round_up},
 };
 
+/// How far ahead of the block it reads compaction asks the processor to fetch the heap: the walk from
+/// header to header is a chain of dependent loads that the hardware prefetcher does not always run ahead of.
+const PREFETCH: usize = 2048;
+
 /// Lays down the start bits (and free-start bits) of a stretch of the heap in address order, a word at a
 /// time: bits below its first offset are kept, every word after is written whole.
 struct BitWriter {
@@ -131,16 +135,24 @@ impl Pool<'_> {
     /// already moved stay moved, those reported and those of the same run alike, and every payload is
     /// intact.
     pub fn compact(&mut self, mut relocate: impl FnMut(Block, Block, &[u8])) -> CompactStats {
-        /// Rebuilds the bitmaps from `from` on, the free-block index and the counters if compaction ends by
-        /// unwinding out of a callback; on return they are already right.
+        /// If compaction ends by unwinding out of a callback, writes the gap the moves were being reported
+        /// from as a free block (the blocks then tile the heap again), and rebuilds the bitmaps from `from`
+        /// on, the free-block index and the counters; on return they are already right.
         struct Unwind<'p, 'a> {
             pool: &'p mut Pool<'a>,
             from: usize,
+            /// The bytes a run left behind and the free blocks after them, while its moves are reported.
+            gap: (usize, usize),
             done: bool,
         }
         impl Drop for Unwind<'_, '_> {
             fn drop(&mut self) {
                 if !self.done {
+                    let (gap, gap_end) = self.gap;
+                    if gap < gap_end {
+                        self.pool.write_free(gap, gap_end - gap, BlockFlags::empty());
+                        self.pool.set_prev_free(gap_end, true);
+                    }
                     self.pool.rebuild_bits(self.from);
                     self.pool.rebuild_index();
                 }
@@ -155,7 +167,7 @@ impl Pool<'_> {
         if start >= self.heap_len {
             return stats;
         }
-        let mut guard = Unwind { pool: self, from: start, done: false };
+        let mut guard = Unwind { pool: self, from: start, gap: (0, 0), done: false };
         let pool = &mut *guard.pool;
         // The free blocks change: the index is built again from the gaps as they become final, and the
         // bitmaps from `start` on are written a word at a time as the new layout is laid down, in address
@@ -170,6 +182,7 @@ impl Pool<'_> {
         // is as it was.
         let mut cursor = start;
         while start < pool.heap_len {
+            pool.prefetch(start + PREFETCH);
             let (size, flags) = pool.header(start);
             if !flags.contains(BlockFlags::USED) {
                 start += size;
@@ -189,6 +202,7 @@ impl Pool<'_> {
                 // A run of adjacent movable blocks goes down into the gap in one copy.
                 let mut end = start + size;
                 while end < pool.heap_len {
+                    pool.prefetch(end + PREFETCH);
                     let (size, flags) = pool.header(end);
                     if flags & (BlockFlags::USED | BlockFlags::PINNED) != BlockFlags::USED {
                         break;
@@ -199,15 +213,14 @@ impl Pool<'_> {
                 pool.copy_within(start, to, len);
                 let (first_size, first_flags) = pool.header(to);
                 pool.set_header(to, first_size, first_flags - BlockFlags::PREV_FREE);
-                // The bytes left behind and the free blocks after them: one free block, so the blocks tile
-                // the heap while the moves are reported.
+                // The bytes left behind and the free blocks after them are the new gap: the unwind guard
+                // makes it a free block if a callback panics, the loop ahead otherwise.
                 let gap = to + len;
                 let mut gap_end = end;
                 while gap_end < pool.heap_len && pool.is_free(gap_end) {
                     gap_end += pool.block_size(gap_end);
                 }
-                pool.write_free(gap, gap_end - gap, BlockFlags::empty());
-                pool.set_prev_free(gap_end, true);
+                guard.gap = (gap, gap_end);
                 stats.moved_bytes += len;
                 let mut at = to;
                 while at < gap {

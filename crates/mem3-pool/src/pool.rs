@@ -508,6 +508,20 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// Hints that the heap bytes at `off` will be read soon (a prefetch on x86-64, nothing elsewhere).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, off: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let at = self.base.as_ptr().wrapping_add(off);
+            // SAFETY: a prefetch reads nothing the program can observe and never faults, whatever the address;
+            // `wrapping_add` keeps the pointer arithmetic defined even past the region's end.
+            unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = off;
+    }
+
     /// The payload of the used block at `start`, whose size (header included) is `size`.
     #[inline(always)]
     pub(crate) fn payload_at_sized(&self, start: usize, size: usize) -> &[u8] {
