@@ -9,6 +9,8 @@ pub mod peers;
 
 pub mod workloads;
 
+pub mod real_compaction;
+
 pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
 

@@ -516,7 +516,9 @@ impl<'a> Pool<'a> {
             let at = self.base.as_ptr().wrapping_add(off);
             // SAFETY: a prefetch reads nothing the program can observe and never faults, whatever the address;
             // `wrapping_add` keeps the pointer arithmetic defined even past the region's end.
-            unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast()) };
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast())
+            };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = off;
