@@ -130,10 +130,11 @@ impl Pool<'_> {
     /// free one on, plus the bytes moved.
     ///
     /// Every block the callback has not yet been told about was either not moved or moved in the same run
-    /// as the block it is told about now, and the blocks tile the heap whenever it runs. If `relocate`
-    /// panics, the unwind leaves a sound pool (its bitmaps, index and counters rebuilt) in which the blocks
-    /// already moved stay moved, those reported and those of the same run alike, and every payload is
-    /// intact.
+    /// as the block it is told about now. The callback cannot reach the pool, which is mid-pass while it
+    /// runs (the run's old bytes not yet a free block, the bitmaps half rewritten). If `relocate` panics,
+    /// the unwind leaves a sound pool (that gap written as a free block, the bitmaps, index and counters
+    /// rebuilt) in which the blocks already moved stay moved, those reported and those of the same run
+    /// alike, and every payload is intact.
     pub fn compact(&mut self, mut relocate: impl FnMut(Block, Block, &[u8])) -> CompactStats {
         /// If compaction ends by unwinding out of a callback, writes the gap the moves were being reported
         /// from as a free block (the blocks then tile the heap again), and rebuilds the bitmaps from `from`
@@ -277,8 +278,9 @@ impl Pool<'_> {
     /// called with each movable block's name before it moves; the sizes are rounded up to a granule and
     /// taken between [`MIN_BLOCK`](crate::MIN_BLOCK) and the block's size.
     ///
-    /// The pool is whole whenever `size_of` or `relocate` runs, as in [`compact`](Pool::compact); a panic in
-    /// either leaves a sound pool with every payload intact up to each block's size.
+    /// The pool is whole whenever `size_of` or `relocate` runs (the blocks tile the heap, every gap a free
+    /// block); a panic in either leaves a sound pool, its index rebuilt, with every payload intact up to
+    /// each block's size.
     pub fn compact_trimmed(
         &mut self,
         mut size_of: impl FnMut(Block) -> usize,
