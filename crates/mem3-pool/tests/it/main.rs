@@ -18,6 +18,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(|at| Op::CompactPanic { at: at % 32 }),
         1 => any::<u32>().prop_map(|offset| Op::FreeInvalid { offset }),
         1 => any::<u16>().prop_map(|index| Op::FreeStale { index }),
+        1 => Just(Op::CompactTrimmed),
+        1 => any::<u16>().prop_map(|index| Op::MoveToEnd { index }),
     ]
 }
 
