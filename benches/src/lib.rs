@@ -16,6 +16,8 @@ pub mod workloads;
 
 pub mod space;
 
+pub mod real_compaction;
+
 pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
 

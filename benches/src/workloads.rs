@@ -241,6 +241,60 @@ pub fn compaction(region: usize, seed: u64) -> CompactionRun {
     CompactionRun { objects, moved_bytes: moved, defragment, copy_within }
 }
 
+/// The figures of one [`pool_compaction`] run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolCompactionRun {
+    /// Blocks live when compacting.
+    pub blocks: usize,
+    /// Bytes `compact` moved.
+    pub moved_bytes: usize,
+    /// Time `compact` took (its callback only adds the moves' offsets to a checksum).
+    pub compact: Duration,
+    /// Time `copy_within` took to move the same number of bytes (overlapping, 1/2 of the distance down).
+    pub copy_within: Duration,
+}
+
+/// The object heap's layout without the object heap: fills a `region`-byte [`mem3_pool::Pool`] with blocks
+/// of the sizes [`compaction`]'s objects take (24-byte payloads for numbers, 16 + 0 to 200 bytes for
+/// strings, a third each) until an allocation fails, frees a random half, and times `Pool::compact()`
+/// and then a `copy_within` of the same number of bytes.
+pub fn pool_compaction(region: usize, seed: u64) -> PoolCompactionRun {
+    let mem = Region::prefaulted(region, PAGE).expect("memory for the pool");
+    // SAFETY: the region is valid for `len` bytes and owned by `mem`, which outlives the slice (it is
+    // dropped at the end of this function, after the pool).
+    let bytes = unsafe { std::slice::from_raw_parts_mut(mem.as_ptr().as_ptr(), mem.len()) };
+    let mut pool = mem3_pool::Pool::new(bytes).expect("a pool over the region");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut blocks = Vec::new();
+    loop {
+        let size = match rng.u8(0..3) {
+            0 | 1 => 24,
+            _ => 16 + rng.usize(0..=200),
+        };
+        match pool.alloc(size) {
+            Ok(b) => blocks.push(b),
+            Err(_) => break,
+        }
+    }
+    rng.shuffle(&mut blocks);
+    let half = blocks.len() / 2;
+    for b in blocks.drain(..half) {
+        pool.free(b).expect("a live block");
+    }
+    let mut sum = 0usize;
+    let start = Instant::now();
+    let stats = pool.compact(|old, new, _| sum = sum.wrapping_add(old.offset() ^ new.offset()));
+    let compact = start.elapsed();
+    std::hint::black_box(sum);
+    let moved = stats.moved_bytes;
+    let mut buf = vec![1u8; moved + moved / 2];
+    let start = Instant::now();
+    buf.copy_within(moved / 2.., 0);
+    let copy_within = start.elapsed();
+    std::hint::black_box(&buf);
+    PoolCompactionRun { blocks: blocks.len(), moved_bytes: moved, compact, copy_within }
+}
+
 /// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
 pub fn median(xs: &[f64]) -> f64 {
     let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();

@@ -3,14 +3,16 @@
 //! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
-//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only). Allocators: `mem3` (first fit), `mem3-best`,
+//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
 
 #![forbid(unsafe_code)]
 
 use mem3_benches::{
     Arena, Job, Kind, dispatch, load_trace,
-    workloads::{compaction, random_actions, scaling, trace_region, trace_throughput},
+    workloads::{
+        compaction, pool_compaction, random_actions, scaling, trace_region, trace_throughput,
+    },
 };
 
 struct Work(Vec<String>);
@@ -56,6 +58,24 @@ impl Job for Work {
                         r.objects,
                         r.moved_bytes,
                         gib(r.defragment),
+                        gib(r.copy_within)
+                    );
+                }
+                out
+            }
+            "pool-compaction" => {
+                // Ignores the allocator: mem3-pool's compact on a 64 MiB pool, against copy_within.
+                let mut out = String::new();
+                for seed in 0..reps as u64 {
+                    let r = pool_compaction(64 << 20, seed);
+                    let gib = |d: std::time::Duration| {
+                        r.moved_bytes as f64 / d.as_secs_f64() / (1u64 << 30) as f64
+                    };
+                    out += &format!(
+                        "{} blocks, {} bytes moved: compact {:.2} GiB/s, copy_within {:.2} GiB/s\n",
+                        r.blocks,
+                        r.moved_bytes,
+                        gib(r.compact),
                         gib(r.copy_within)
                     );
                 }

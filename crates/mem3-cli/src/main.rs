@@ -78,9 +78,17 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
-        /// Write an SVG picture of the pool as the replay left it.
+        /// Write an SVG picture of the pool as the replay left it (with --compact: just before and just
+        /// after the first compaction).
         #[arg(long, value_name = "OUT.svg")]
         map: Option<PathBuf>,
+        /// Let the replay move blocks: each trace ID names a movable block, and a request that does not
+        /// fit, although the free bytes would hold it, compacts the pool and is tried again.
+        #[arg(long)]
+        compact: bool,
+        /// With --compact, pin every Nth allocation (100 pins 1%): pinned blocks never move.
+        #[arg(long, value_name = "N", requires = "compact", value_parser = clap::value_parser!(u32).range(1..))]
+        pin_every: Option<u32>,
         /// Refuse a trace whose text (after decompression) is longer than this.
         #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_text_limit)]
         max_text: u64,
@@ -243,11 +251,24 @@ fn main() -> ExitCode {
             min_pool,
             json,
             map,
+            compact,
+            pin_every,
             max_text,
             max_requests,
         } => {
             let limits = mem3_trace::Limits { max_text_bytes: max_text, max_requests };
-            replay::replay(&replay::Args { trace, pool_size, policy, min_pool, json, map, limits })
+            let compact =
+                compact.then(|| mem3_trace::Pinning::every(pin_every.map_or(0, |n| n as usize)));
+            replay::replay(&replay::Args {
+                trace,
+                pool_size,
+                policy,
+                min_pool,
+                json,
+                map,
+                limits,
+                compact,
+            })
         }
     };
     match outcome {

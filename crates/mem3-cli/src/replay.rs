@@ -26,6 +26,8 @@ pub(crate) struct Args {
     pub(crate) map: Option<PathBuf>,
     /// What the parser accepts at most.
     pub(crate) limits: trace::Limits,
+    /// `--compact` (with `--pin-every`): replay through movable blocks, with these pinned.
+    pub(crate) compact: Option<trace::Pinning>,
 }
 
 /// What `--json` prints: the fields `docs/trace-format.md` lists, in its order.
@@ -49,6 +51,22 @@ struct Json {
     /// Requests in the trace (`ops` is less when one failed).
     requests: usize,
     policy: &'static str,
+    /// Only with `--compact`: what the compactions did, and the trace's floor.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    compaction: Option<CompactionJson>,
+}
+
+/// The fields `--compact` adds to `--json`.
+#[derive(Debug, Serialize)]
+struct CompactionJson {
+    compactions: usize,
+    moved_blocks: usize,
+    bytes_moved: usize,
+    pinned_blocks: usize,
+    /// The most bytes the live blocks occupy at once under mem3's layout.
+    floor_bytes: usize,
+    /// The smallest pool whose heap holds the floor.
+    floor_pool_bytes: Option<usize>,
 }
 
 pub(crate) fn replay(args: &Args) -> Outcome {
@@ -65,20 +83,80 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let config = Config { policy: args.policy.policy(), ..Config::default() };
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
     progress.say(format!("replaying {} requests", thousands(trace.len() as u64)));
-    let (report, map) = trace::replay_on_pool_inspect(&trace, pool_bytes, config, |pool| {
-        args.map.as_ref().map(|_| HeapMap::of_pool(pool, heapmap::SVG_CELLS))
-    })
-    .map_err(|e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name))?;
+    let no_pool = |e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name);
+    let map_of = |pool: &mem3_pool::Pool<'_>| HeapMap::of_pool(pool, heapmap::SVG_CELLS);
+    // With --compact and --map, the heap just before and after the first compaction, if one runs.
+    let mut first_compaction = None;
+    let (report, compaction) = match args.compact {
+        Some(pinning) => {
+            let (report, figures) =
+                trace::replay_on_pool_compacting(&trace, pool_bytes, config, pinning)
+                    .map_err(no_pool)?;
+            if args.map.is_some() {
+                progress.say("drawing the heap at the first compaction".into());
+                first_compaction =
+                    trace::first_compaction_inspect(&trace, pool_bytes, config, pinning, map_of)
+                        .map_err(no_pool)?;
+            }
+            (report, Some(figures))
+        }
+        None => (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None),
+    };
+    // The map of the end: a compacting replay that never compacted left the heap as this one does.
+    let map = match (&args.map, &first_compaction) {
+        (Some(_), None) => Some(
+            trace::replay_on_pool_inspect(&trace, pool_bytes, config, map_of).map_err(no_pool)?.1,
+        ),
+        _ => None,
+    };
     let min_pool = args.min_pool.then(|| {
         let mut tries = 0;
-        trace::min_pool(&trace, |n| {
+        let mut say = |n| {
             tries += 1;
             progress.say(format!("searching the smallest pool: replay {tries}, {}", bytes(n)));
-            OwnedPool::new(n, config).ok()
-        })
+        };
+        match args.compact {
+            Some(pinning) => trace::min_pool(&trace, |n| {
+                say(n);
+                trace::CompactingPool::new(n, config, pinning).ok()
+            }),
+            None => trace::min_pool(&trace, |n| {
+                say(n);
+                OwnedPool::new(n, config).ok()
+            }),
+        }
+    });
+    let compaction = compaction.map(|c| {
+        let floor_bytes = trace::floor_bytes(&trace, config.policy);
+        CompactionJson {
+            compactions: c.compactions,
+            moved_blocks: c.moved_blocks,
+            bytes_moved: c.moved_bytes,
+            pinned_blocks: c.pinned_blocks,
+            floor_bytes,
+            floor_pool_bytes: trace::region_for_heap(floor_bytes, config),
+        }
     });
     progress.finish();
 
+    if let (Some(path), Some((at, before, after))) = (&args.map, &first_compaction) {
+        let file = args
+            .trace
+            .file_name()
+            .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let title = format!(
+            "mem3 replay {file} --compact: {} pool, {}",
+            bytes(pool_bytes),
+            args.policy.name()
+        );
+        let line = thousands(trace.line(*at).unwrap_or(0) as u64);
+        let before_heading = format!("before the first compaction (the request on line {line})");
+        let after_heading = "after it".to_string();
+        write_file(
+            path,
+            &heapmap::svg(&title, &[(&before_heading, before), (&after_heading, after)]),
+        )?;
+    }
     if let (Some(path), Some(map)) = (&args.map, &map) {
         let file = args
             .trace
@@ -109,12 +187,17 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             min_pool_bytes: min_pool,
             requests: trace.len(),
             policy: args.policy.json_name(),
+            compaction,
         };
         let text = serde_json::to_string(&json)
             .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
         emit(&(text + "\n"));
     } else {
-        emit(&table(&name.to_string(), &trace, &report, args.policy, min_pool));
+        let mut text = table(&name.to_string(), &trace, &report, args.policy, min_pool);
+        if let Some(c) = &compaction {
+            text += &compaction_rows(c);
+        }
+        emit(&text);
     }
     Ok(())
 }
@@ -179,6 +262,32 @@ fn table(
         None => {}
     }
     rows.into_iter().map(|(label, value)| format!("{label:<12} {value}\n")).collect()
+}
+
+/// The rows `--compact` adds to the table.
+fn compaction_rows(c: &CompactionJson) -> String {
+    let floor_pool =
+        c.floor_pool_bytes.map_or(String::new(), |n| format!(", in a pool of {}", bytes(n)));
+    let pinned = if c.pinned_blocks > 0 {
+        format!("; {} blocks pinned", thousands(c.pinned_blocks as u64))
+    } else {
+        String::new()
+    };
+    [
+        (
+            "compaction",
+            format!(
+                "{} compactions moved {} blocks, {}{pinned}",
+                thousands(c.compactions as u64),
+                thousands(c.moved_blocks as u64),
+                bytes(c.bytes_moved)
+            ),
+        ),
+        ("floor", format!("{} of live blocks at most{floor_pool}", bytes(c.floor_bytes))),
+    ]
+    .into_iter()
+    .map(|(label, value)| format!("{label:<12} {value}\n"))
+    .collect()
 }
 
 impl PolicyArg {

@@ -547,3 +547,94 @@ fn a_trace_of_too_many_requests_is_a_clear_error() {
         assert_clean_error(&err);
     }
 }
+
+// --- replay --compact ---------------------------------------------------------------------------
+
+/// A best-fit pool just above gcc-as's floor: too small without compaction, enough with it.
+const TIGHT: &str = "3222500";
+
+#[test]
+fn replay_compact_completes_where_the_non_moving_replay_fails_and_reports_its_moves() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let args = ["replay", trace, "--json", "--policy", "best-fit", "--pool-size", TIGHT];
+    let plain = replay_json(&args);
+    assert!(!plain["failed_at"].is_null(), "without compaction the pool is too small: {plain:?}");
+    assert!(!plain.contains_key("compactions") && !plain.contains_key("floor_bytes"));
+    let json = replay_json(&[&args[..], &["--compact"]].concat());
+    assert!(json["failed_at"].is_null(), "{json:?}");
+    assert_eq!(uint(&json, "ops") as usize, request_lines(&gcc_trace()));
+    assert!(uint(&json, "compactions") >= 1, "{json:?}");
+    assert!(uint(&json, "bytes_moved") >= uint(&json, "moved_blocks") * 32, "{json:?}");
+    assert_eq!(uint(&json, "pinned_blocks"), 0);
+    let (floor, floor_pool) = (uint(&json, "floor_bytes"), uint(&json, "floor_pool_bytes"));
+    assert!(uint(&json, "peak_live_bytes") < floor && floor < floor_pool, "{json:?}");
+    assert!(floor_pool <= uint(&json, "pool_bytes"));
+    // The table has the same figures.
+    let (status, out, err) =
+        output(&["replay", trace, "--policy", "best-fit", "--pool-size", TIGHT, "--compact"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("replayed     all 33,037 requests"), "{out}");
+    assert!(out.contains("compaction   1 compactions moved"), "{out}");
+    assert!(out.contains("floor        3,171,960 B of live blocks at most"), "{out}");
+}
+
+#[test]
+fn replay_compact_min_pool_is_below_the_non_moving_one_and_replays() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let plain = uint(&replay_json(&["replay", trace, "--json", "--min-pool"]), "min_pool_bytes");
+    let json = replay_json(&["replay", trace, "--json", "--min-pool", "--compact"]);
+    let min = uint(&json, "min_pool_bytes");
+    assert!(uint(&json, "floor_pool_bytes") <= min && min < plain, "{min} vs {plain}: {json:?}");
+    let again =
+        replay_json(&["replay", trace, "--json", "--compact", "--pool-size", &min.to_string()]);
+    assert!(again["failed_at"].is_null(), "{again:?}");
+    // Pinning 1% costs room, and the pinned blocks are counted.
+    let pinned =
+        replay_json(&["replay", trace, "--json", "--min-pool", "--compact", "--pin-every", "100"]);
+    assert!(uint(&pinned, "min_pool_bytes") >= min);
+    assert_eq!(uint(&pinned, "pinned_blocks"), 16516 / 100);
+}
+
+#[test]
+fn replay_compact_map_draws_the_heap_before_and_after_the_first_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("compact.svg");
+    let trace = gcc_trace();
+    let (status, _, err) = output(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--policy",
+        "best-fit",
+        "--pool-size",
+        TIGHT,
+        "--compact",
+        "--map",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(status, 0, "{err}");
+    let text = check_svg(&svg, 2);
+    assert!(text.contains("before the first compaction (the request on line 21,197)"), "{text}");
+    assert!(text.contains("after it"));
+    // With room to spare nothing compacts: one map of the end, as without --compact.
+    let (status, _, err) =
+        output(&["replay", trace.to_str().unwrap(), "--compact", "--map", svg.to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    assert!(check_svg(&svg, 1).contains("after all 33,037 requests"));
+}
+
+#[test]
+fn replay_pin_every_needs_compact_and_a_positive_count() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    for args in [
+        &["replay", trace, "--pin-every", "100"][..],
+        &["replay", trace, "--compact", "--pin-every", "0"],
+        &["replay", trace, "--compact", "--pin-every", "x"],
+    ] {
+        let (status, out, err) = output(args);
+        assert_eq!((status, out.as_str()), (2, ""), "{args:?}: {err}");
+        assert_clean_error(&err);
+    }
+}

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use mem3_pool::{Block, BlockState, Config, Pool, Stats, block_size_for};
+use mem3_pool::{Block, BlockState, Coalescing, Config, Pool, Stats, block_size_for};
 
 use crate::{
     error::{Error, Result},
@@ -347,13 +347,18 @@ impl<'a> ObjectHeap<'a> {
     /// updates its handle, so that the free space becomes one block (or one per gap before a pinned
     /// object). Handles stay valid; pinned objects stay where they are. O(blocks + bytes moved).
     pub fn defragment(&mut self) -> DefragStats {
-        let merges = self.pool.coalesce();
+        // Immediate coalescing never leaves two free blocks side by side: nothing to merge.
+        let merges = match self.pool.config().coalescing {
+            Coalescing::Immediate => 0,
+            Coalescing::Deferred => self.pool.coalesce(),
+        };
         let table = &mut self.table;
         let compact =
             self.pool.compact(|old, new, payload| {
-                // The header names the owning slot, so fixing the handle is O(1).
-                let owner = object::decode_header(payload, new.offset()).map(|hdr| hdr.index);
-                if !owner.is_ok_and(|index| table.relocate(index, old, new)) {
+                // The header names the owning slot, so fixing the handle is O(1); the slot must hold the
+                // block that moved, so a corrupt header cannot fix the wrong one.
+                let owner = object::owner_index(payload);
+                if !owner.is_some_and(|index| table.relocate(index, old, new)) {
                     // A corrupt header: find the owner the slow way rather than leave a handle naming whatever
                     // block ends up at `old`. `check` still reports the header.
                     if let Some(index) = table.slots.iter().position(

@@ -182,6 +182,15 @@ pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
     }
 }
 
+/// The owning slot's index the object header at the start of `payload` names, read without validating the
+/// header: for `defragment`'s relocation callback, which checks the slot itself (the slot must hold the block
+/// that moved), so a corrupt header only sends it down its slow path.
+#[inline(always)]
+pub(crate) fn owner_index(payload: &[u8]) -> Option<u32> {
+    let h = payload.first_chunk::<OBJECT_HEADER_SIZE>()?;
+    Some(u32::from_ne_bytes([h[8], h[9], h[10], h[11]]))
+}
+
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
 /// the error. The object's data is checked to lie inside the payload, for every kind.
 #[inline]

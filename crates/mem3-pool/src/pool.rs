@@ -436,6 +436,24 @@ impl<'a> Pool<'a> {
         u64::from_le_bytes(bytes)
     }
 
+    /// Writes the start bits of `slot` and, under first fit, its free-start bits (bit `i` for granule
+    /// `64 * slot + i`), as whole words.
+    #[inline(always)]
+    pub(crate) fn set_bit_words(&mut self, slot: usize, start: u64, free: u64) {
+        let slots = self.heap_len.div_ceil(SLOT);
+        debug_assert!(slot < slots);
+        // SAFETY: as in `start_word` and `free_word`: both bitmaps hold 8 bytes per slot inside the region,
+        // the free-start bitmap only under first fit (`summary.count != 0`); `&mut self` means no payload
+        // slice is alive, and the bitmaps lie outside the heap.
+        unsafe {
+            let at = self.base.as_ptr().add(self.heap_len + slot * 8);
+            at.cast::<[u8; 8]>().write(start.to_le_bytes());
+            if self.summary.count != 0 {
+                at.add(slots * 8).cast::<[u8; 8]>().write(free.to_le_bytes());
+            }
+        }
+    }
+
     /// Sets or clears the free-start bit of the granule at `start` (nothing under best fit).
     #[inline(always)]
     pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
@@ -494,11 +512,51 @@ impl<'a> Pool<'a> {
         unsafe { core::ptr::copy(self.base.as_ptr().add(from), self.base.as_ptr().add(to), len) }
     }
 
+    /// Rotates the `len` heap bytes at `from` left by `mid`: the bytes at `from + mid..from + len` move to
+    /// `from`, and the first `mid` bytes after them.
+    pub(crate) fn rotate_bytes(&mut self, from: usize, len: usize, mid: usize) {
+        debug_assert!(mid <= len && from + len <= self.heap_len);
+        // SAFETY: the range lies in the heap (blocks of this pool), so inside the region; `&mut self` means no
+        // payload slice is alive, so this slice is the only access to those bytes while it lives.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr().add(from), len) };
+        bytes.rotate_left(mid);
+    }
+
     /// The payload of the used block at `start`.
     pub(crate) fn payload_at(&self, start: usize) -> &[u8] {
         let size = self.block_size(start);
         // SAFETY: a used block's payload `start + HEADER_SIZE .. start + size` lies in the heap; `&self`
         // keeps every `&mut self` method (the only writers) out while the slice lives.
+        unsafe {
+            core::slice::from_raw_parts(
+                self.base.as_ptr().add(start + HEADER_SIZE),
+                size - HEADER_SIZE,
+            )
+        }
+    }
+
+    /// Hints that the heap bytes at `off` will be read soon (a prefetch on x86-64, nothing elsewhere).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, off: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let at = self.base.as_ptr().wrapping_add(off);
+            // SAFETY: a prefetch reads nothing the program can observe and never faults, whatever the address;
+            // `wrapping_add` keeps the pointer arithmetic defined even past the region's end.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast())
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = off;
+    }
+
+    /// The payload of the used block at `start`, whose size (header included) is `size`.
+    #[inline(always)]
+    pub(crate) fn payload_at_sized(&self, start: usize, size: usize) -> &[u8] {
+        debug_assert_eq!(size, self.block_size(start));
+        // SAFETY: as in `payload_at`; `size` is the block's size (asserted in debug builds, passed by callers
+        // that just read it from the header).
         unsafe {
             core::slice::from_raw_parts(
                 self.base.as_ptr().add(start + HEADER_SIZE),

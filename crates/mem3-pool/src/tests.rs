@@ -542,3 +542,242 @@ fn a_failed_allocation_under_deferred_coalescing_merges_nothing() {
     assert_eq!(block, blocks[0]);
     pool.check().unwrap();
 }
+
+/// Blocks with their requested sizes, a payload pattern of their own, and slack: every fourth block took a
+/// whole hole larger than it needs (a 48-byte hole for a 10-byte request, the rest too small to split off),
+/// the first one included, so that a trimming compaction must gather slack from the start of the heap.
+/// Frees every fifth block; pins one block if `pin`.
+fn with_slack(pool: &mut Pool<'_>, pin: bool) -> Vec<(Block, usize, u8)> {
+    let mut live = Vec::new();
+    for i in 0..48u8 {
+        let size = 16 + usize::from(i % 7) * 8;
+        if i % 4 == 0 {
+            // A 48-byte block, freed and taken again by a request that needs 24 (32 under best fit).
+            let hole = pool.alloc(40).unwrap();
+            let keep = pool.alloc(size).unwrap();
+            pool.free(hole).unwrap();
+            let small = pool.alloc(10).unwrap();
+            assert_eq!((small, pool.usable_size(small).unwrap()), (hole, 40));
+            live.push((small, 10, i));
+            live.push((keep, size, i + 100));
+        } else {
+            live.push((pool.alloc(size).unwrap(), size, i));
+        }
+    }
+    let mut kept = Vec::new();
+    for (n, (block, size, i)) in live.into_iter().enumerate() {
+        if n % 5 == 3 {
+            pool.free(block).unwrap();
+        } else {
+            pool.payload_mut(block).unwrap()[..size].fill(i);
+            kept.push((block, size, i));
+        }
+    }
+    if pin {
+        pool.pin(kept[30].0).unwrap();
+    }
+    kept
+}
+
+/// The requested bytes of every used block, sorted; each block's first byte names it in `live` (which gives
+/// its size), whatever its name now.
+fn requested(pool: &Pool<'_>, live: &[(Block, usize, u8)]) -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = renamed(pool, live)
+        .iter()
+        .map(|&(b, size, _)| pool.payload(b).unwrap()[..size].to_vec())
+        .collect();
+    all.sort();
+    all
+}
+
+/// `live` under the blocks' current names, found by their first bytes.
+fn renamed(pool: &Pool<'_>, live: &[(Block, usize, u8)]) -> Vec<(Block, usize, u8)> {
+    pool.blocks()
+        .filter_map(|info| info.block())
+        .map(|b| {
+            let first = pool.payload(b).unwrap()[0];
+            let &(_, size, i) = live.iter().find(|l| l.2 == first).expect("a block of the layout");
+            (b, size, i)
+        })
+        .collect()
+}
+
+/// Runs `compact_trimmed` on `pool` with the sizes of `live`, following the moves; returns the live blocks
+/// under their new names.
+fn compact_trimmed_following(
+    pool: &mut Pool<'_>,
+    live: &[(Block, usize, u8)],
+) -> Vec<(Block, usize, u8)> {
+    let live = core::cell::RefCell::new(live.to_vec());
+    let min = pool.config().policy.min_block();
+    pool.compact_trimmed(
+        |block| {
+            let size = live.borrow().iter().find(|l| l.0 == block).expect("a live block").1;
+            block_size_for(size, min).unwrap()
+        },
+        |old, new, _| {
+            let mut live = live.borrow_mut();
+            let entry = live.iter_mut().find(|l| l.0 == old).expect("a live block moves");
+            entry.0 = new;
+        },
+    );
+    live.into_inner()
+}
+
+#[test]
+fn compact_trimmed_gives_every_blocks_slack_to_the_free_space() {
+    for config in [Config::default(), best_fit(), deferred()] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        let min = config.policy.min_block();
+        let live = with_slack(&mut pool, false);
+        let before = requested(&pool, &live);
+        let slack: usize = live
+            .iter()
+            .map(|&(b, size, _)| {
+                pool.usable_size(b).unwrap() + HEADER_SIZE - block_size_for(size, min).unwrap()
+            })
+            .sum();
+        assert!(slack >= 12 * 16, "the layout must have slack, the first block's included");
+        pool.coalesce();
+        let live = compact_trimmed_following(&mut pool, &live);
+        pool.check().unwrap_or_else(|e| panic!("{config:?}: {e}"));
+        assert_eq!(requested(&pool, &live), before, "{config:?}");
+        for &(b, size, _) in &live {
+            assert_eq!(
+                pool.usable_size(b).unwrap() + HEADER_SIZE,
+                block_size_for(size, min).unwrap()
+            );
+        }
+        let s = pool.stats();
+        let wanted: usize =
+            live.iter().map(|&(_, size, _)| block_size_for(size, min).unwrap()).sum();
+        assert_eq!((s.used_bytes + s.overhead_bytes, s.free_blocks), (wanted, 1), "{config:?}");
+        assert_eq!(s.free_bytes, s.capacity - wanted);
+    }
+}
+
+#[test]
+fn a_trimming_compaction_whose_callbacks_panic_leaves_a_sound_pool_at_every_point() {
+    for pin in [false, true] {
+        let calls = {
+            let mut r = region();
+            let mut pool = Pool::new(&mut r.0).unwrap();
+            let live = with_slack(&mut pool, pin);
+            let mut calls = 0;
+            let live = core::cell::RefCell::new(live);
+            let n = core::cell::Cell::new(0);
+            pool.compact_trimmed(
+                |b| {
+                    n.set(n.get() + 1);
+                    block_size_for(live.borrow().iter().find(|l| l.0 == b).unwrap().1, MIN_BLOCK)
+                        .unwrap()
+                },
+                |old, new, _| {
+                    n.set(n.get() + 1);
+                    live.borrow_mut().iter_mut().find(|l| l.0 == old).unwrap().0 = new;
+                },
+            );
+            calls += n.get();
+            calls
+        };
+        assert!(calls > 40, "the layout must make many callback calls");
+        // Every call natively; a spread of them under Miri, which interprets each run slowly.
+        let step = if cfg!(miri) { 29 } else { 1 };
+        for panic_at in (0..calls).step_by(step) {
+            let mut r = region();
+            let mut pool = Pool::new(&mut r.0).unwrap();
+            let live = core::cell::RefCell::new(with_slack(&mut pool, pin));
+            let before = requested(&pool, &live.borrow());
+            let n = core::cell::Cell::new(0);
+            let tick = || {
+                if n.get() == panic_at {
+                    panic!("a compaction callback fails");
+                }
+                n.set(n.get() + 1);
+            };
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.compact_trimmed(
+                    |b| {
+                        tick();
+                        block_size_for(
+                            live.borrow().iter().find(|l| l.0 == b).unwrap().1,
+                            MIN_BLOCK,
+                        )
+                        .unwrap()
+                    },
+                    |old, new, _| {
+                        tick();
+                        live.borrow_mut().iter_mut().find(|l| l.0 == old).unwrap().0 = new;
+                    },
+                )
+            }));
+            assert!(unwound.is_err());
+            pool.check().unwrap_or_else(|e| panic!("pin {pin}, panic at call {panic_at}: {e}"));
+            assert_eq!(requested(&pool, &live.borrow()), before, "panic at call {panic_at}");
+            let live = renamed(&pool, &live.into_inner());
+            let live = compact_trimmed_following(&mut pool, &live);
+            pool.check().unwrap();
+            assert_eq!(requested(&pool, &live), before);
+        }
+    }
+}
+
+#[test]
+fn move_to_end_passes_the_blocks_after_it_so_it_can_grow_in_place() {
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    let blocks: Vec<Block> = (0..6u8)
+        .map(|i| {
+            let b = pool.alloc(40 + usize::from(i) * 8).unwrap();
+            pool.payload_mut(b).unwrap().fill(i + 1);
+            b
+        })
+        .collect();
+    let gap = pool.alloc(64).unwrap();
+    let after = pool.alloc(64).unwrap();
+    pool.free(gap).unwrap();
+    let before = contents(&pool);
+    let mut moves = Vec::new();
+    let stats = pool
+        .move_to_end(blocks[1], |old, new, payload| moves.push((old, new, payload[0])))
+        .unwrap();
+    pool.check().unwrap();
+    assert_eq!(contents(&pool), before);
+    assert_eq!(stats.moved_blocks, 5);
+    assert_eq!(moves.len(), 5);
+    // The blocks after it come down in address order, then the block itself, last, before the free block.
+    for (k, &(old, new, first)) in moves.iter().enumerate() {
+        assert!(k == 0 || moves[k - 1].1 < new, "reported in address order");
+        if k < 4 {
+            assert_eq!((old, first), (blocks[k + 2], k as u8 + 3));
+            assert!(new < old);
+        } else {
+            assert_eq!((old, first), (blocks[1], 2));
+            assert_eq!(new.offset() + pool.usable_size(new).unwrap() + HEADER_SIZE, gap.offset());
+        }
+    }
+    let moved = moves[4].1;
+    assert_eq!(pool.payload(moved).unwrap()[0], 2);
+    assert_eq!(pool.realloc(moved, 60).unwrap(), moved, "it grows in place into the free block");
+    pool.check().unwrap();
+    assert_eq!(pool.payload(moved).unwrap()[..48], [2; 48]);
+    // A free block already after it: nothing moves.
+    let last = moves[3].1;
+    assert_eq!(pool.move_to_end(moved, |_, _, _| panic!("nothing moves")).unwrap().moved_blocks, 0);
+    // A pinned block on the way, or the block pinned: an error that changes nothing.
+    pool.pin(last).unwrap();
+    let first = moves[0].1;
+    let pinned_offset = last.offset();
+    assert_eq!(
+        pool.move_to_end(first, |_, _, _| panic!("nothing moves")),
+        Err(Error::Pinned { offset: pinned_offset })
+    );
+    assert_eq!(
+        pool.move_to_end(last, |_, _, _| panic!("nothing moves")),
+        Err(Error::Pinned { offset: pinned_offset })
+    );
+    pool.free(after).unwrap();
+    assert!(matches!(pool.move_to_end(after, |_, _, _| {}), Err(Error::InvalidBlock { .. })));
+    pool.check().unwrap();
+}

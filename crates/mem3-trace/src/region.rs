@@ -6,7 +6,7 @@
 
 use core::{alloc::Layout, fmt, mem::ManuallyDrop, ptr::NonNull};
 
-use mem3_pool::{Config, Error, Pool};
+use mem3_pool::{Block, CompactStats, Config, Error, Pool};
 
 use crate::TraceAllocator;
 
@@ -171,6 +171,46 @@ impl OwnedPool {
     /// Bytes of the region.
     pub fn region_bytes(&self) -> usize {
         self.region.len()
+    }
+
+    /// Slides the unpinned blocks down, calling `relocate` for each move: [`Pool::compact`], for the
+    /// compacting replay (the pool itself is never lent out by `&mut`, so that it cannot outlive the region).
+    pub fn compact(&mut self, relocate: impl FnMut(Block, Block, &[u8])) -> CompactStats {
+        self.pool.compact(relocate)
+    }
+
+    /// Compacts, trimming each movable block to `size_of(block)` bytes ([`Pool::compact_trimmed`]).
+    pub fn compact_trimmed(
+        &mut self,
+        size_of: impl FnMut(Block) -> usize,
+        relocate: impl FnMut(Block, Block, &[u8]),
+    ) -> CompactStats {
+        self.pool.compact_trimmed(size_of, relocate)
+    }
+
+    /// Moves `block` past the used blocks after it, to just before the next free block
+    /// ([`Pool::move_to_end`]).
+    pub fn move_to_end(
+        &mut self,
+        block: Block,
+        relocate: impl FnMut(Block, Block, &[u8]),
+    ) -> Result<CompactStats, Error> {
+        self.pool.move_to_end(block, relocate)
+    }
+
+    /// Pins `block` ([`Pool::pin`]).
+    pub fn pin(&mut self, block: Block) -> Result<(), Error> {
+        self.pool.pin(block)
+    }
+
+    /// Unpins `block` ([`Pool::unpin`]).
+    pub fn unpin(&mut self, block: Block) -> Result<(), Error> {
+        self.pool.unpin(block)
+    }
+
+    /// The payload of `block`, writable ([`Pool::payload_mut`]).
+    pub fn payload_mut(&mut self, block: Block) -> Result<&mut [u8], Error> {
+        self.pool.payload_mut(block)
     }
 
     /// The pool base's offset from the region's start.

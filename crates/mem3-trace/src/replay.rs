@@ -127,7 +127,7 @@ impl Replay {
         self.failed_at.is_none()
     }
 
-    fn new<A: TraceAllocator>(
+    pub(crate) fn new<A: TraceAllocator>(
         trace: &Trace,
         alloc: &A,
         ops: usize,

@@ -1,8 +1,8 @@
 //! What `mem3 replay` reports: every figure of one replay on a fresh pool.
 
-use mem3_pool::{Config, Error, Pool};
+use mem3_pool::{Config, Error, Pool, Stats};
 
-use crate::{OwnedPool, Trace, min_pool, replay};
+use crate::{CompactingPool, Compaction, OwnedPool, Pinning, Replay, Trace, min_pool, replay};
 
 /// Every figure `mem3 replay` prints (see `docs/trace-format.md`), from one replay on a fresh pool.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -59,22 +59,61 @@ pub fn replay_on_pool_inspect<R>(
 ) -> Result<(Report, R), Error> {
     let mut pool = OwnedPool::new(pool_bytes, config)?;
     let r = replay(trace, &mut pool);
-    let stats = pool.pool().stats();
-    let report = Report {
-        ops: r.ops,
-        failed_at: r.failed_at,
-        failed_request: r.failed_request,
-        pool_bytes,
-        peak_live_bytes: r.peak_live_bytes,
-        peak_extent_bytes: r.peak_extent_bytes,
-        largest_free_bytes: stats.largest_free,
-        free_bytes: stats.free_bytes,
-        fragmentation: stats.fragmentation(),
-        elapsed_ns: r.elapsed_ns,
-        ops_per_sec: r.ops_per_sec,
-        min_pool_bytes: None,
-    };
+    let report = Report::of(&r, pool_bytes, &pool.pool().stats());
     Ok((report, inspect(pool.pool())))
+}
+
+impl Report {
+    fn of(r: &Replay, pool_bytes: usize, stats: &Stats) -> Report {
+        Report {
+            ops: r.ops,
+            failed_at: r.failed_at,
+            failed_request: r.failed_request,
+            pool_bytes,
+            peak_live_bytes: r.peak_live_bytes,
+            peak_extent_bytes: r.peak_extent_bytes,
+            largest_free_bytes: stats.largest_free,
+            free_bytes: stats.free_bytes,
+            fragmentation: stats.fragmentation(),
+            elapsed_ns: r.elapsed_ns,
+            ops_per_sec: r.ops_per_sec,
+            min_pool_bytes: None,
+        }
+    }
+}
+
+/// As [`replay_on_pool`], on a [`CompactingPool`] with `pinning`: every figure of the replay, and what its
+/// compactions did.
+pub fn replay_on_pool_compacting(
+    trace: &Trace,
+    pool_bytes: usize,
+    config: Config,
+    pinning: Pinning,
+) -> Result<(Report, Compaction), Error> {
+    let mut pool = CompactingPool::new(pool_bytes, config, pinning)?;
+    let r = replay(trace, &mut pool);
+    Ok((Report::of(&r, pool_bytes, &pool.pool().stats()), pool.figures()))
+}
+
+/// The heap just before and just after the first compaction a compacting replay of `trace` runs, as
+/// `inspect` sees it (e.g. to draw its map), with the index (from 0) of the request that needed it; `None`
+/// when no request needs one. Errors are those of [`CompactingPool::new`].
+pub fn first_compaction_inspect<R>(
+    trace: &Trace,
+    pool_bytes: usize,
+    config: Config,
+    pinning: Pinning,
+    mut inspect: impl FnMut(&Pool<'_>) -> R,
+) -> Result<Option<(usize, R, R)>, Error> {
+    let mut pool = CompactingPool::new(pool_bytes, config, pinning)?;
+    pool.pause_before_compaction(true);
+    let r = replay(trace, &mut pool);
+    if !pool.paused() {
+        return Ok(None);
+    }
+    let before = inspect(pool.pool());
+    pool.compact();
+    Ok(Some((r.ops, before, inspect(pool.pool()))))
 }
 
 /// The smallest pool with `config` in which `trace` replays completely, by [`min_pool`].

@@ -23,6 +23,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(modulus, unwind_at)| Op::Retain { modulus, unwind_at: unwind_at % 32 }),
         1 => any::<u32>().prop_map(|offset| Op::FreeInvalid { offset }),
         1 => any::<u16>().prop_map(|index| Op::FreeStale { index }),
+        1 => Just(Op::CompactTrimmed),
+        1 => any::<u16>().prop_map(|index| Op::MoveToEnd { index }),
     ]
 }
 

@@ -9,7 +9,9 @@
 //! at free, at realloc and after every compaction. At the end, freeing everything leaves one free block as
 //! large as the pool.
 
-use mem3_pool::{Block, BlockState, Coalescing, Config, Error, MIN_ALIGN, Policy, Pool, Search};
+use mem3_pool::{
+    Block, BlockState, Coalescing, Config, Error, MIN_ALIGN, Policy, Pool, Search, block_size_for,
+};
 
 /// The largest pool the harness uses.
 pub(crate) const MAX_LEN: usize = 1 << 16;
@@ -47,6 +49,11 @@ pub(crate) enum Op {
     FreeInvalid { offset: u32 },
     /// Free a block that was already freed, unless its offset is live again.
     FreeStale { index: u16 },
+    /// `compact_trimmed()`, each block trimmed to the size asked for.
+    CompactTrimmed,
+    /// `move_to_end()` of a live block: it passes the used blocks after it, or, with a pinned one among them
+    /// (or itself pinned), is refused and nothing changes.
+    MoveToEnd { index: u16 },
 }
 
 impl Op {
@@ -276,6 +283,61 @@ impl Model<'_> {
                 self.retain(2 + u32::from(modulus % 4), usize::from(unwind_at));
                 None
             }
+            Op::CompactTrimmed => {
+                let min = self.pool.config().policy.min_block();
+                let sizes: Vec<(Block, usize)> =
+                    self.live.iter().map(|l| (l.block, l.size)).collect();
+                let mut moves = Vec::new();
+                self.pool.compact_trimmed(
+                    |block| {
+                        let size = sizes
+                            .iter()
+                            .find(|s| s.0 == block)
+                            .expect("asked about a live block")
+                            .1;
+                        block_size_for(size, min).unwrap()
+                    },
+                    |old, new, _| moves.push((old, new)),
+                );
+                self.relocated(&moves);
+                for live in &self.live {
+                    if !live.pinned {
+                        let whole =
+                            self.pool.usable_size(live.block).unwrap() + mem3_pool::HEADER_SIZE;
+                        let want = block_size_for(live.size, min).unwrap();
+                        assert!(whole >= want, "trimmed below the size asked for: {live:?}");
+                    }
+                }
+                None
+            }
+            Op::MoveToEnd { index } if !self.live.is_empty() => {
+                let i = pick(index, self.live.len());
+                let target = self.live[i];
+                let before: Vec<_> = self.pool.blocks().collect();
+                let mut moves = Vec::new();
+                let result =
+                    self.pool.move_to_end(target.block, |old, new, _| moves.push((old, new)));
+                match result {
+                    Ok(stats) => {
+                        assert_eq!(stats.moved_blocks, moves.len());
+                        if let Some(&(old, _)) = moves.last() {
+                            assert_eq!(old, target.block, "the block itself is reported last");
+                        }
+                        self.relocated(&moves);
+                    }
+                    Err(Error::Pinned { .. }) => {
+                        assert!(moves.is_empty());
+                        assert_eq!(
+                            before,
+                            self.pool.blocks().collect::<Vec<_>>(),
+                            "a refusal changed blocks"
+                        );
+                    }
+                    Err(e) => panic!("move_to_end of a live block: {e}"),
+                }
+                let block = self.live.iter().find(|l| l.id == target.id).unwrap().block;
+                Some(result.map(|_| block))
+            }
             Op::FreeInvalid { offset } => {
                 let offset = offset as usize % (MAX_LEN + 64);
                 if !self.live.iter().any(|l| l.block.offset() == offset) {
@@ -291,6 +353,28 @@ impl Model<'_> {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// Follows the moves a compaction reported, then verifies every live block's contents.
+    fn relocated(&mut self, moves: &[(Block, Block)]) {
+        // A block's new name may be another's old one: map all of them from the names before the moves.
+        let targets: Vec<(usize, Block)> = moves
+            .iter()
+            .map(|&(old, new)| {
+                let i =
+                    self.live.iter().position(|l| l.block == old).expect("moved a block not live");
+                (i, new)
+            })
+            .collect();
+        for (i, new) in targets {
+            let live = &mut self.live[i];
+            assert!(!live.pinned, "a pinned block moved");
+            live.block = new;
+            live.align = MIN_ALIGN;
+        }
+        for live in &self.live {
+            verify(&self.pool, live);
         }
     }
 

@@ -1,0 +1,245 @@
+//! Compacting replay: trace IDs as movable handles; the floor; the minimum pool with compaction; pinning;
+//! every moved block's contents.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use mem3_pool::{BlockState, Config, Policy, block_size_for};
+use mem3_trace::{
+    CompactingPool, Pinning, Trace, TraceAllocator, floor_bytes, min_pool_bytes,
+    min_pool_compacting, region_for_heap, replay, replay_compacting, replay_compacting_checked,
+};
+
+const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];
+
+fn load(name: &str) -> Trace {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(format!("{name}.trace.gz"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Trace::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn best_fit() -> Config {
+    Config { policy: Policy::BestFit, ..Config::default() }
+}
+
+/// Twenty 1000-byte blocks, every other one freed, then one 5000-byte block: it fits in the free bytes of
+/// a pool at the floor only once the holes are compacted into one.
+fn holes() -> Trace {
+    let mut text = String::from("# mem3 trace v1\n");
+    for id in 1..=20 {
+        text += &format!("a {id} 1000\n");
+    }
+    for id in (2..=20).step_by(2) {
+        text += &format!("f {id}\n");
+    }
+    text += "a 100 5000\n";
+    Trace::parse(text.as_bytes()).unwrap()
+}
+
+/// A 3000-byte block at the bottom, ten small blocks after it, then the first block grown by 500 bytes:
+/// at the floor, the free space is smaller than the block, so it must move past the small blocks to grow.
+fn growing() -> Trace {
+    let mut text = String::from("# mem3 trace v1\na 1 3000\n");
+    for id in 2..=11 {
+        text += &format!("a {id} 100\n");
+    }
+    text += "r 1 3500\n";
+    Trace::parse(text.as_bytes()).unwrap()
+}
+
+#[test]
+fn the_floor_counts_whole_blocks_after_each_request() {
+    let t = Trace::parse(b"# mem3 trace v1\na 1 100\na 2 10\nr 1 200\nf 2\na 3 0\n").unwrap();
+    // Best fit: 112 + 32, then 208 + 32, then 208, then 208 + 32. First fit: 112 + 24, 208 + 24, 208, 208
+    // + 16.
+    assert_eq!(floor_bytes(&t, Policy::BestFit), 240);
+    assert_eq!(floor_bytes(&t, Policy::FirstFit), 232);
+    assert_eq!(block_size_for(0, Policy::BestFit.min_block()), Some(32));
+    assert_eq!(floor_bytes(&Trace::parse(b"# mem3 trace v1\n").unwrap(), Policy::FirstFit), 0);
+    let huge = Trace::parse(b"# mem3 trace v1\na 1 18446744073709551615\n").unwrap();
+    assert_eq!(
+        floor_bytes(&huge, Policy::FirstFit),
+        usize::MAX,
+        "a block no pool can hold counts as the most"
+    );
+}
+
+#[test]
+fn the_floors_region_is_the_smallest_whose_heap_holds_the_floor() {
+    for config in [Config::default(), best_fit()] {
+        let floor = floor_bytes(&holes(), config.policy);
+        let n = region_for_heap(floor, config).unwrap();
+        let capacity = |n| CompactingPool::new(n, config, Pinning::NONE).unwrap().pool().capacity();
+        assert!(capacity(n) >= floor && capacity(n - 8) < floor, "{config:?}");
+    }
+    assert_eq!(region_for_heap(usize::MAX, Config::default()), None);
+}
+
+#[test]
+fn a_request_that_fits_only_after_compaction_compacts_once_and_succeeds() {
+    let t = holes();
+    let n = region_for_heap(floor_bytes(&t, Policy::FirstFit), Config::default()).unwrap();
+    let plain = replay(&t, &mut mem3_trace::OwnedPool::new(n, Config::default()).unwrap());
+    assert_eq!(plain.failed_request, Some(5000), "without compaction the last request fails");
+    let mut pool = CompactingPool::new(n, Config::default(), Pinning::NONE).unwrap();
+    let r = replay_compacting_checked(&t, &mut pool, |p, _| {
+        p.pool().check().map_err(|e| e.to_string())
+    })
+    .unwrap();
+    assert!(r.completed(), "{r:?}");
+    let c = pool.figures();
+    assert_eq!((c.compactions, c.moved_blocks, c.end_moves), (1, 9, 0), "{c:?}");
+    assert_eq!(c.moved_bytes, 9 * 1008, "blocks 3, 5, ... 19 slide down");
+    assert_eq!(c.first_request, Some(t.len() - 1));
+}
+
+#[test]
+fn a_block_larger_than_the_free_space_moves_past_its_neighbours_to_grow() {
+    let t = growing();
+    let n = region_for_heap(floor_bytes(&t, Policy::BestFit), best_fit()).unwrap();
+    let mut pool = CompactingPool::new(n, best_fit(), Pinning::NONE).unwrap();
+    let r = replay_compacting_checked(&t, &mut pool, |p, _| {
+        p.pool().check().map_err(|e| e.to_string())
+    })
+    .unwrap();
+    assert!(r.completed(), "{r:?}");
+    let c = pool.figures();
+    assert_eq!(c.end_moves, 1, "{c:?}");
+    assert!(pool.pool().stats().free_bytes < 3008, "the free space was smaller than the block");
+}
+
+#[test]
+fn pausing_stops_at_the_first_request_that_needs_compaction() {
+    let t = holes();
+    let n = region_for_heap(floor_bytes(&t, Policy::FirstFit), Config::default()).unwrap();
+    let mut pool = CompactingPool::new(n, Config::default(), Pinning::NONE).unwrap();
+    pool.pause_before_compaction(true);
+    let r = replay(&t, &mut pool);
+    assert!(pool.paused());
+    assert_eq!((r.ops, r.failed_request, pool.figures().compactions), (t.len() - 1, Some(5000), 0));
+    let fragmented = pool.pool().stats().free_blocks;
+    pool.compact();
+    assert_eq!((fragmented, pool.pool().stats().free_blocks), (10, 1), "ten holes, then one");
+    assert!(pool.alloc(5000, 8).is_some(), "after the compaction the request fits");
+}
+
+#[test]
+fn the_shared_traces_replay_near_their_floor_with_every_moved_block_intact() {
+    for name in TRACES {
+        let t = load(name);
+        let config = best_fit();
+        // 0.05% above the floor's region: compaction is needed, and runs often on perl-hash.
+        let n =
+            region_for_heap(floor_bytes(&t, config.policy), config).map(|n| n + n / 2000).unwrap();
+        let mut pool = CompactingPool::new(n, config, Pinning::NONE).unwrap();
+        let r = replay_compacting_checked(&t, &mut pool, |p, i| {
+            if i % 50_000 == 0 { p.pool().check().map_err(|e| e.to_string()) } else { Ok(()) }
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.completed(), "{name}: {r:?}");
+        let c = pool.figures();
+        assert!(c.compactions >= 1 && c.moved_blocks > 1000, "{name}: {c:?}");
+        pool.pool().check().unwrap();
+        assert_eq!(pool.pool().stats().used_blocks, 0);
+        // Without compaction the same pool is too small.
+        let plain = replay(&t, &mut mem3_trace::OwnedPool::new(n, config).unwrap());
+        assert!(!plain.completed(), "{name}");
+    }
+}
+
+/// The offsets of the pinned blocks.
+fn pinned(p: &CompactingPool) -> Vec<usize> {
+    p.pool().blocks().filter(|b| b.state == BlockState::Pinned).map(|b| b.start).collect()
+}
+
+#[test]
+fn pinned_blocks_stay_put_and_compaction_fills_the_stretch_between_them_that_has_room() {
+    // Pinned: the 5th, 10th, 15th and 20th allocations; 10 and 20 are freed. The 5000-byte block fits in the
+    // five holes between blocks 5 and 15 once they are compacted, and nowhere else.
+    let t = holes();
+    let n = region_for_heap(floor_bytes(&t, Policy::FirstFit), Config::default()).unwrap();
+    let mut pool = CompactingPool::new(n, Config::default(), Pinning::every(5)).unwrap();
+    let mut before = Vec::new();
+    let r = replay_compacting_checked(&t, &mut pool, |p, i| {
+        if i == t.len() - 2 {
+            before = pinned(p);
+        }
+        p.pool().check().map_err(|e| e.to_string())
+    })
+    .unwrap();
+    assert!(r.completed(), "{r:?}");
+    assert_eq!(before.len(), 2);
+    assert_eq!(pinned(&pool), before, "the compaction moved no pinned block");
+    let c = pool.figures();
+    assert_eq!((c.compactions, c.pinned_blocks), (1, 4), "{c:?}");
+    let new = pool.pool().blocks().find(|b| b.size >= 5008).unwrap();
+    assert!(before[0] < new.start && new.start < before[1], "between the pinned blocks: {new:?}");
+}
+
+#[test]
+fn with_one_percent_pinned_a_shared_trace_compacts_and_completes_where_no_moving_fails() {
+    let t = load("sqlite-mem");
+    let config = best_fit();
+    // Between the minimum pool with 1% pinned (8,727,392 bytes) and without compaction (8,744,288).
+    let n = 8_735_000;
+    assert!(!replay(&t, &mut mem3_trace::OwnedPool::new(n, config).unwrap()).completed());
+    let mut pool = CompactingPool::new(n, config, Pinning::every(100)).unwrap();
+    let mut before = pinned(&pool);
+    let mut last = 0;
+    let r = replay_compacting_checked(&t, &mut pool, |p, _| {
+        let now = pinned(p);
+        if p.figures().compactions > last {
+            // A compaction ran during this request: every pinned block from before is still there, but
+            // the one the request itself may have freed or resized.
+            last = p.figures().compactions;
+            let gone = before.iter().filter(|s| now.binary_search(s).is_err()).count();
+            if gone > 1 {
+                return Err(format!("{gone} pinned blocks moved"));
+            }
+        }
+        before = now;
+        Ok(())
+    })
+    .unwrap();
+    assert!(r.completed(), "{r:?}");
+    let c = pool.figures();
+    assert!(c.compactions >= 1 && c.moved_blocks > 100, "{c:?}");
+    assert_eq!(c.pinned_blocks, 76_672 / 100, "every hundredth of sqlite-mem's 76,672 allocations");
+}
+
+#[test]
+fn the_minimum_pool_with_compaction_is_at_the_floor_and_below_the_one_without() {
+    let t = load("gcc-as");
+    for config in [Config::default(), best_fit()] {
+        let floor = region_for_heap(floor_bytes(&t, config.policy), config).unwrap();
+        let min = min_pool_compacting(&t, config, Pinning::NONE).unwrap();
+        let plain = min_pool_bytes(&t, config).unwrap();
+        assert!(floor <= min && min < plain, "{config:?}: floor {floor}, {min}, without {plain}");
+        assert!(min <= floor + floor / 1000, "{config:?}: within 0.1% of the floor's region");
+        let (r, _) = replay_compacting(&t, min, config, Pinning::NONE).unwrap();
+        assert!(r.completed());
+        let (r, _) = replay_compacting(&t, min - 8, config, Pinning::NONE).unwrap();
+        assert!(!r.completed(), "{config:?}: 8 bytes less does not replay");
+        let pinned = min_pool_compacting(&t, config, Pinning::every(100)).unwrap();
+        assert!(pinned >= min, "{config:?}: pins cost room");
+    }
+}
+
+#[test]
+fn a_pool_too_small_for_anything_is_an_error_not_a_panic() {
+    assert!(CompactingPool::new(16, Config::default(), Pinning::NONE).is_err());
+    assert!(CompactingPool::new(usize::MAX, Config::default(), Pinning::NONE).is_err());
+    let mut pool = CompactingPool::new(4096, Config::default(), Pinning::every(1)).unwrap();
+    assert_eq!(pool.alloc(1 << 20, 8), None, "a request larger than the pool fails, no compaction");
+    assert_eq!(pool.figures().compactions, 0);
+    let a = pool.alloc(100, 64).unwrap();
+    assert!(pool.pool().is_pinned(pool.block(a).unwrap()).unwrap(), "aligned blocks are pinned");
+    assert_eq!(pool.realloc(a, 100, 64, 1 << 20), None);
+    assert!(pool.block(a).is_some(), "a failed resize keeps the block");
+    pool.free(a, 100, 64);
+    assert!(pool.block(a).is_none());
+    pool.pool().check().unwrap();
+}
