@@ -72,8 +72,10 @@ pub(crate) const fn round_up(n: usize, align: usize) -> usize {
     (n + align - 1) & !(align - 1)
 }
 
-/// The block size that holds a `size`-byte payload, or `None` if it cannot be represented.
-pub(crate) fn block_size_for(size: usize) -> Option<usize> {
+/// The block size that holds a `size`-byte payload: the payload and the header rounded up to a multiple of
+/// [`GRANULE`], at least [`MIN_BLOCK`]; `None` if it cannot be represented. Public so that messages can
+/// say what a failed request needed.
+pub fn block_size_for(size: usize) -> Option<usize> {
     let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & SIZE_MASK;
     Some(total.max(MIN_BLOCK))
 }

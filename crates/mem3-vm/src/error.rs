@@ -202,7 +202,8 @@ pub enum RuntimeErrorKind {
     },
     /// An allocation that does not fit even after collecting and defragmenting.
     #[error(
-        "out of memory: requested {requested} bytes, {free} bytes free, largest free block {largest_free} bytes"
+        "out of memory: requested {requested} bytes, {}, {free} bytes free, largest free block {largest_free} bytes",
+        needed_block(*requested)
     )]
     OutOfMemory {
         /// Bytes the new object needs.
@@ -256,5 +257,20 @@ impl RuntimeErrorKind {
             Self::Output(_) => "output error",
             Self::Heap(_) => "heap error",
         }
+    }
+}
+
+/// What a request of `requested` bytes takes in the pool, for the out-of-memory message: the block size
+/// with its header and rounding, e.g. "a 40-byte block (28 + 8 bytes of block header, rounded up to 8)".
+fn needed_block(requested: usize) -> String {
+    use mem3_pool::{GRANULE, HEADER_SIZE, MIN_BLOCK};
+    match mem3_pool::tag::block_size_for(requested) {
+        Some(block) if block == MIN_BLOCK && requested + HEADER_SIZE < MIN_BLOCK => format!(
+            "a {block}-byte block (the smallest block; {requested} + {HEADER_SIZE} bytes of block header)"
+        ),
+        Some(block) => format!(
+            "a {block}-byte block ({requested} + {HEADER_SIZE} bytes of block header, rounded up to {GRANULE})"
+        ),
+        None => "more than any block can hold".into(),
     }
 }
