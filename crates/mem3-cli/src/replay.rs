@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
 use crate::units::{bytes, percent, thousands};
-use crate::{Failure, Outcome, PolicyArg, emit, write_file};
+use crate::{Failure, MapAt, Outcome, PolicyArg, emit, is_terminal_map, write_file};
 
 /// The options of `mem3 replay`.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) min_pool: bool,
     pub(crate) json: bool,
     pub(crate) map: Option<PathBuf>,
+    pub(crate) map_at: MapAt,
+    pub(crate) html: Option<PathBuf>,
     /// What the parser accepts at most.
     pub(crate) limits: trace::Limits,
 }
@@ -65,10 +67,45 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let config = Config { policy: args.policy.policy(), ..Config::default() };
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
     progress.say(format!("replaying {} requests", thousands(trace.len() as u64)));
-    let (report, map) = trace::replay_on_pool_inspect(&trace, pool_bytes, config, |pool| {
-        args.map.as_ref().map(|_| HeapMap::of_pool(pool, heapmap::SVG_CELLS))
-    })
-    .map_err(|e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name))?;
+    let no_pool = |e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name);
+    let map_cells = match &args.map {
+        Some(path) if is_terminal_map(path) => heapmap::TEXT_CELLS,
+        _ => heapmap::SVG_CELLS,
+    };
+    let (report, timeline) = if args.html.is_some() {
+        let (report, timeline) = trace::replay_timeline(
+            &trace,
+            pool_bytes,
+            config,
+            trace::TimelineLimits::DEFAULT,
+        )
+        .map_err(no_pool)?;
+        (report, Some(timeline))
+    } else {
+        (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None)
+    };
+    // The map's moment, in requests done.
+    let map_at = match args.map_at {
+        MapAt::Peak => trace::Plan::of_trace(&trace).peak.min(report.ops),
+        MapAt::End => report.ops,
+        MapAt::Line(line) => (0..trace.len())
+            .find(|&i| trace.line(i).is_some_and(|l| l >= line))
+            .map_or(report.ops, |i| (i + 1).min(report.ops)),
+    };
+    let map = match &args.map {
+        Some(_) => {
+            progress.say("drawing the map".into());
+            let mut pool = OwnedPool::new(pool_bytes, config).map_err(no_pool)?;
+            let mut map = None;
+            trace::replay_observed(&trace, &mut pool, |pool, done, _| {
+                if done == map_at {
+                    map = Some(HeapMap::of_pool(pool, map_cells));
+                }
+            });
+            map
+        }
+        None => None,
+    };
     let min_pool = args.min_pool.then(|| {
         let mut tries = 0;
         trace::min_pool(&trace, |n| {
@@ -79,18 +116,52 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     });
     progress.finish();
 
+    let file = args
+        .trace
+        .file_name()
+        .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let title = format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
     if let (Some(path), Some(map)) = (&args.map, &map) {
-        let file = args
-            .trace
-            .file_name()
-            .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let title =
-            format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
-        let heading = match report.failed_at {
-            None => format!("after all {} requests", thousands(report.ops as u64)),
-            Some(line) => format!("stopped by the request on line {}", thousands(line as u64)),
+        let when = match args.map_at {
+            MapAt::Peak => "at the peak of live bytes, ",
+            MapAt::End => "at the end, ",
+            MapAt::Line(_) => "",
         };
-        write_file(path, &heapmap::svg(&title, &[(&heading, map)]))?;
+        let line = map_at.checked_sub(1).and_then(|i| trace.line(i));
+        let heading = match (line, report.failed_at) {
+            (None, _) => "before the first request".to_string(),
+            (Some(_), Some(failed)) if map_at == report.ops => format!(
+                "{when}after {} requests, stopped by the request on line {} for {} (largest free block {})",
+                thousands(map_at as u64),
+                thousands(failed as u64),
+                bytes(report.failed_request.unwrap_or(0)),
+                bytes(report.largest_free_bytes),
+            ),
+            (Some(line), _) => format!(
+                "{when}after {} requests (line {})",
+                thousands(map_at as u64),
+                thousands(line as u64)
+            ),
+        };
+        if is_terminal_map(path) {
+            // With --json standard output is the JSON alone, so the map goes to standard error.
+            if args.json {
+                eprint!("{title}: {heading}\n{}", map.text_block(crate::colour_stderr()));
+            } else {
+                emit(&format!("{title}: {heading}\n{}", map.text_block(crate::colour_stdout())));
+            }
+        } else {
+            write_file(path, &heapmap::svg(&title, &[(&heading, map)]))?;
+        }
+    }
+    if let (Some(path), Some(timeline)) = (&args.html, &timeline) {
+        let page = crate::html::page(&crate::html::Explorer {
+            title: &title,
+            moment: "request",
+            tag_meaning: crate::html::TagMeaning::TraceLine,
+            timeline,
+        });
+        write_file(path, &page)?;
     }
 
     if args.json {

@@ -8,6 +8,7 @@ mod format;
 mod region;
 mod replay;
 mod report;
+mod snapshot;
 
 pub use error::{CheckError, TraceError, TraceErrorKind};
 pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
@@ -16,3 +17,7 @@ pub use replay::{
     DEFAULT_POOL_CAP, Replay, TraceAllocator, default_pool_bytes, min_pool, replay, replay_checked,
 };
 pub use report::{Report, min_pool_bytes, replay_on_pool, replay_on_pool_inspect};
+pub use snapshot::{
+    Event, EventKind, Figures, Live, Plan, Recorder, Sample, Segment, SegmentKind, Snapshot, Timeline,
+    TimelineLimits, replay_observed, replay_timeline,
+};
