@@ -352,7 +352,7 @@ impl HeapMap {
         }
         // The largest free blocks, outlined over the cells they cover (one rectangle per row they touch).
         let mut d = String::new();
-        for &(start, size) in &self.holes {
+        for &(start, size) in self.holes.iter().filter(|h| h.1 >= f.cell_bytes) {
             let first = start / f.cell_bytes;
             let last = ((start + size).div_ceil(f.cell_bytes)).min(self.cells.len());
             let mut k = first;
@@ -565,6 +565,10 @@ mod tests {
         let mut s = cell(64, 64, 0);
         s.kinds[ObjectKind::Str as usize] = 64;
         assert_eq!(shade(&s), (Category::Str, 8));
+        // The fine scale tells 40% from 45%, which eighths do not.
+        assert_eq!(shade_in(&cell(1000, 400, 0), FINE_LEVELS).1, 13);
+        assert_eq!(shade_in(&cell(1000, 450, 0), FINE_LEVELS).1, 15);
+        assert_eq!(shade(&cell(1000, 400, 0)).1, shade(&cell(1000, 450, 0)).1);
     }
 
     /// A map of `n` cells of 16 bytes, alternating full strings and free cells.

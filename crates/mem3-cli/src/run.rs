@@ -68,7 +68,8 @@ pub(crate) fn run(args: &Args) -> Outcome {
             })));
         }
         let result = vm.run(&mut out);
-        let map = (args.map.is_some() && args.map_at == MapAt::End).then(|| map_of(args, vm.heap()));
+        // Also the fallback of a peak map for a program that allocates nothing.
+        let map = args.map.is_some().then(|| map_of(args, vm.heap()));
         (result, vm.stats(), vm.heap().stats(), map)
     })
     .map_err(no_pool)?;
@@ -97,7 +98,12 @@ pub(crate) fn run(args: &Args) -> Outcome {
     } else {
         (None, None)
     };
-    let map = end_map.map(|m| (m, "at the end".to_string())).or(map);
+    let end_map = end_map.map(|m| (m, "at the end".to_string()));
+    let map = match args.map_at {
+        MapAt::End => end_map,
+        MapAt::Peak => map.or(end_map),
+        MapAt::Line(_) => map,
+    };
 
     let file = file_name(&args.file);
     let ending = match &result {
@@ -106,7 +112,10 @@ pub(crate) fn run(args: &Args) -> Outcome {
     };
     if let Some(path) = &args.map {
         let Some((map, when)) = map else {
-            let MapAt::Line(line) = args.map_at else { unreachable!("peak and end always map") };
+            let line = match args.map_at {
+                MapAt::Line(line) => line.to_string(),
+                MapAt::Peak | MapAt::End => "peak".into(),
+            };
             return Err(Failure::usage(format!("--map-at {line}: no allocation on that line")));
         };
         if is_terminal_map(path) {
