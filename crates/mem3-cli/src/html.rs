@@ -275,8 +275,10 @@ mod tests {
         };
         // 16 B used tag 300: [2, 1, 0xac 0x02]; 2 KiB folded of 3 blocks, 1 KiB used: [0x80 0x02, 7, 3,
         // 0x80 0x01, 0].
-        let text =
-            encode(&[seg(16, SegmentKind::Used, 1, 16, 300), seg(2048, SegmentKind::Mixed, 3, 1024, 0)]);
+        let text = encode(&[
+            seg(16, SegmentKind::Used, 1, 16, 300),
+            seg(2048, SegmentKind::Mixed, 3, 1024, 0),
+        ]);
         assert_eq!(text, base64(&[2, 1, 0xac, 0x02, 0x80, 0x02, 7, 3, 0x80, 0x01, 0]));
     }
 }

@@ -73,13 +73,9 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         _ => heapmap::SVG_CELLS,
     };
     let (report, timeline) = if args.html.is_some() {
-        let (report, timeline) = trace::replay_timeline(
-            &trace,
-            pool_bytes,
-            config,
-            trace::TimelineLimits::DEFAULT,
-        )
-        .map_err(no_pool)?;
+        let (report, timeline) =
+            trace::replay_timeline(&trace, pool_bytes, config, trace::TimelineLimits::DEFAULT)
+                .map_err(no_pool)?;
         (report, Some(timeline))
     } else {
         (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None)

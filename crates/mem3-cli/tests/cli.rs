@@ -830,7 +830,10 @@ fn a_failed_replay_names_the_request_size_and_the_largest_free_block() {
     let args = ["replay", trace.to_str().unwrap(), "--pool-size", "16K", "--map-at", "end"];
     let (status, out, err) = output(&[&args[..], &["--map", svg.to_str().unwrap()]].concat());
     assert_eq!(status, 0, "{err}");
-    assert!(out.contains("on line 65 for 4,064 B did not fit (largest free block 3,312 B)"), "{out}");
+    assert!(
+        out.contains("on line 65 for 4,064 B did not fit (largest free block 3,312 B)"),
+        "{out}"
+    );
     let text = check_svg(&svg, 1);
     assert!(text.contains("line 65 for 4,064 B (largest free block 3,312 B)"));
 }
@@ -864,12 +867,8 @@ fn a_pool_the_system_refuses_is_a_clear_error_never_an_abort() {
     assert_clean_error(&err);
     assert!(err.contains("--pool-size: cannot make a pool of 1,073,741,824 B"), "{err}");
     let trace = gcc_trace();
-    let (status, _, err) = output_in_small_address_space(&[
-        "replay",
-        trace.to_str().unwrap(),
-        "--pool-size",
-        "4096M",
-    ]);
+    let (status, _, err) =
+        output_in_small_address_space(&["replay", trace.to_str().unwrap(), "--pool-size", "4096M"]);
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("refused"), "{err}");
     // A `.pool` line: exit 1, the program's error.

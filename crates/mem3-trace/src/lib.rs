@@ -18,6 +18,6 @@ pub use replay::{
 };
 pub use report::{Report, min_pool_bytes, replay_on_pool, replay_on_pool_inspect};
 pub use snapshot::{
-    Event, EventKind, Figures, Live, Plan, Recorder, Sample, Segment, SegmentKind, Snapshot, Timeline,
-    TimelineLimits, replay_observed, replay_timeline,
+    Event, EventKind, Figures, Live, Plan, Recorder, Sample, Segment, SegmentKind, Snapshot,
+    Timeline, TimelineLimits, replay_observed, replay_timeline,
 };

@@ -358,7 +358,8 @@ impl Recorder {
             t.samples.push(Sample { at, figures: Figures::of(pool) });
         }
         if let Some(last) = t.snapshots.last() {
-            if last.at == at && last.figures == Figures::of(pool) && budget == self.limits.segments {
+            if last.at == at && last.figures == Figures::of(pool) && budget == self.limits.segments
+            {
                 return t.snapshots.len() - 1;
             }
         }
@@ -460,7 +461,9 @@ pub fn replay_observed(
             }
             Op::Realloc { slot, old_size, new_size, align } => {
                 match pool.realloc(live.ptrs[slot as usize], old_size, align, new_size) {
-                    Some(p) => (live.ptrs[slot as usize], live.origins[slot as usize]) = (p, origin),
+                    Some(p) => {
+                        (live.ptrs[slot as usize], live.origins[slot as usize]) = (p, origin)
+                    }
                     None => {
                         failed = Some(new_size);
                         break;
@@ -501,7 +504,9 @@ pub fn replay_timeline(
     let (r, live) = replay_observed(trace, &mut pool, |pool, done, live| {
         if recorder.points.last().is_some_and(|&p| p <= done) {
             let lines = live.lines(trace);
-            recorder.observe(pool, done, line_of(done), |b| lines.get(&b.offset()).copied().unwrap_or(0));
+            recorder.observe(pool, done, line_of(done), |b| {
+                lines.get(&b.offset()).copied().unwrap_or(0)
+            });
         } else {
             recorder.observe(pool, done, line_of(done), |_| 0);
         }

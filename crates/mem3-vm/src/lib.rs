@@ -14,7 +14,8 @@ pub use error::{AsmError, AsmErrorKind, RuntimeError, RuntimeErrorKind, SizeErro
 pub use mem3_object::{self, HeapStats, ObjectHeap};
 pub use program::Program;
 pub use vm::{
-    DEFAULT_MAX_CALL_DEPTH, DEFAULT_MAX_STACK, DEFAULT_POOL_SIZE, Event, Observer, Options, RunStats, Vm,
+    DEFAULT_MAX_CALL_DEPTH, DEFAULT_MAX_STACK, DEFAULT_POOL_SIZE, Event, Observer, Options,
+    RunStats, Vm,
 };
 
 /// The largest pool [`with_vm`] and [`run_program`] make: 1 GiB. Pool sizes come from input (`.pool`, the

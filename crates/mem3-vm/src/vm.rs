@@ -231,10 +231,7 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// The source line of the instruction to run next (or the last one, once the program has ended).
     pub fn line(&self) -> usize {
-        self.program
-            .line(self.pc)
-            .or_else(|| self.program.lines.last().copied())
-            .unwrap_or(0)
+        self.program.line(self.pc).or_else(|| self.program.lines.last().copied()).unwrap_or(0)
     }
 
     /// Tells the observer, if any, of `event`.
