@@ -145,7 +145,8 @@ fn out_of_memory() {
     assert_eq!(requested, 16 + 600);
     assert!(free < requested && largest_free <= free, "{kind:?}");
     let text = error(&src).to_string();
-    assert!(text.contains(&format!("requested {requested} bytes, {free} bytes free, largest free block {largest_free} bytes")), "{text}");
+    // The block the request needs: 616 + an 8-byte header, rounded up to 8.
+    assert!(text.contains(&format!("requested {requested} bytes, a 624-byte block (616 + 8 bytes of block header, rounded up to 8), {free} bytes free, largest free block {largest_free} bytes")), "{text}");
 }
 
 #[test]
