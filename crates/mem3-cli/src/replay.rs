@@ -181,7 +181,13 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
         emit(&(text + "\n"));
     } else {
-        emit(&table(&name.to_string(), &trace, &report, args.policy, min_pool));
+        emit(&table(
+            &crate::units::printable(&name.to_string()),
+            &trace,
+            &report,
+            args.policy,
+            min_pool,
+        ));
     }
     Ok(())
 }

@@ -81,7 +81,12 @@ pub(crate) fn run(args: &Args) -> Outcome {
         let text = if args.json {
             json_stats(pool_bytes, &heap, &stats, &result)?
         } else {
-            stats_text(&args.file.display().to_string(), pool_bytes, &heap, &stats)
+            stats_text(
+                &crate::units::printable(&args.file.display().to_string()),
+                pool_bytes,
+                &heap,
+                &stats,
+            )
         };
         eprint!("{text}");
     }

@@ -820,6 +820,12 @@ fn echoed_input_is_escaped() {
     let (status, _, err) = output(&["run", program.to_str().unwrap()]);
     assert_eq!(status, 1);
     assert!(!err.contains('\x07') && err.contains("\\x07"), "{err:?}");
+    // A file name is echoed too, in the table.
+    let named = dir.path().join("a\x1bb.trace");
+    std::fs::write(&named, "# mem3 trace v1\na 1 10\nf 1\n").unwrap();
+    let (status, out, _) = output(&["replay", named.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    assert!(!out.contains('\x1b') && out.contains("a\\x1bb.trace"), "{out:?}");
 }
 
 #[test]
