@@ -261,6 +261,8 @@ function selftest() {
   r.after = figures();
   r.moved = +slider.value;
   [r.pixelsAfter] = drawn();
+  // Back to where it opened (the peak, exact when it can be), zoomed to the first bytes.
+  go(r.start);
   zoomAt(0, 1 / 1024);
   r.zoomed = $("view").textContent;
   r.hover = describe(0);

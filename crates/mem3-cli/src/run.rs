@@ -200,6 +200,11 @@ fn second_run(
         _ => heapmap::SVG_CELLS,
     };
     let timeline = mem3_vm::with_vm(program, options, |vm| {
+        // The empty pool, before the first allocation, as a replay's timeline starts.
+        if let Some(recorder) = &mut state.borrow_mut().recorder {
+            let heap = vm.heap();
+            recorder.observe(heap.pool(), 0, vm.line(), |b| kind_tag(heap, b));
+        }
         let shared = Rc::clone(&state);
         vm.set_observer(Some(Box::new(move |event, vm: &Vm<'_, '_>| {
             let mut s = shared.borrow_mut();

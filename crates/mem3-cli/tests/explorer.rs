@@ -99,18 +99,28 @@ fn check(browser: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
-fn the_replay_explorer_draws_and_its_slider_moves() {
+fn the_replay_explorer_draws_and_its_slider_moves_for_every_shared_trace() {
     let Some(browser) = chromium() else { return };
+    for name in ["gcc-as", "sqlite-mem", "perl-hash"] {
+        let trace = repo(&format!("tests/data/{name}.trace.gz"));
+        let result = check(&browser, &["replay", trace.to_str().unwrap()]);
+        assert!(
+            result["before"].as_str().unwrap().contains("the peak"),
+            "{name} opens at the peak"
+        );
+        assert!(result["hover"].as_str().unwrap().contains("line"), "{name}: {result}");
+    }
+    // A replay that fails, with its failure marked.
     let trace = repo("tests/data/gcc-as.trace.gz");
-    let result = check(&browser, &["replay", trace.to_str().unwrap()]);
-    assert!(result["before"].as_str().unwrap().contains("the peak"), "it opens at the peak");
-    assert!(result["hover"].as_str().unwrap().contains("line"), "{result}");
+    check(&browser, &["replay", trace.to_str().unwrap(), "--pool-size", "64K"]);
 }
 
 #[test]
-fn the_vm_explorer_draws_object_kinds_and_its_slider_moves() {
+fn the_vm_explorer_draws_object_kinds_and_its_slider_moves_for_every_example() {
     let Some(browser) = chromium() else { return };
-    let fib = repo("examples/fib.m3");
-    let result = check(&browser, &["run", fib.to_str().unwrap()]);
-    assert!(result["hover"].as_str().unwrap().contains("object"), "{result}");
+    for name in ["hello", "fib", "defrag", "stale", "strings"] {
+        let path = repo(&format!("examples/{name}.m3"));
+        let result = check(&browser, &["run", path.to_str().unwrap()]);
+        assert!(result["hover"].as_str().unwrap().contains("object"), "{name}: {result}");
+    }
 }

@@ -275,8 +275,13 @@ impl Plan {
     /// The plan of a replay of `trace`: its requests, and the first request after which the requested
     /// live bytes are at their peak ([`Trace::peak_live_bytes`]).
     pub fn of_trace(trace: &Trace) -> Plan {
+        Plan::of_trace_prefix(trace, trace.len())
+    }
+
+    /// The plan of a replay of the first `ops` requests of `trace` (e.g. those before a failure).
+    pub fn of_trace_prefix(trace: &Trace, ops: usize) -> Plan {
         let (mut live, mut peak, mut at) = (0usize, 0usize, 0usize);
-        for (i, op) in trace.ops().enumerate() {
+        for (i, op) in trace.ops().take(ops).enumerate() {
             live = match op {
                 Op::Alloc { size, .. } => live.saturating_add(size),
                 Op::Free { size, .. } => live.saturating_sub(size),
@@ -288,7 +293,7 @@ impl Plan {
                 (peak, at) = (live, i + 1);
             }
         }
-        Plan { total: trace.len(), peak: at }
+        Plan { total: ops.min(trace.len()), peak: at }
     }
 }
 
@@ -487,19 +492,20 @@ pub fn replay_observed(
     (replay, live)
 }
 
-/// Replays `trace` once on a fresh `pool_bytes`-byte pool with `config`, recording a timeline: moments are
-/// requests done, and each used block's tag is the line of the request that allocated (or last resized)
-/// it. A failed request is an [`EventKind::Failure`] with the pool's snapshot. The report is
-/// [`replay_on_pool`](crate::replay_on_pool)'s (its timing includes the recording); errors are those of
-/// [`OwnedPool::new`].
+/// Replays `trace` on a fresh `pool_bytes`-byte pool with `config` and returns
+/// [`replay_on_pool`](crate::replay_on_pool)'s report (timed without recording), then replays it again,
+/// recording a timeline over the requests the first replay got through: moments are requests done, and
+/// each used block's tag is the line of the request that allocated (or last resized) it. A failed request
+/// is an [`EventKind::Failure`] with the pool's snapshot. Errors are those of [`OwnedPool::new`].
 pub fn replay_timeline(
     trace: &Trace,
     pool_bytes: usize,
     config: Config,
     limits: TimelineLimits,
 ) -> Result<(Report, Timeline), Error> {
+    let report = crate::replay_on_pool(trace, pool_bytes, config)?;
     let mut pool = OwnedPool::new(pool_bytes, config)?;
-    let mut recorder = Recorder::new(Plan::of_trace(trace), limits);
+    let mut recorder = Recorder::new(Plan::of_trace_prefix(trace, report.ops), limits);
     let line_of = |done: usize| done.checked_sub(1).and_then(|i| trace.line(i)).unwrap_or(0);
     let (r, live) = replay_observed(trace, &mut pool, |pool, done, live| {
         if recorder.points.last().is_some_and(|&p| p <= done) {
@@ -519,21 +525,6 @@ pub fn replay_timeline(
         recorder.finish(pool.pool(), r.ops, line, tag)
     } else {
         recorder.finish(pool.pool(), r.ops, line_of(r.ops), tag)
-    };
-    let stats = pool.pool().stats();
-    let report = Report {
-        ops: r.ops,
-        failed_at: r.failed_at,
-        failed_request: r.failed_request,
-        pool_bytes,
-        peak_live_bytes: r.peak_live_bytes,
-        peak_extent_bytes: r.peak_extent_bytes,
-        largest_free_bytes: stats.largest_free,
-        free_bytes: stats.free_bytes,
-        fragmentation: stats.fragmentation,
-        elapsed_ns: r.elapsed_ns,
-        ops_per_sec: r.ops_per_sec,
-        min_pool_bytes: None,
     };
     Ok((report, timeline))
 }
