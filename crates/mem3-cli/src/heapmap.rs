@@ -272,9 +272,16 @@ impl HeapMap {
         let legend_y = grid_top + rows * PITCH + 22;
 
         let _ = writeln!(out, r#"<g class="panel">"#);
+        // A heading too long for the picture (about 8 pixels a character) is squeezed to fit.
+        let room = SVG_COLUMNS * CW + 30;
+        let fit = if heading.chars().count() * 8 > room {
+            format!(r#" textLength="{room}" lengthAdjust="spacingAndGlyphs""#)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            r#"<text class="heading" x="{LEFT}" y="{}" font-size="13" font-weight="bold">{}</text>"#,
+            r#"<text class="heading" x="{LEFT}" y="{}" font-size="13" font-weight="bold"{fit}>{}</text>"#,
             top + 14,
             escape(heading)
         );
@@ -335,7 +342,8 @@ impl HeapMap {
         }
         // Block boundaries, when blocks are few enough to tell apart.
         let blocks = f.free_blocks + f.used_blocks + f.pinned_blocks;
-        if blocks * 2 <= self.cells.len() {
+        // Not at large scale, where a cell holds parts of many blocks.
+        if blocks * 2 <= self.cells.len() && f.cell_bytes < FINE_CELL_BYTES {
             let mut d = String::new();
             for (k, cell) in self.cells.iter().enumerate() {
                 let (r, c) = (k / SVG_COLUMNS, k % SVG_COLUMNS);
