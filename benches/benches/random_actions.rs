@@ -1,5 +1,7 @@
 //! Criterion: talc's random-actions workload on every allocator (operations per second).
 
+#![forbid(unsafe_code)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mem3_benches::{Arena, Job, Kind, dispatch, workloads::random_actions};
 

@@ -1,5 +1,7 @@
 //! Criterion: replaying the two smaller shared traces on every allocator (requests per second).
 
+#![forbid(unsafe_code)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mem3_benches::{Arena, Job, Kind, dispatch, load_trace, workloads::trace_region};
 use mem3_trace::{Trace, replay};

@@ -42,7 +42,7 @@ def main():
             print(f"{name}: not found")
             continue
         # The out-of-line copy with the most calls is the one the workload uses.
-        key = max(keys, key=lambda k: calls[k])
+        key = max(keys, key=lambda k: (calls[k], cost[k]))
         print(f"{name}: {cost[key] / calls[key]:.0f} instructions per call ({calls[key]} calls)")
 
 

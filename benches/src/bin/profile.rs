@@ -6,6 +6,8 @@
 //! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only). Allocators: `mem3` (first fit), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
 
+#![forbid(unsafe_code)]
+
 use mem3_benches::{
     Arena, Job, Kind, dispatch, load_trace,
     workloads::{compaction, random_actions, scaling, trace_region, trace_throughput},

@@ -4,6 +4,8 @@
 //! `MEM3_BENCH_REPS` (default 5) repetitions per timed figure, medians reported; `MEM3_BENCH_OUT` the output
 //! path (default `docs/benchmarks.md` at the repository root).
 
+#![forbid(unsafe_code)]
+
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{
@@ -97,9 +99,21 @@ for small requests (a lower bound kept by frees), so small searches start at the
 aligned requests; and the space cost of the second bitmap (issue 14: the summary's metadata is 3.9% of the
 region against the AVL's 1.5%, which shows in the minimum-pool table above).
 
-**Minimum pool.** The first-fit pool's metadata is the start bitmap, the free-start bitmap and the summary:
-1/64 + 1/64 + 1/128 of the heap, about 3.9% of the region (best fit keeps only the start bitmap, 1.5%). The
-rest of the overhead is the 8-byte header and the 32-byte smallest block.
+**Minimum pool (issue 14), read off section 7.** The first-fit pool's metadata is the start bitmap, the
+free-start bitmap and the summary: 1/64 + 1/64 + 1/128 of the heap, 3.8% of the region (best fit keeps only
+the start bitmap, 1.5%). On gcc-as and sqlite-mem that metadata is the whole difference from dlmalloc: there are
+almost no holes at the peak (under 0.5% of the pool), and mem3's per-block rule (8-byte header, 8-byte granule,
+32-byte smallest block) costs less than dlmalloc's (8-byte header, 16-byte chunks, 32 at least) on every trace.
+On perl-hash the per-block costs dominate: headers 7.3%, rounding 4.4%, the smallest-block rule 5.6% and bytes
+absorbed beyond a block's need 5.9% (its many resizes shrink blocks by less than a smallest block, and splits
+leave remainders below 32 bytes), while the pool 8 bytes too small fails with no hole at all, its free top
+a few bytes short of an 843,352-byte request. So the bytes to take back are, in order: the first-fit metadata (a bitmap scheme
+that needs one bitmap, not two, would cut 1.6 points; computing the free starts from the headers instead was
+measured at +16% instructions per allocation and free on perl-hash and +18% on random actions of 200
+bytes, +1% on sqlite-mem), and the 32-byte smallest block, which only best fit's tree fields need: a first-fit free block
+needs a header and a footer, 16 bytes, which would lower the smallest-block and absorbed shares on perl-hash.
+Beating linked_list_allocator (+0.5% on sqlite-mem) needs more than that: it keeps no header, since its caller
+passes the size back at free; mem3's safe `free(Block)` needs the header.
 
 **Heap efficiency.** First fit lost about two points with the summary (92.7% with the AVL): its metadata is
 3.9% of the region against 1.5%. This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit
@@ -596,6 +610,19 @@ fn main() {
     }
     let _ = writeln!(md, "\nThe allocation loop:\n\n```\n{}```", workloads::VM_ALLOCATION_LOOP);
     let _ = writeln!(md, "\n{INTERPRETERS_LINK}");
+
+    progress("where the bytes go");
+    let _ = writeln!(
+        md,
+        "\n## 7. Where the bytes go\n\n`mem3_trace::breakdown` (also `cargo run --release -p mem3-benches \
+         --bin breakdown`): each trace replayed in mem3's smallest pool for it, and the pool's bytes split at \
+         the trace's peak of live bytes and at the failing request of a pool 8 bytes smaller: the requested \
+         payload; per block, the header, the rounding to a granule, the raise to the smallest block and the \
+         bytes absorbed beyond the block's need (split remainders and shrinks smaller than a block, padding); \
+         the metadata after the heap; region bytes the pool cannot use; free holes below the last block; and \
+         the free top. KiB, and in brackets the share of the region.\n"
+    );
+    md.push_str(&mem3_benches::space::breakdown_section());
 
     md.push_str(ANALYSIS);
 

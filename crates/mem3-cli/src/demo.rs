@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use mem3_pool::Error as PoolError;
 use mem3_vm::ObjectHeap;
 use mem3_vm::mem3_object::{Error as HeapError, Handle, ObjectRef};
 
@@ -116,7 +117,7 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
             match heap.alloc(value.as_ref()) {
                 Ok(handle) if keep => live.push(Live { handle, value }),
                 Ok(handle) => doomed.push(handle),
-                Err(HeapError::OutOfMemory { .. }) => break 'fill,
+                Err(e) if e.is_out_of_memory() => break 'fill,
                 Err(e) => return Err(heap_failure("filling the pool", e)),
             }
         }
@@ -150,7 +151,7 @@ pub(crate) fn demo(map: Option<&Path>) -> Outcome {
         bytes(request)
     );
     match heap.alloc_str(&big) {
-        Err(HeapError::OutOfMemory { free, largest_free, .. }) => {
+        Err(HeapError::Pool(PoolError::OutOfMemory { free, largest_free, .. })) => {
             let _ = writeln!(
                 out,
                 "   FAILS: {} are free, enough in total, but the largest free block holds only {}.",

@@ -53,7 +53,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
     let peak = Rc::new(RefCell::new(Peak::default()));
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let (result, stats, heap, end_map) = mem3_vm::with_vm(&program, options, |vm| {
+    let (result, stats, (heap, pinned), end_map) = mem3_vm::with_vm(&program, options, |vm| {
         if wants_peak {
             let peak = Rc::clone(&peak);
             vm.set_observer(Some(Box::new(move |event, vm: &Vm<'_, '_>| {
@@ -70,7 +70,7 @@ pub(crate) fn run(args: &Args) -> Outcome {
         let result = vm.run(&mut out);
         // Also the fallback of a peak map for a program that allocates nothing.
         let map = args.map.is_some().then(|| map_of(args, vm.heap()));
-        (result, vm.stats(), vm.heap().stats(), map)
+        (result, vm.stats(), (vm.heap().stats(), vm.heap().pinned_objects()), map)
     })
     .map_err(no_pool)?;
     // The VM flushed its output; nothing is buffered here any more.
@@ -79,12 +79,13 @@ pub(crate) fn run(args: &Args) -> Outcome {
 
     if args.stats {
         let text = if args.json {
-            json_stats(pool_bytes, &heap, &stats, &result)?
+            json_stats(pool_bytes, &heap, pinned, &stats, &result)?
         } else {
             stats_text(
                 &crate::units::printable(&args.file.display().to_string()),
                 pool_bytes,
                 &heap,
+                pinned,
                 &stats,
             )
         };
@@ -302,6 +303,7 @@ struct Json {
 fn json_stats(
     pool_bytes: usize,
     heap: &HeapStats,
+    pinned: usize,
     run: &RunStats,
     result: &Result<RunStats, mem3_vm::RuntimeError>,
 ) -> Result<String, Failure> {
@@ -315,10 +317,10 @@ fn json_stats(
         free_bytes: p.free_bytes,
         free_blocks: p.free_blocks,
         largest_free_bytes: p.largest_free,
-        fragmentation: p.fragmentation,
+        fragmentation: p.fragmentation(),
         peak_extent_bytes: p.peak_extent,
         live_objects: heap.live_objects,
-        pinned_objects: heap.pinned_objects,
+        pinned_objects: pinned,
         steps: run.steps,
         allocations: run.allocations,
         explicit_frees: run.explicit_frees,
@@ -337,7 +339,13 @@ fn json_stats(
 }
 
 /// The pool's and the run's figures, for `--stats`.
-fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -> String {
+fn stats_text(
+    name: &str,
+    pool_bytes: usize,
+    heap: &HeapStats,
+    pinned: usize,
+    run: &RunStats,
+) -> String {
     let p = &heap.pool;
     let n = |x: usize| thousands(x as u64);
     let rows = [
@@ -348,7 +356,7 @@ fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -
                 "{} in {} ({} pinned): {} of payload, {} of block headers",
                 bytes(p.used_bytes + p.overhead_bytes),
                 count(heap.live_objects, "object"),
-                n(heap.pinned_objects),
+                n(pinned),
                 bytes(p.used_bytes),
                 bytes(p.overhead_bytes)
             ),
@@ -360,7 +368,7 @@ fn stats_text(name: &str, pool_bytes: usize, heap: &HeapStats, run: &RunStats) -
                 bytes(p.free_bytes),
                 count(p.free_blocks, "block"),
                 bytes(p.largest_free),
-                percent(p.fragmentation)
+                percent(p.fragmentation())
             ),
         ),
         ("peak extent", bytes(p.peak_extent)),

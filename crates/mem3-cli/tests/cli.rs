@@ -592,9 +592,8 @@ fn run_no_defrag_stops_defrag_m3_with_out_of_memory_naming_the_block_it_needs() 
     let (status, _, err) = output(&["run", defrag.to_str().unwrap(), "--no-defrag"]);
     assert_eq!(status, 1, "{err}");
     assert_clean_error(&err);
-    assert!(err.contains("out of memory: requested 165 bytes, a 176-byte block"), "{err}");
-    assert!(err.contains("8 bytes of block header, rounded up to 8"), "{err}");
-    assert!(err.contains("largest free block 64 bytes"), "{err}");
+    assert!(err.contains("out of memory: requested 165 bytes, 288 bytes free"), "{err}");
+    assert!(err.contains("largest free block 64 bytes (a 176-byte block: 165 + 8 bytes of block header, rounded up to 8)"), "{err}");
 }
 
 #[test]

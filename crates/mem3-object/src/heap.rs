@@ -3,12 +3,12 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use mem3_pool::{Block, BlockState, Config, GRANULE, HEADER_SIZE, MIN_BLOCK, Pool, Stats};
+use mem3_pool::{Block, BlockState, Config, Pool, Stats, block_size_for};
 
 use crate::{
     error::{Error, Result},
     handle::{Handle, HandleTable, Slot},
-    object::{self, ObjectFlags, ObjectKind, ObjectRef},
+    object::{self, ObjectKind, ObjectRef},
 };
 
 /// What [`ObjectHeap::defragment`] did.
@@ -27,10 +27,9 @@ pub struct DefragStats {
 pub struct HeapStats {
     /// The pool's figures.
     pub pool: Stats,
-    /// Live objects (occupied handle slots).
+    /// Live objects (occupied handle slots). (How many are pinned is the pool's to say:
+    /// [`ObjectHeap::pinned_objects`].)
     pub live_objects: usize,
-    /// Live objects that are pinned.
-    pub pinned_objects: usize,
     /// Slots in the handle table: occupied, vacant or retired.
     pub handle_slots: usize,
     /// Slots whose generations are used up; they are never reused.
@@ -47,11 +46,9 @@ static_assertions::assert_impl_all!(ObjectHeap<'static>: Send, Sync);
 pub struct ObjectHeap<'a> {
     pub(crate) pool: Pool<'a>,
     pub(crate) table: HandleTable,
-    /// Live objects whose pool block is pinned.
-    pub(crate) pinned: usize,
     pub(crate) defragment_on_failure: bool,
-    /// Reused by [`retain`](ObjectHeap::retain): the victims' blocks, handles and whether they are pinned.
-    pub(crate) victims: Vec<(Block, Handle, bool)>,
+    /// Reused by [`retain`](ObjectHeap::retain): the victims' blocks and handles.
+    pub(crate) victims: Vec<(Block, Handle)>,
 }
 
 impl fmt::Debug for ObjectHeap<'_> {
@@ -59,17 +56,10 @@ impl fmt::Debug for ObjectHeap<'_> {
         f.debug_struct("ObjectHeap")
             .field("pool", &self.pool)
             .field("live_objects", &self.table.live)
-            .field("pinned_objects", &self.pinned)
             .field("handle_slots", &self.table.slots.len())
             .field("defragment_on_failure", &self.defragment_on_failure)
             .finish_non_exhaustive()
     }
-}
-
-/// The whole pool block a payload of `size` bytes needs, as the pool computes it.
-fn block_size_for(size: usize) -> Option<usize> {
-    let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
-    Some(total.max(MIN_BLOCK))
 }
 
 impl<'a> ObjectHeap<'a> {
@@ -83,7 +73,6 @@ impl<'a> ObjectHeap<'a> {
         Ok(ObjectHeap {
             pool: Pool::with_config(region, config)?,
             table: HandleTable::new(),
-            pinned: 0,
             defragment_on_failure: true,
             victims: Vec::new(),
         })
@@ -110,28 +99,28 @@ impl<'a> ObjectHeap<'a> {
     // ---------------------------------------------------------------------------------------------------
     // Allocation.
 
-    /// Bytes of pool block payload the object needs: its header plus its data. The pool rounds the block up
-    /// (see [`mem3_pool::MIN_BLOCK`] and [`mem3_pool::GRANULE`]).
+    /// Bytes of pool block payload the object needs: its header plus its data. The whole pool block is
+    /// [`mem3_pool::block_size_for`] of it.
     pub fn object_size(value: ObjectRef<'_>) -> usize {
         value.encoded_size()
     }
 
     /// Whether the free space could hold the object once [`defragment`](ObjectHeap::defragment) has run:
-    /// with nothing pinned, whether the total free space is large enough; with pinned objects, whether one of
-    /// the gaps compaction leaves between them is. O(1) with nothing pinned, O(blocks) otherwise.
+    /// whether one of the gaps compaction leaves between pinned objects (the whole free space, with nothing
+    /// pinned) is large enough. O(1) when even the total free space is too small, else O(blocks) at most.
     pub fn would_fit_after_defragment(&self, value: ObjectRef<'_>) -> bool {
         self.fits_after_defragment(Self::object_size(value))
     }
 
     fn fits_after_defragment(&self, size: usize) -> bool {
-        let Some(need) = block_size_for(size) else {
+        let Some(need) = block_size_for(size, self.pool.config().policy.min_block()) else {
             return false;
         };
-        if self.pinned == 0 {
-            return need <= self.pool.stats().free_bytes;
+        if need > self.pool.stats().free_bytes {
+            return false;
         }
         // Compaction never moves a block across a pinned one, so the free space of each stretch between
-        // pinned blocks becomes one free block.
+        // pinned blocks becomes one free block. (Which blocks are pinned is the pool's record, the only one.)
         let mut gap = 0;
         for info in self.pool.blocks() {
             match info.state {
@@ -153,13 +142,13 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfMemory`] when the object does not fit, [`Error::TooManyHandles`] when the handle table
-    /// cannot grow.
+    /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
+    /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
         let size = Self::object_size(value);
         if u32::try_from(value.data_len()).is_err() {
             // The header's length field is a `u32`.
-            return Err(self.out_of_memory(size));
+            return Err(self.pool.out_of_memory(size).into());
         }
         // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
         // its capacity, counted in `handle_table_bytes`) as it was.
@@ -172,7 +161,7 @@ impl<'a> ObjectHeap<'a> {
             return Err(e);
         }
         let payload = self.pool.payload_mut(block).expect("the block was just allocated");
-        object::encode(payload, value, owner, ObjectFlags::empty());
+        object::encode(payload, value, owner);
         let handle = self.table.insert(block);
         debug_assert_eq!(handle, owner);
         Ok(handle)
@@ -194,6 +183,8 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// A pool block with `size` payload bytes, defragmenting once if that makes it fit.
+    /// The pool's error, out of memory included, is passed up as it is: its figures are the pool's at the
+    /// failure, and its `requested` is `size`, the object's payload.
     fn alloc_block(&mut self, size: usize) -> Result<Block> {
         match self.pool.alloc(size) {
             Ok(block) => Ok(block),
@@ -201,22 +192,10 @@ impl<'a> ObjectHeap<'a> {
                 if self.defragment_on_failure && self.fits_after_defragment(size) =>
             {
                 self.defragment();
-                self.pool.alloc(size).map_err(|e| self.pool_error(e, size))
+                Ok(self.pool.alloc(size)?)
             }
-            Err(e) => Err(self.pool_error(e, size)),
+            Err(e) => Err(e.into()),
         }
-    }
-
-    fn pool_error(&self, e: mem3_pool::Error, size: usize) -> Error {
-        match e {
-            mem3_pool::Error::OutOfMemory { .. } => self.out_of_memory(size),
-            e => e.into(),
-        }
-    }
-
-    fn out_of_memory(&self, requested: usize) -> Error {
-        let stats = self.pool.stats();
-        Error::OutOfMemory { requested, free: stats.free_bytes, largest_free: stats.largest_free }
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -295,10 +274,8 @@ impl<'a> ObjectHeap<'a> {
     /// Frees `h`'s object. `h` and every copy of it are stale from then on.
     pub fn free(&mut self, h: Handle) -> Result<()> {
         let block = self.table.get(h)?;
-        let pinned = self.pool.is_pinned(block)?;
         self.pool.free(block)?;
         self.table.remove(h)?;
-        self.pinned -= usize::from(pinned);
         Ok(())
     }
 
@@ -325,14 +302,12 @@ impl<'a> ObjectHeap<'a> {
             };
             let h = Handle::new(hdr.index, hdr.generation);
             if self.table.get(h) == Ok(block) && !keep(h) {
-                victims.push((block, h, info.state == BlockState::Pinned));
+                victims.push((block, h));
             }
         }
-        // The walk proved each victim's block and pin state: free without asking the pool again.
-        let result = victims.iter().rev().try_for_each(|&(block, h, pinned)| {
+        let result = victims.iter().rev().try_for_each(|&(block, h)| {
             self.pool.free(block)?;
             self.table.remove(h)?;
-            self.pinned -= usize::from(pinned);
             Ok(())
         });
         let freed = victims.len();
@@ -351,22 +326,22 @@ impl<'a> ObjectHeap<'a> {
         self.set_pinned(h, false)
     }
 
+    /// The pin state is the pool block's `PINNED` flag and nothing else: the object header and the heap keep
+    /// no copy to reconcile.
     fn set_pinned(&mut self, h: Handle, on: bool) -> Result<()> {
         let block = self.table.get(h)?;
-        let mut flags = object::decode_header(self.pool.payload(block)?, block.offset())?.flags;
-        if self.pool.is_pinned(block)? == on {
-            return Ok(());
-        }
         if on {
-            self.pool.pin(block)?;
-            self.pinned += 1;
+            self.pool.pin(block)?
         } else {
-            self.pool.unpin(block)?;
-            self.pinned -= 1;
+            self.pool.unpin(block)?
         }
-        flags.set(ObjectFlags::PINNED, on);
-        object::set_flags(self.pool.payload_mut(block)?, flags);
         Ok(())
+    }
+
+    /// The number of pinned objects: the pool's pinned blocks (each used block holds one object), counted by
+    /// a walk of the blocks. O(blocks).
+    pub fn pinned_objects(&self) -> usize {
+        self.pool.blocks().filter(|info| info.state == BlockState::Pinned).count()
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -407,7 +382,6 @@ impl<'a> ObjectHeap<'a> {
         HeapStats {
             pool: self.pool.stats(),
             live_objects: self.table.live,
-            pinned_objects: self.pinned,
             handle_slots: self.table.slots.len(),
             retired_slots: self.table.retired,
             handle_table_bytes: self.table.bytes(),
@@ -415,17 +389,17 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// Verifies the whole heap: the pool's own check; every live handle names a live pool block whose valid
-    /// object header names that handle, with a pin flag that agrees with the block's; every used block is
+    /// object header names that handle; every used block is
     /// owned that way (so no two handles share an object and no object is lost); the free list links exactly
     /// the vacant slots; and the counters agree. O(blocks + handle slots).
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] naming the first fault found.
+    /// [`Error::PoolCorrupt`] if the pool's check fails, else [`Error::Corrupt`] naming the first fault found.
     pub fn check(&self) -> Result<()> {
         self.pool.check()?;
         let corrupt = |offset, what| Err(Error::Corrupt { offset, what });
-        let (mut live, mut pinned, mut vacant, mut retired) = (0, 0, 0, 0);
+        let (mut live, mut vacant, mut retired) = (0, 0, 0);
         for (index, slot) in self.table.slots.iter().enumerate() {
             match *slot {
                 Slot::Occupied { generation, block } => {
@@ -437,12 +411,7 @@ impl<'a> ObjectHeap<'a> {
                     if hdr.index as usize != index || hdr.generation != generation {
                         return corrupt(offset, "object header names another handle");
                     }
-                    let block_pinned = self.pool.is_pinned(block)?;
-                    if block_pinned != hdr.flags.contains(ObjectFlags::PINNED) {
-                        return corrupt(offset, "object pin flag disagrees with its pool block");
-                    }
                     live += 1;
-                    pinned += usize::from(block_pinned);
                 }
                 Slot::Vacant { .. } => vacant += 1,
                 Slot::Retired => retired += 1,
@@ -462,7 +431,7 @@ impl<'a> ObjectHeap<'a> {
         if linked != vacant {
             return corrupt(0, "handle free list misses vacant slots");
         }
-        if live != self.table.live || retired != self.table.retired || pinned != self.pinned {
+        if live != self.table.live || retired != self.table.retired {
             return corrupt(0, "heap counters disagree with the handle table");
         }
         // Every used block is owned by the live handle its header names. With the walk above (every live

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //!   pool block payload (8-aligned)
-//!   +--------+--------+----------------+
-//!   | kind u8| flags u8| reserved u16  |   0   kind: ObjectKind (1..=3); flags: ObjectFlags; reserved: 0
-//!   +--------+--------+----------------+
+//!   +--------+-------------------------+
+//!   | kind u8| reserved: 3 bytes       |   0   kind: ObjectKind (1..=3); reserved: 0
+//!   +--------+-------------------------+
 //!   | len: u32                         |   4   bytes of data (8 for numbers, the UTF-8 length for strings)
 //!   +----------------------------------+
 //!   | handle index: u32                |   8   the handle that owns the object: compaction reads it to
@@ -18,6 +18,9 @@
 //!
 //! Every field is read with `from_ne_bytes`, so decoding needs no alignment and no `unsafe`, and every field is
 //! validated: decoding a corrupt payload returns [`Error::Corrupt`], never a panic or a wrong value.
+//!
+//! The header holds no pin flag: whether an object is pinned is its pool block's `PINNED` flag, the one
+//! record of it ([`ObjectHeap::is_pinned`](crate::ObjectHeap::is_pinned) asks the pool).
 
 use core::num::NonZeroU32;
 
@@ -30,10 +33,8 @@ use crate::{
 
 /// Offset of the kind byte in the object header.
 pub(crate) const KIND_OFFSET: usize = 0;
-/// Offset of the flags byte.
-pub(crate) const FLAGS_OFFSET: usize = 1;
-/// Offset of the reserved `u16`, always 0.
-pub(crate) const RESERVED_OFFSET: usize = 2;
+/// Offset of the 3 reserved bytes, always 0.
+pub(crate) const RESERVED_OFFSET: usize = 1;
 /// Offset of the data length (`u32`).
 pub(crate) const LEN_OFFSET: usize = 4;
 /// Offset of the owning handle's index (`u32`).
@@ -51,15 +52,13 @@ pub(crate) const NUMBER_SIZE: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ObjectHdr {
     pub(crate) kind: ObjectKind,
-    pub(crate) flags: ObjectFlags,
-    pub(crate) reserved: u16,
+    pub(crate) reserved: [u8; 3],
     pub(crate) len: u32,
     pub(crate) index: u32,
     pub(crate) generation: NonZeroU32,
 }
 
 const_assert_eq!(core::mem::offset_of!(ObjectHdr, kind), KIND_OFFSET);
-const_assert_eq!(core::mem::offset_of!(ObjectHdr, flags), FLAGS_OFFSET);
 const_assert_eq!(core::mem::offset_of!(ObjectHdr, reserved), RESERVED_OFFSET);
 const_assert_eq!(core::mem::offset_of!(ObjectHdr, len), LEN_OFFSET);
 const_assert_eq!(core::mem::offset_of!(ObjectHdr, index), INDEX_OFFSET);
@@ -70,10 +69,14 @@ const_assert_eq!(core::mem::size_of::<ObjectHdr>(), OBJECT_HEADER_SIZE);
 const_assert!(OBJECT_HEADER_SIZE % mem3_pool::MIN_ALIGN == 0);
 const_assert_eq!(core::mem::size_of::<i64>(), NUMBER_SIZE);
 const_assert_eq!(core::mem::size_of::<f64>(), NUMBER_SIZE);
-// On 64-bit targets a number object fits the smallest pool block, so ints and floats never waste a block (on
-// 32-bit targets the smallest block is 24 bytes and a number takes the next size up).
+// On 64-bit targets a number object's block is exactly its bytes, header included, with nothing rounded and
+// nothing raised to a smallest block under either policy, so ints and floats never waste a byte.
 #[cfg(target_pointer_width = "64")]
-const_assert!(OBJECT_HEADER_SIZE + NUMBER_SIZE <= mem3_pool::MIN_BLOCK - mem3_pool::HEADER_SIZE);
+const_assert!(
+    (OBJECT_HEADER_SIZE + NUMBER_SIZE + mem3_pool::HEADER_SIZE) % mem3_pool::GRANULE == 0
+        && OBJECT_HEADER_SIZE + NUMBER_SIZE + mem3_pool::HEADER_SIZE
+            >= mem3_pool::MIN_BLOCK_BEST_FIT
+);
 
 /// What an object is.
 #[repr(u8)]
@@ -96,15 +99,6 @@ impl ObjectKind {
             3 => Some(ObjectKind::Str),
             _ => None,
         }
-    }
-}
-
-bitflags::bitflags! {
-    /// Flags in an object header.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub(crate) struct ObjectFlags: u8 {
-        /// The object is pinned: its pool block is pinned too, and compaction leaves it in place.
-        const PINNED = 1 << 0;
     }
 }
 
@@ -168,14 +162,13 @@ fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
 
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
 #[inline]
-pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle, flags: ObjectFlags) {
+pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
     let len = value.data_len();
     debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
     debug_assert!(u32::try_from(len).is_ok());
     // The header is built in a register-sized array and stored with one copy.
     let mut hdr = [0u8; OBJECT_HEADER_SIZE];
     hdr[KIND_OFFSET] = value.kind() as u8;
-    hdr[FLAGS_OFFSET] = flags.bits();
     // `reserved` stays 0.
     hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
     hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
@@ -187,11 +180,6 @@ pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle, fl
         ObjectRef::Float(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
         ObjectRef::Str(s) => data[..len].copy_from_slice(s.as_bytes()),
     }
-}
-
-/// Rewrites the flags byte of the object in `payload` (whose header has been decoded successfully before).
-pub(crate) fn set_flags(payload: &mut [u8], flags: ObjectFlags) {
-    payload[FLAGS_OFFSET] = flags.bits();
 }
 
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
@@ -206,11 +194,8 @@ pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> 
     let Some(kind) = ObjectKind::from_u8(h[KIND_OFFSET]) else {
         return Err(corrupt("unknown object kind"));
     };
-    let Some(flags) = ObjectFlags::from_bits(h[FLAGS_OFFSET]) else {
-        return Err(corrupt("unknown object flags"));
-    };
-    let reserved = u16::from_ne_bytes([h[RESERVED_OFFSET], h[RESERVED_OFFSET + 1]]);
-    if reserved != 0 {
+    let reserved = [h[RESERVED_OFFSET], h[RESERVED_OFFSET + 1], h[RESERVED_OFFSET + 2]];
+    if reserved != [0; 3] {
         return Err(corrupt("reserved header bytes are not zero"));
     }
     let len = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
@@ -229,7 +214,7 @@ pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> 
     let Some(generation) = NonZeroU32::new(u32::from_ne_bytes([h[12], h[13], h[14], h[15]])) else {
         return Err(corrupt("owner generation is zero"));
     };
-    Ok(ObjectHdr { kind, flags, reserved, len, index, generation })
+    Ok(ObjectHdr { kind, reserved, len, index, generation })
 }
 
 /// Decodes the object in `payload` (header and data), validating everything it reads.

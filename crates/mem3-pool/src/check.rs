@@ -3,7 +3,7 @@
 use crate::{
     error::{Corruption, CorruptionKind},
     pool::{Coalescing, Policy, Pool},
-    tag::{BlockFlags, GRANULE, MIN_BLOCK, NIL, WORD},
+    tag::{BlockFlags, GRANULE, NIL, WORD},
 };
 
 /// Deeper than any AVL tree of `u32` nodes can be: a deeper walk means a cycle.
@@ -27,7 +27,7 @@ impl Pool<'_> {
                 return fail(start, CorruptionKind::StartBitmap(false));
             }
             let (size, flags) = self.header(start);
-            if size < MIN_BLOCK || size > self.heap_len - start {
+            if size < self.min_block || size > self.heap_len - start {
                 return fail(start, CorruptionKind::BadSize(size));
             }
             let flag = flags.contains(BlockFlags::PREV_FREE);

@@ -175,8 +175,8 @@ impl Pool<'_> {
         // The heap tiles again: report the moves.
         let mut block = to;
         while block < gap {
-            let old = Block::from_offset_unchecked(block + delta + HEADER_SIZE);
-            let new = Block::from_offset_unchecked(block + HEADER_SIZE);
+            let old = Block::from_offset(block + delta + HEADER_SIZE);
+            let new = Block::from_offset(block + HEADER_SIZE);
             stats.moved_blocks += 1;
             if let (Some(old), Some(new)) = (old, new) {
                 relocate(old, new, self.payload_at(block));

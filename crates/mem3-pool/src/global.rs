@@ -381,7 +381,7 @@ impl<R: RawMutex> LockedPool<R> {
 
     /// The block whose payload is at `ptr` (checked again by every pool method).
     fn block_of(pool: &Pool<'_>, ptr: *mut u8) -> Option<Block> {
-        Block::from_offset_unchecked(ptr.addr().wrapping_sub(pool.base().as_ptr().addr()))
+        Block::from_offset(ptr.addr().wrapping_sub(pool.base().as_ptr().addr()))
     }
 
     /// The address of `block`'s payload, the inverse of `block_of` (keeps the region's provenance).

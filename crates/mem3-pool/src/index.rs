@@ -429,7 +429,7 @@ impl Pool<'_> {
     }
 
     /// The free block (and padding) the policy picks for a `need`-byte block aligned to `align`.
-    pub(crate) fn index_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    pub(crate) fn index_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         if self.config.policy == Policy::FirstFit {
             // Every indexed block lies below the top.
             return self.summary_find(need, align).or_else(|| self.top_fit(need, align));

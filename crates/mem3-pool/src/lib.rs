@@ -1,15 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+// Unsafe code is confined to the modules allowed below: the region's accessors (`pool`), the lock and the
+// allocator traits (`global`), and the SSE2 node compare (`summary`). The rest is safe code over offsets.
+#![deny(unsafe_code)]
 #[cfg(test)]
 extern crate std;
 
 mod check;
 mod defrag;
 mod error;
+#[allow(unsafe_code)]
 mod global;
 mod index;
 pub mod map;
+#[allow(unsafe_code)]
 mod pool;
+#[allow(unsafe_code)]
 mod summary;
 pub mod tag;
 
@@ -22,7 +28,7 @@ pub use lock_api;
 pub use pool::{
     Block, BlockInfo, BlockState, Blocks, Coalescing, Config, Policy, Pool, Search, Stats,
 };
-pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK};
+pub use tag::{GRANULE, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT, block_size_for};
 
 #[cfg(test)]
 mod tests;

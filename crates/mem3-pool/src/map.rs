@@ -105,11 +105,7 @@ impl Figures {
     /// `1 - largest free / total free`: 0 when the free space is one block (or there is none), near 1 when
     /// it is scattered in many small blocks.
     pub fn fragmentation(&self) -> f64 {
-        if self.free_bytes == 0 {
-            0.0
-        } else {
-            1.0 - self.largest_free as f64 / self.free_bytes as f64
-        }
+        crate::pool::fragmentation(self.free_bytes, self.largest_free)
     }
 }
 
@@ -317,7 +313,7 @@ mod tests {
             figures.used_bytes + figures.pinned_bytes,
             stats.used_bytes + stats.overhead_bytes
         );
-        assert_eq!(figures.fragmentation(), stats.fragmentation);
+        assert_eq!(figures.fragmentation(), stats.fragmentation());
         assert_eq!(figures.pinned_blocks, 1);
         assert_eq!(cells.iter().map(|c| c.pinned).sum::<usize>(), figures.pinned_bytes);
         assert_eq!(cells.iter().map(|c| c.free).sum::<usize>(), figures.free_bytes);

@@ -6,8 +6,8 @@ use crate::{
     error::{Error, Result},
     summary::{FANOUT, NODE_ALIGN, SLOT, Summary},
     tag::{
-        self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, NIL, WORD,
-        block_size_for, round_up,
+        self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
+        NIL, SPLIT_MIN, WORD, block_size_for, round_up,
     },
 };
 
@@ -19,6 +19,17 @@ pub enum Policy {
     FirstFit,
     /// The smallest free block that fits, the lowest-addressed among equals.
     BestFit,
+}
+
+impl Policy {
+    /// The smallest block under this policy: [`MIN_BLOCK`] for first fit (a header and a footer), and
+    /// [`MIN_BLOCK_BEST_FIT`] for best fit, whose free blocks also hold the tree's fields.
+    pub const fn min_block(self) -> usize {
+        match self {
+            Policy::FirstFit => MIN_BLOCK,
+            Policy::BestFit => MIN_BLOCK_BEST_FIT,
+        }
+    }
 }
 
 /// When freed blocks merge with their free neighbours.
@@ -76,10 +87,11 @@ impl Block {
         self.0.get()
     }
 
-    /// Names the block whose payload starts at `offset`, without checking anything: use
-    /// [`Pool::block_at`] for a checked name. `None` for offset 0, which no payload has.
+    /// The name of the block whose payload would start at `offset`; `None` for offset 0, which no payload
+    /// has. It checks nothing else, and need not: every [`Pool`] method validates the name it is given (a
+    /// wrong one gets [`Error::InvalidBlock`]). [`Pool::block_at`] checks the name against a pool at once.
     #[inline]
-    pub fn from_offset_unchecked(offset: usize) -> Option<Block> {
+    pub fn from_offset(offset: usize) -> Option<Block> {
         NonZeroUsize::new(offset).map(Block)
     }
 }
@@ -111,9 +123,7 @@ impl BlockInfo {
     pub fn block(&self) -> Option<Block> {
         match self.state {
             BlockState::Free => None,
-            BlockState::Used | BlockState::Pinned => {
-                Block::from_offset_unchecked(self.start + HEADER_SIZE)
-            }
+            BlockState::Used | BlockState::Pinned => Block::from_offset(self.start + HEADER_SIZE),
         }
     }
 
@@ -142,12 +152,24 @@ pub struct Stats {
     pub used_blocks: usize,
     /// Number of free blocks.
     pub free_blocks: usize,
-    /// `1 - largest_free / free_bytes`: 0 when the free space is one block (or there is none).
-    pub fragmentation: f64,
     /// The high-water mark: the highest end of a used block since the pool was made.
     pub peak_extent: usize,
     /// Bytes of the pool's own metadata (the block-start bitmap).
     pub metadata_bytes: usize,
+}
+
+impl Stats {
+    /// `1 - largest_free / free_bytes`: 0 when the free space is one block (or there is none), near 1 when
+    /// it is scattered in many small blocks.
+    pub fn fragmentation(&self) -> f64 {
+        fragmentation(self.free_bytes, self.largest_free)
+    }
+}
+
+/// The fragmentation formula, written once: `1 - largest_free / free_bytes`, 0 when nothing is free.
+/// [`Stats::fragmentation`] and [`map::Figures::fragmentation`](crate::map::Figures::fragmentation) use it.
+pub(crate) fn fragmentation(free_bytes: usize, largest_free: usize) -> f64 {
+    if free_bytes == 0 { 0.0 } else { 1.0 - largest_free as f64 / free_bytes as f64 }
 }
 
 /// A memory pool over one caller-provided region.
@@ -174,6 +196,8 @@ pub struct Pool<'a> {
     /// Sum of the sizes of free blocks.
     pub(crate) free_size: usize,
     pub(crate) peak_extent: usize,
+    /// The policy's smallest block ([`Policy::min_block`]).
+    pub(crate) min_block: usize,
     _region: PhantomData<&'a mut [u8]>,
 }
 
@@ -241,7 +265,8 @@ impl<'a> Pool<'a> {
                     0
                 }
         };
-        let min = pad + MIN_BLOCK + meta(MIN_BLOCK);
+        let min_block = config.policy.min_block();
+        let min = pad + min_block + meta(min_block);
         if len < min {
             return Err(Error::RegionTooSmall { len, min });
         }
@@ -256,10 +281,10 @@ impl<'a> Pool<'a> {
         {
             heap_len += GRANULE;
         }
-        while heap_len >= MIN_BLOCK && heap_len + meta(heap_len) > avail {
+        while heap_len >= min_block && heap_len + meta(heap_len) > avail {
             heap_len -= GRANULE;
         }
-        if heap_len < MIN_BLOCK {
+        if heap_len < min_block {
             return Err(Error::RegionTooSmall { len, min: min + GRANULE });
         }
         let bitmap_len = heap_len.div_ceil(SLOT) * 8;
@@ -287,6 +312,7 @@ impl<'a> Pool<'a> {
             free_blocks: 1,
             free_size: heap_len,
             peak_extent: 0,
+            min_block: config.policy.min_block(),
             _region: PhantomData,
         };
         // (`pad + heap_len + meta(heap_len) <= len`, ensured above.)
@@ -316,7 +342,7 @@ impl<'a> Pool<'a> {
     }
 
     // ---------------------------------------------------------------------------------------------------
-    // Raw memory. Every read and write of the region goes through these five functions.
+    // Raw memory. Every read and write of the region goes through the functions of this section.
 
     /// Reads the word at `off`.
     #[inline(always)]
@@ -339,8 +365,9 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     pub(crate) fn field(&self, off: usize) -> u32 {
         debug_assert!(off + 4 <= self.heap_len && off % 4 == 0, "field read at {off}");
-        // SAFETY: callers pass `start + LEFT..HEIGHT` of a free block, whose size is at least `MIN_BLOCK`,
-        // so the field lies inside the block; `start + HEADER_SIZE` is 4-aligned.
+        // SAFETY: callers pass `start + LEFT..HEIGHT` of a free block of a best-fit pool (only its tree has
+        // fields), whose size is at least `MIN_BLOCK_BEST_FIT`, so the field lies inside the block;
+        // `start + HEADER_SIZE` is 4-aligned.
         unsafe { self.base.as_ptr().add(off).cast::<u32>().read() }
     }
 
@@ -513,7 +540,7 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     pub(crate) fn write_free(&mut self, start: usize, size: usize, flags: BlockFlags) {
         debug_assert!(
-            size >= MIN_BLOCK && !flags.intersects(BlockFlags::USED | BlockFlags::PINNED)
+            size >= self.min_block && !flags.intersects(BlockFlags::USED | BlockFlags::PINNED)
         );
         self.set_header(start, size, flags);
         self.set_word(start + size - WORD, size);
@@ -556,7 +583,7 @@ impl<'a> Pool<'a> {
 
     /// The block whose payload starts at `offset`, if that is a live block of this pool.
     pub fn block_at(&self, offset: usize) -> Result<Block> {
-        let block = Block::from_offset_unchecked(offset).ok_or(Error::InvalidBlock { offset })?;
+        let block = Block::from_offset(offset).ok_or(Error::InvalidBlock { offset })?;
         self.validate(block).map(|_| block)
     }
 
@@ -621,7 +648,8 @@ impl<'a> Pool<'a> {
             return Err(Error::BadAlignment { align });
         }
         let align = align.max(MIN_ALIGN);
-        let Some(need) = block_size_for(size).filter(|&need| need <= self.heap_len) else {
+        let Some(need) = block_size_for(size, self.min_block).filter(|&need| need <= self.heap_len)
+        else {
             return Err(self.out_of_memory(size));
         };
         let found = match self.find_placement(need, align) {
@@ -639,7 +667,10 @@ impl<'a> Pool<'a> {
         Ok(self.take(start, pad, need))
     }
 
-    pub(crate) fn out_of_memory(&self, requested: usize) -> Error {
+    /// The error a request for `requested` payload bytes fails with now: [`Error::OutOfMemory`] with the pool's
+    /// free bytes and largest free block. Allocations make their errors with it, and so can code above the
+    /// pool that refuses a request itself (mem3-object, for an object too long for its header).
+    pub fn out_of_memory(&self, requested: usize) -> Error {
         Error::OutOfMemory { requested, free: self.free_size, largest_free: self.largest_free() }
     }
 
@@ -653,9 +684,9 @@ impl<'a> Pool<'a> {
     }
 
     /// The padding needed in the free block at `start` (of `size` bytes) to place a `need`-byte block whose
-    /// payload is `align`-aligned, if it fits. A padding below `MIN_BLOCK` is only possible when the block
+    /// payload is `align`-aligned, if it fits. A padding below the smallest block is only possible when the block
     /// before is used and near enough to find ([`Pool::absorbing_neighbour`]): it takes the padding. Any other
-    /// padding becomes a free block of its own, so it is at least `MIN_BLOCK`.
+    /// padding becomes a free block of its own, so it is at least the smallest block.
     #[inline]
     pub(crate) fn fit(
         &self,
@@ -669,15 +700,15 @@ impl<'a> Pool<'a> {
         if pad.checked_add(need)? > size {
             return None;
         }
-        if pad != 0 && pad < MIN_BLOCK && self.absorbing_neighbour(start).is_none() {
-            pad += round_up(MIN_BLOCK - pad, align);
+        if pad != 0 && pad < self.min_block && self.absorbing_neighbour(start).is_none() {
+            pad += round_up(self.min_block - pad, align);
         }
         (pad.checked_add(need)? <= size).then_some(pad)
     }
 
     /// The start of the used block just before the free block at `start`, if it begins at most
     /// `ABSORB_REACH` bytes earlier, found by scanning the block-start bitmap backwards (used blocks have no
-    /// footer). Such a block can absorb a padding smaller than `MIN_BLOCK`.
+    /// footer). Such a block can absorb a padding smaller than the smallest block.
     fn absorbing_neighbour(&self, start: usize) -> Option<usize> {
         /// How far back the scan looks: 64 bitmap bytes, read a byte at a time from the nearest.
         const ABSORB_REACH: usize = 4096;
@@ -701,7 +732,7 @@ impl<'a> Pool<'a> {
 
     /// Finds the free block the policy picks for a `need`-byte block aligned to `align`, and the padding
     /// at its start.
-    fn find_placement(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    fn find_placement(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         match self.config.search {
             Search::Index => self.index_find(need, align),
             Search::Linear => self.linear_find(need, align),
@@ -735,10 +766,10 @@ impl<'a> Pool<'a> {
         let used = start + pad;
         let rest = size - pad - need;
         let (used_size, rest_size) =
-            if rest >= MIN_BLOCK { (need, rest) } else { (need + rest, 0) };
+            if rest >= SPLIT_MIN { (need, rest) } else { (need + rest, 0) };
         let rest_start = used + used_size;
-        // A padding below MIN_BLOCK goes to the used block before (see `fit`); a larger one stays free.
-        let (kept_pad, absorbed) = if pad >= MIN_BLOCK { (pad, 0) } else { (0, pad) };
+        // A padding below the smallest block goes to the used block before (see `fit`); a larger one stays free.
+        let (kept_pad, absorbed) = if pad >= self.min_block { (pad, 0) } else { (0, pad) };
         if absorbed != 0 {
             let prev = self
                 .absorbing_neighbour(start)
@@ -878,7 +909,9 @@ impl<'a> Pool<'a> {
         if !align.is_power_of_two() {
             return Err(Error::BadAlignment { align });
         }
-        let Some(need) = block_size_for(new_size).filter(|&need| need <= self.heap_len) else {
+        let Some(need) =
+            block_size_for(new_size, self.min_block).filter(|&need| need <= self.heap_len)
+        else {
             return Err(self.out_of_memory(new_size));
         };
         let (size, flags) = self.header(start);
@@ -908,7 +941,7 @@ impl<'a> Pool<'a> {
     fn shrink(&mut self, start: usize, need: usize) {
         let (size, flags) = self.header(start);
         let rest = size - need;
-        if rest < MIN_BLOCK {
+        if rest < SPLIT_MIN {
             return;
         }
         self.set_header(start, need, flags);
@@ -933,7 +966,7 @@ impl<'a> Pool<'a> {
         }
         let rest = size + next_size - need;
         self.set_start_bit(next, false);
-        let new_size = if rest >= MIN_BLOCK {
+        let new_size = if rest >= SPLIT_MIN {
             self.set_start_bit(start + need, true);
             self.free_replace(next, start + need, rest, BlockFlags::empty());
             need
@@ -966,11 +999,6 @@ impl<'a> Pool<'a> {
             largest_free,
             used_blocks: self.used_blocks,
             free_blocks: self.free_blocks,
-            fragmentation: if self.free_size == 0 {
-                0.0
-            } else {
-                1.0 - largest_free as f64 / self.free_size as f64
-            },
             peak_extent: self.peak_extent,
             metadata_bytes: self.region_bytes - self.heap_len,
         }

@@ -18,11 +18,16 @@
 //! * a block that becomes free (or grows) **raises** its slot's entry and the maxima above it, stopping at
 //!   the first that is already large enough;
 //! * a block that stops being free (or shrinks) while it held its slot's maximum **marks** the slot, and at
-//!   the end of the operation the slot's entry is recomputed from its blocks and the change carried up,
-//!   stopping at the first node whose maximum is unchanged.
+//!   the end of the operation the slot is **settled**: its entry is recomputed from its blocks and the
+//!   change carried up, stopping at the first node whose maximum is unchanged.
 //!
-//! Between a mark and the end of its operation an entry can only be too large, never too small, so the
-//! summary never hides a fitting block.
+//! A marked slot's entry can only be too large, never too small, so the summary never hides a fitting
+//! block: a search that reaches it finds no block large enough among its headers, settles it, and walks
+//! on. That lets a **hot** slot, one marked again soon after it was last settled, stay marked past the end
+//! of its operation (at most [`KEEP`] of them, oldest settled first): real programs lower the same slot
+//! again and again, as when small blocks are carved one by one off the front of one large free block,
+//! and when that block is the largest of the heap each settle climbs to the root. The levels above the
+//! slots are always exactly the maxima of their nodes, so a descent never meets a dead end.
 
 use crate::{
     pool::Pool,
@@ -37,8 +42,13 @@ pub(crate) const SLOT: usize = SLOT_GRANULES * GRANULE;
 pub(crate) const FANOUT: usize = 16;
 /// Levels enough for any heap: 16^8 slots of 512 bytes is 2 TiB, more than `MAX_HEAP`.
 const MAX_LEVELS: usize = 8;
-/// Slots an operation can mark before its end; more falls back to recomputing the whole summary.
-const MARKS: usize = 4;
+/// Hot marked slots left unsettled at the end of an operation.
+pub(crate) const KEEP: usize = 2;
+/// Marked slots the summary can hold: `KEEP` from earlier operations and those of the current one (at
+/// most two); more falls back to recomputing the whole summary.
+const MARKS: usize = KEEP + 4;
+/// Recently settled slots remembered: a slot marked again while among them is hot.
+const RECENT: usize = 2;
 /// The alignment of the summary's levels, so that every node is one cache line.
 pub(crate) const NODE_ALIGN: usize = FANOUT * 4;
 
@@ -59,8 +69,12 @@ pub(crate) struct Summary {
     pub(crate) levels: [Level; MAX_LEVELS],
     /// Levels in use: 0 when the pool has no summary (best fit).
     pub(crate) count: usize,
+    /// Marked slots: the first `kept` left from earlier operations (oldest first), then this one's.
     marked: [usize; MARKS],
     marked_len: usize,
+    kept: usize,
+    /// The slots settled last, most recent first (`usize::MAX` for none).
+    recent: [usize; RECENT],
     /// More slots were marked than `marked` holds: recompute everything.
     overflow: bool,
     /// The lowest slot with a non-zero entry (level 0's length if none): searches climb from it rather than
@@ -75,6 +89,8 @@ impl Summary {
         count: 0,
         marked: [0; MARKS],
         marked_len: 0,
+        kept: 0,
+        recent: [usize::MAX; RECENT],
         overflow: false,
         first: 0,
     };
@@ -191,11 +207,42 @@ impl Pool<'_> {
         self.summary.count != 0
     }
 
-    /// The largest indexed free block, in granules (0 if there is none).
+    /// The largest indexed free block, in granules (0 if there is none): the root's maximum, recomputed
+    /// beneath the entries of marked slots, which may be too large.
     #[inline]
     pub(crate) fn summary_max(&self) -> u32 {
         let top = self.summary.count - 1;
-        node_max(self.summary_node(top, 0))
+        if self.summary.marked_len == 0 {
+            node_max(self.summary_node(top, 0))
+        } else {
+            self.exact_node_max(top, 0)
+        }
+    }
+
+    /// The largest free block under node `node` of `level`: its stored entries, except that an entry with
+    /// a marked slot beneath is recomputed (from the slot's blocks at level 0). At most `MARKS` paths of
+    /// `MAX_LEVELS` nodes.
+    fn exact_node_max(&self, level: usize, node: usize) -> u32 {
+        let span = FANOUT.pow(level as u32);
+        let mut stale = 0u32;
+        for &slot in &self.summary.marked[..self.summary.marked_len] {
+            if slot / span / FANOUT == node {
+                stale |= 1 << (slot / span % FANOUT);
+            }
+        }
+        let mut max = 0;
+        for (k, &entry) in self.summary_node(level, node).iter().enumerate() {
+            let i = node * FANOUT + k;
+            let exact = if stale & (1 << k) == 0 {
+                entry
+            } else if level == 0 {
+                self.slot_max(i)
+            } else {
+                self.exact_node_max(level - 1, i)
+            };
+            max = max.max(exact);
+        }
+        max
     }
 
     /// The first slot whose entry is at least `g`: in the node of the lowest slot with a free block if it is
@@ -261,8 +308,10 @@ impl Pool<'_> {
     }
 
     /// The lowest-addressed indexed free block that holds `need` bytes aligned to `align`, and its padding.
+    /// A marked slot whose entry promised a block it does not hold is settled on the way, so a stale entry
+    /// misleads one search at most.
     #[inline]
-    pub(crate) fn summary_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    pub(crate) fn summary_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         let g = (need / GRANULE) as u32;
         let mut slot = self.first_slot(g);
         while let Some(s) = slot {
@@ -282,7 +331,13 @@ impl Pool<'_> {
                     }
                 }
             }
-            // Only padding for a larger alignment can make every block of the slot too small: walk on.
+            // Only a marked slot's stale entry, or padding for a larger alignment, can make every block of
+            // the slot too small: settle the one, walk on past both.
+            if let Some(m) =
+                self.summary.marked[..self.summary.marked_len].iter().position(|&m| m == s)
+            {
+                self.settle_mark(m);
+            }
             slot = self.next_slot(s + 1, g);
         }
         None
@@ -344,10 +399,11 @@ impl Pool<'_> {
         }
     }
 
-    /// Recomputes the slots marked during the operation that ends here, and the maxima above them.
+    /// Ends an operation: settles the slots it marked, except hot ones, and the oldest kept beyond
+    /// [`KEEP`].
     #[inline(always)]
     pub(crate) fn summary_settle(&mut self) {
-        if self.summary.marked_len != 0 || self.summary.overflow {
+        if self.summary.marked_len != self.summary.kept || self.summary.overflow {
             self.settle_marked();
         }
     }
@@ -358,40 +414,81 @@ impl Pool<'_> {
             self.summary_rebuild();
             return;
         }
-        for m in 0..self.summary.marked_len {
+        // This operation's marks: settle each unless it is hot, which joins the kept ones.
+        let mut kept = self.summary.kept;
+        for m in self.summary.kept..self.summary.marked_len {
             let slot = self.summary.marked[m];
-            let old = self.summary_entry(0, slot);
-            let mut new = self.slot_max(slot);
-            if new == old {
-                continue;
-            }
-            self.set_summary_entry(0, slot, new);
-            if new == 0 && slot == self.summary.first {
-                self.summary.first =
-                    self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
-            }
-            // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
-            let mut i = slot;
-            for level in 1..self.summary.count {
-                let node = i / FANOUT;
-                if self.summary_entry(level, node) != old {
-                    break;
-                }
-                new = node_max(self.summary_node(level - 1, node));
-                if new == old {
-                    break;
-                }
-                self.set_summary_entry(level, node, new);
-                i = node;
+            if self.summary.recent.contains(&slot) {
+                self.summary.marked[kept] = slot;
+                kept += 1;
+            } else {
+                self.settle_slot(slot);
             }
         }
-        self.summary.marked_len = 0;
+        self.summary.marked_len = kept;
+        self.summary.kept = kept;
+        while self.summary.kept > KEEP {
+            self.settle_mark(0);
+        }
+    }
+
+    /// Settles the `m`th marked slot, one kept from an earlier operation, and forgets its mark.
+    fn settle_mark(&mut self, m: usize) {
+        let slot = self.summary.marked[m];
+        let s = &mut self.summary;
+        for k in m + 1..s.marked_len {
+            s.marked[k - 1] = s.marked[k];
+        }
+        s.marked_len -= 1;
+        s.kept -= 1;
+        self.settle_slot(slot);
+    }
+
+    /// Recomputes `slot`'s entry from its blocks, and the maxima above it.
+    #[inline(always)]
+    fn settle_slot(&mut self, slot: usize) {
+        for k in (1..RECENT).rev() {
+            self.summary.recent[k] = self.summary.recent[k - 1];
+        }
+        self.summary.recent[0] = slot;
+        let old = self.summary_entry(0, slot);
+        let mut new = self.slot_max(slot);
+        if new == old {
+            return;
+        }
+        self.set_summary_entry(0, slot, new);
+        if new == 0 && slot == self.summary.first {
+            self.summary.first = self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
+        }
+        // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
+        let mut i = slot;
+        for level in 1..self.summary.count {
+            let node = i / FANOUT;
+            if self.summary_entry(level, node) != old {
+                break;
+            }
+            new = node_max(self.summary_node(level - 1, node));
+            if new == old {
+                break;
+            }
+            self.set_summary_entry(level, node, new);
+            i = node;
+        }
+    }
+
+    /// Settles every marked slot.
+    #[cfg(test)]
+    pub(crate) fn summary_settle_all(&mut self) {
+        while self.summary.marked_len != 0 {
+            self.settle_mark(0);
+        }
     }
 
     /// Sets every entry to 0 and forgets the marks: the summary of a heap with no indexed free block.
     pub(crate) fn summary_clear(&mut self) {
         self.summary.first = self.summary.levels[0].len;
         self.summary.marked_len = 0;
+        self.summary.kept = 0;
         self.summary.overflow = false;
         for level in 0..self.summary.count {
             for i in 0..self.summary.levels[level].len {
@@ -419,8 +516,12 @@ impl Pool<'_> {
         if !self.has_summary() {
             return Ok(());
         }
-        if self.summary.marked_len != 0 || self.summary.overflow {
-            return Err("summary has slots left to recompute");
+        let marks = &self.summary.marked[..self.summary.marked_len];
+        if self.summary.overflow || marks.len() != self.summary.kept || marks.len() > KEEP {
+            return Err("summary has more marked slots than an operation may leave");
+        }
+        if marks.iter().enumerate().any(|(k, m)| marks[..k].contains(m)) {
+            return Err("summary has a slot marked twice");
         }
         let slots = self.heap_len.div_ceil(SLOT);
         for slot in 0..slots {
@@ -443,8 +544,14 @@ impl Pool<'_> {
         }
         for slot in 0..self.summary.levels[0].len {
             let expected = if slot < slots { self.slot_max(slot) } else { 0 };
-            if self.summary_entry(0, slot) != expected {
-                return Err("summary slot entry is not its largest free block");
+            let entry = self.summary_entry(0, slot);
+            if entry < expected {
+                return Err("summary slot entry is below its largest free block");
+            }
+            if entry != expected && !marks.contains(&slot) {
+                return Err(
+                    "summary slot entry is not its largest free block, and the slot is not marked",
+                );
             }
         }
         for level in 1..self.summary.count {

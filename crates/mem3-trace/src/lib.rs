@@ -2,6 +2,7 @@
 // Only `region` (allocating and freeing regions, making a pool over one) needs `unsafe`.
 #![deny(unsafe_code)]
 
+mod breakdown;
 mod error;
 mod format;
 #[allow(unsafe_code)] // the one module that allocates raw memory; every block says why it is sound
@@ -10,6 +11,7 @@ mod replay;
 mod report;
 mod snapshot;
 
+pub use breakdown::{Breakdown, HoleBucket, Moment, block_cost, breakdown, split};
 pub use error::{CheckError, TraceError, TraceErrorKind};
 pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
 pub use region::{MAX_POOL_BYTES, OwnedPool, PAGE, Region};

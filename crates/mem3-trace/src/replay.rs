@@ -76,7 +76,7 @@ impl TraceAllocator for Pool<'_> {
 
     #[inline]
     fn free(&mut self, ptr: usize, _size: usize, _align: usize) {
-        let freed = Block::from_offset_unchecked(ptr).map(|b| Pool::free(self, b));
+        let freed = Block::from_offset(ptr).map(|b| Pool::free(self, b));
         debug_assert!(matches!(freed, Some(Ok(()))), "freeing {ptr}: {freed:?}");
     }
 
@@ -88,7 +88,7 @@ impl TraceAllocator for Pool<'_> {
         align: usize,
         new_size: usize,
     ) -> Option<usize> {
-        let block = Block::from_offset_unchecked(ptr)?;
+        let block = Block::from_offset(ptr)?;
         self.realloc_aligned(block, new_size, align).ok().map(Block::offset)
     }
 
@@ -97,7 +97,7 @@ impl TraceAllocator for Pool<'_> {
     }
 
     fn payload_mut(&mut self, ptr: usize, size: usize) -> Option<&mut [u8]> {
-        let block = Block::from_offset_unchecked(ptr)?;
+        let block = Block::from_offset(ptr)?;
         Pool::payload_mut(self, block).ok()?.get_mut(..size)
     }
 }

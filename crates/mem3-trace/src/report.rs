@@ -23,7 +23,7 @@ pub struct Report {
     pub largest_free_bytes: usize,
     /// Free bytes at the end (whole free blocks).
     pub free_bytes: usize,
-    /// At the end, `1 - largest_free_bytes / free_bytes` (0 when nothing is free).
+    /// At the end, the pool's [`Stats::fragmentation`](mem3_pool::Stats::fragmentation).
     pub fragmentation: f64,
     /// Nanoseconds spent in the requests alone.
     pub elapsed_ns: u64,
@@ -69,7 +69,7 @@ pub fn replay_on_pool_inspect<R>(
         peak_extent_bytes: r.peak_extent_bytes,
         largest_free_bytes: stats.largest_free,
         free_bytes: stats.free_bytes,
-        fragmentation: stats.fragmentation,
+        fragmentation: stats.fragmentation(),
         elapsed_ns: r.elapsed_ns,
         ops_per_sec: r.ops_per_sec,
         min_pool_bytes: None,

@@ -76,7 +76,7 @@ impl Figures {
             used_bytes: s.used_bytes + s.overhead_bytes,
             free_bytes: s.free_bytes,
             largest_free: s.largest_free,
-            fragmentation: s.fragmentation,
+            fragmentation: s.fragmentation(),
             used_blocks: s.used_blocks,
             free_blocks: s.free_blocks,
         }

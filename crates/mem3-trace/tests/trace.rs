@@ -508,3 +508,60 @@ fn a_borrowed_pool_replays_too() {
     assert!(r.peak_extent_bytes >= 3000);
     assert_eq!(pool.stats().used_blocks, 0);
 }
+
+#[test]
+fn a_breakdown_splits_every_byte_of_the_region_and_names_each_blocks_costs() {
+    use mem3_pool::{HEADER_SIZE, MIN_BLOCK, MIN_BLOCK_BEST_FIT};
+    use trace::{Moment, breakdown};
+    // 1 byte: header and 7 of rounding; 8 bytes: header alone (both then raised to the smallest block, 16
+    // bytes under first fit, 32 under best fit); 100 bytes: header and 4 of rounding; 2000: header alone.
+    let t =
+        Trace::parse(b"# mem3 trace v1\na 1 1\na 2 100\na 3 2000\na 5 8\nf 3\na 4 40\n").unwrap();
+    let best = Config { policy: Policy::BestFit, ..Config::default() };
+    let b = breakdown(&t, 64 << 10, best, Moment::Peak).unwrap();
+    assert_eq!(b.min_block_bytes, 2 * (MIN_BLOCK_BEST_FIT - 16));
+    let b = breakdown(&t, 64 << 10, Config::default(), Moment::Peak).unwrap();
+    assert_eq!(b.min_block_bytes, 2 * (MIN_BLOCK - 16));
+    assert_eq!(b.request, 3, "the peak is reached by the fourth request");
+    assert_eq!(b.line, Some(5));
+    assert_eq!((b.live_blocks, b.requested_bytes), (4, 2109));
+    assert_eq!(b.header_bytes, 4 * HEADER_SIZE);
+    assert_eq!(b.rounding_bytes, 7 + 4);
+    assert_eq!(b.absorbed_bytes, 0);
+    assert_eq!(b.parts().iter().map(|p| p.1).sum::<usize>(), b.region_bytes);
+    assert_eq!(b.hole_bytes, 0, "blocks are carved in order from the top");
+    // At the end block 3's bytes are a hole that block 4 was carved from.
+    let end = breakdown(&t, 64 << 10, Config::default(), Moment::Failure).unwrap();
+    assert_eq!((end.request, end.failed_request), (5, None));
+    assert_eq!(end.hole_bytes, 2008 - 48);
+    assert_eq!(end.holes.len(), 1);
+    assert_eq!((end.holes[0].min, end.holes[0].count), (1024, 1));
+}
+
+#[test]
+fn a_breakdown_at_the_peak_of_each_shared_trace_adds_up_and_holds_the_peak() {
+    use trace::{Moment, breakdown};
+    for name in TRACES {
+        let t = load(name);
+        for config in [Config::default(), Config { policy: Policy::BestFit, ..Config::default() }] {
+            let b = breakdown(&t, default_pool_bytes(&t), config, Moment::Peak).unwrap();
+            assert_eq!(b.failed_request, None, "{name}");
+            assert_eq!(b.requested_bytes, t.peak_live_bytes(), "{name}");
+            assert_eq!(b.parts().iter().map(|p| p.1).sum::<usize>(), b.region_bytes, "{name}");
+            let holes: usize = b.holes.iter().map(|h| h.bytes).sum();
+            assert_eq!(holes, b.hole_bytes, "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_breakdown_below_the_minimum_pool_is_taken_at_the_failing_request() {
+    use trace::{Moment, breakdown};
+    let t = load("gcc-as");
+    let min = min_pool_bytes(&t, Config::default()).unwrap();
+    let b = breakdown(&t, min - 8, Config::default(), Moment::Failure).unwrap();
+    let r = replay_on_pool(&t, min - 8, Config::default()).unwrap();
+    assert_eq!(b.line, r.failed_at);
+    assert_eq!(b.failed_request, r.failed_request);
+    assert_eq!(b.parts().iter().map(|p| p.1).sum::<usize>(), min - 8);
+}

@@ -1,15 +1,20 @@
 //! The errors of `mem3-vm`: assembly errors, runtime errors and size-parsing errors.
-
-use core::fmt;
+//!
+//! Every message is complete on its own (a wrapper's message includes the one it wraps), so printing the
+//! top error says everything; [`source`](core::error::Error::source) returns the wrapped error, so a
+//! program can walk from a [`RuntimeError`] through its [`RuntimeErrorKind`] and the object heap's
+//! [`mem3_object::Error`] down to the pool's [`mem3_pool::Error`].
 
 /// An assembly error: what is wrong and on which line.
 ///
-/// Displays as `line N: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Displays as `line N: message`; its source is the [`AsmErrorKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
 pub struct AsmError {
     /// The 1-based source line.
     pub line: usize,
     /// What is wrong.
+    #[source]
     pub kind: AsmErrorKind,
 }
 
@@ -19,14 +24,6 @@ impl AsmError {
         self.kind.to_string()
     }
 }
-
-impl fmt::Display for AsmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.kind)
-    }
-}
-
-impl core::error::Error for AsmError {}
 
 /// What is wrong with a line of assembly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +104,7 @@ pub enum AsmErrorKind {
     },
     /// `.pool` with a bad or missing size.
     #[error("bad pool size: {0}")]
-    BadPoolSize(SizeError),
+    BadPoolSize(#[source] SizeError),
 }
 
 /// Why a size such as `64K` did not parse.
@@ -130,22 +127,16 @@ pub enum SizeError {
 
 /// A runtime error: what stopped the program and on which line.
 ///
-/// Displays as `line N: cause`.
-#[derive(Debug, Clone, PartialEq)]
+/// Displays as `line N: cause`; its source is the [`RuntimeErrorKind`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {kind}")]
 pub struct RuntimeError {
     /// The 1-based source line of the instruction that failed.
     pub line: usize,
     /// The cause.
+    #[source]
     pub kind: RuntimeErrorKind,
 }
-
-impl fmt::Display for RuntimeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.kind)
-    }
-}
-
-impl core::error::Error for RuntimeError {}
 
 /// The cause of a [`RuntimeError`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -200,19 +191,11 @@ pub enum RuntimeErrorKind {
         /// The variable.
         name: String,
     },
-    /// An allocation that does not fit even after collecting and defragmenting.
-    #[error(
-        "out of memory: requested {requested} bytes, {}, {free} bytes free, largest free block {largest_free} bytes",
-        needed_block(*requested)
-    )]
-    OutOfMemory {
-        /// Bytes the new object needs.
-        requested: usize,
-        /// Free bytes in the pool.
-        free: usize,
-        /// The largest free block.
-        largest_free: usize,
-    },
+    /// An allocation that does not fit even after collecting and defragmenting: the object heap's error,
+    /// which holds the pool's [`mem3_pool::Error::OutOfMemory`] (the object's size as `requested`, the free
+    /// bytes and the largest free block) and displays as it does, followed by the block the request takes.
+    #[error("{0}{needed}", needed = needed_block(.0))]
+    OutOfMemory(#[source] mem3_object::Error),
     /// The program ran `max_steps` instructions and was about to run another.
     #[error("step limit: {limit} steps executed")]
     StepLimit {
@@ -236,10 +219,20 @@ pub enum RuntimeErrorKind {
     Output(std::io::ErrorKind),
     /// The object heap reported an error the VM does not expect (a bug in the heap).
     #[error("heap error: {0}")]
-    Heap(mem3_object::Error),
+    Heap(#[source] mem3_object::Error),
 }
 
 impl RuntimeErrorKind {
+    /// The pool's out-of-memory error, for [`RuntimeErrorKind::OutOfMemory`]: the figures are its fields.
+    pub fn pool_out_of_memory(&self) -> Option<&mem3_pool::Error> {
+        match self {
+            Self::OutOfMemory(mem3_object::Error::Pool(
+                e @ mem3_pool::Error::OutOfMemory { .. },
+            )) => Some(e),
+            _ => None,
+        }
+    }
+
     /// A short name for the cause, matching the words of `docs/vm.md`: `"stack underflow"`, `"type error"`,
     /// `"division by zero"`, `"integer overflow"`, `"stale handle"`, `"unbound variable"`,
     /// `"out of memory"`, `"step limit"`, `"stack limit"`, plus `"output error"` and `"heap error"`.
@@ -251,7 +244,7 @@ impl RuntimeErrorKind {
             Self::IntegerOverflow { .. } => "integer overflow",
             Self::StaleHandle { .. } => "stale handle",
             Self::UnboundVariable { .. } => "unbound variable",
-            Self::OutOfMemory { .. } => "out of memory",
+            Self::OutOfMemory(_) => "out of memory",
             Self::StepLimit { .. } => "step limit",
             Self::ValueStackLimit { .. } | Self::CallStackLimit { .. } => "stack limit",
             Self::Output(_) => "output error",
@@ -260,17 +253,24 @@ impl RuntimeErrorKind {
     }
 }
 
-/// What a request of `requested` bytes takes in the pool, for the out-of-memory message: the block size
-/// with its header and rounding, e.g. "a 40-byte block (28 + 8 bytes of block header, rounded up to 8)".
-fn needed_block(requested: usize) -> String {
+/// What the request of an out-of-memory error takes in the pool, for its message: the block size with its
+/// header and rounding, e.g. " (a 176-byte block: 165 + 8 bytes of block header, rounded up to 8)". The
+/// smallest block is first fit's, the VM's pool's policy (a best-fit pool's smallest block is larger, which
+/// only matters for objects below it).
+fn needed_block(error: &mem3_object::Error) -> String {
     use mem3_pool::{GRANULE, HEADER_SIZE, MIN_BLOCK};
-    match mem3_pool::tag::block_size_for(requested) {
-        Some(block) if block == MIN_BLOCK && requested + HEADER_SIZE < MIN_BLOCK => format!(
-            "a {block}-byte block (the smallest block; {requested} + {HEADER_SIZE} bytes of block header)"
-        ),
+    let mem3_object::Error::Pool(mem3_pool::Error::OutOfMemory { requested, .. }) = error else {
+        return String::new();
+    };
+    match mem3_pool::block_size_for(*requested, MIN_BLOCK) {
+        Some(block) if requested + HEADER_SIZE < MIN_BLOCK => {
+            format!(
+                " (a {block}-byte block: the smallest block, {requested} + {HEADER_SIZE} bytes of block header)"
+            )
+        }
         Some(block) => format!(
-            "a {block}-byte block ({requested} + {HEADER_SIZE} bytes of block header, rounded up to {GRANULE})"
+            " (a {block}-byte block: {requested} + {HEADER_SIZE} bytes of block header, rounded up to {GRANULE})"
         ),
-        None => "more than any block can hold".into(),
+        None => " (more than any block can hold)".into(),
     }
 }

@@ -572,7 +572,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                     }
                     return Ok(handle);
                 }
-                Err(HeapError::OutOfMemory { .. } | HeapError::TooManyHandles) => {}
+                Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => {}
                 Err(e) => return Err(Kind::Heap(e)),
             }
         }
@@ -607,12 +607,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                 Err(e) => last = e,
             }
         }
-        Err(match last {
-            HeapError::OutOfMemory { requested, free, largest_free } => {
-                Kind::OutOfMemory { requested, free, largest_free }
-            }
-            e => Kind::Heap(e),
-        })
+        Err(if last.is_out_of_memory() { Kind::OutOfMemory(last) } else { Kind::Heap(last) })
     }
 
     /// One allocation attempt: `Ok(Err(e))` for a failure a collection or defragmentation may cure.
@@ -625,7 +620,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                 }
                 Ok(Ok(handle))
             }
-            Err(e @ (HeapError::OutOfMemory { .. } | HeapError::TooManyHandles)) => Ok(Err(e)),
+            Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => Ok(Err(e)),
             Err(e) => Err(Kind::Heap(e)),
         }
     }

@@ -1,5 +1,9 @@
 //! Public-API tests of mem3-pool: the model test (see `model.rs`) on random operation sequences.
 
+// Only `locked` needs `unsafe` (`GlobalAlloc` calls and leaked regions, each with its SAFETY comment).
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
 mod locked;
 mod model;
 

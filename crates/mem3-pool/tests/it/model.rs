@@ -226,7 +226,7 @@ impl Model<'_> {
             Op::FreeInvalid { offset } => {
                 let offset = offset as usize % (MAX_LEN + 64);
                 if !self.live.iter().any(|l| l.block.offset() == offset) {
-                    self.expect_rejected(Block::from_offset_unchecked(offset));
+                    self.expect_rejected(Block::from_offset(offset));
                 }
                 None
             }

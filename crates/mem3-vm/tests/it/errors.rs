@@ -1,5 +1,7 @@
 //! One test per runtime error of `docs/vm.md`, each checking the line and the cause.
 
+use mem3_pool::Error as PoolError;
+use mem3_vm::mem3_object::Error as HeapError;
 use mem3_vm::{Options, RuntimeErrorKind as K};
 
 use crate::{error, error_with, run_with};
@@ -141,12 +143,47 @@ fn out_of_memory() {
     let long = "x".repeat(600);
     let src = format!(".pool 512\npush 1\npush \"{long}\"\n");
     let kind = fails(&src, 3, "out of memory");
-    let K::OutOfMemory { requested, free, largest_free } = kind else { panic!("{kind:?}") };
+    let Some(&PoolError::OutOfMemory { requested, free, largest_free }) = kind.pool_out_of_memory()
+    else {
+        panic!("{kind:?}")
+    };
     assert_eq!(requested, 16 + 600);
     assert!(free < requested && largest_free <= free, "{kind:?}");
     let text = error(&src).to_string();
-    // The block the request needs: 616 + an 8-byte header, rounded up to 8.
-    assert!(text.contains(&format!("requested {requested} bytes, a 624-byte block (616 + 8 bytes of block header, rounded up to 8), {free} bytes free, largest free block {largest_free} bytes")), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "line 3: out of memory: requested {requested} bytes, {free} bytes free, largest free block {largest_free} bytes (a 624-byte block: 616 + 8 bytes of block header, rounded up to 8)"
+        )
+    );
+}
+
+/// The out-of-memory fact is the pool's, defined once: `source()` leads from the VM's error through the
+/// object heap's to the pool's, each a distinct layer, and the pool's figures are those the VM reports.
+#[test]
+fn out_of_memory_source_chain_reaches_the_pool() {
+    let src = format!(".pool 512\npush 1\npush \"{}\"\n", "x".repeat(600));
+    let e = error(&src);
+    let top: &(dyn std::error::Error + 'static) = &e;
+    let chain: Vec<&(dyn std::error::Error + 'static)> =
+        std::iter::successors(Some(top), |e| e.source()).collect();
+    assert_eq!(chain.len(), 4, "RuntimeError, RuntimeErrorKind, heap error, pool error: {chain:?}");
+    assert!(chain[0].is::<mem3_vm::RuntimeError>());
+    assert!(matches!(chain[1].downcast_ref::<K>(), Some(K::OutOfMemory(_))), "{:?}", chain[1]);
+    assert!(
+        matches!(
+            chain[2].downcast_ref::<HeapError>(),
+            Some(HeapError::Pool(PoolError::OutOfMemory { .. }))
+        ),
+        "{:?}",
+        chain[2]
+    );
+    let pool = chain[3].downcast_ref::<PoolError>().expect("the chain ends at the pool's error");
+    assert_eq!(Some(pool), e.kind.pool_out_of_memory());
+    let PoolError::OutOfMemory { requested, .. } = *pool else { panic!("{pool:?}") };
+    assert_eq!(requested, 16 + 600);
+    // Every message down the chain is complete, holding the pool's own (the VM's adds the block size).
+    assert!(chain.iter().all(|link| link.to_string().contains(&pool.to_string())), "{chain:?}");
 }
 
 #[test]

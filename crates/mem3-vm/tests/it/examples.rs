@@ -111,8 +111,8 @@ fn defrag_example_needs_defragmentation() {
     let line = src.lines().position(|l| l.contains("push \"This literal")).unwrap() + 1;
     assert_eq!((e.line, e.kind.cause()), (line, "out of memory"), "{e}");
     assert_eq!(
-        e.kind,
-        mem3_vm::RuntimeErrorKind::OutOfMemory { requested: 16 + 149, free: 288, largest_free: 64 }
+        e.kind.pool_out_of_memory(),
+        Some(&mem3_pool::Error::OutOfMemory { requested: 16 + 149, free: 288, largest_free: 64 })
     );
     // With defragmentation it moves the live strings once, and gc found nothing to free first.
     let (_, result) = run(&src, &Options::default()).unwrap();

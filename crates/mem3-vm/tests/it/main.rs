@@ -1,5 +1,7 @@
 //! Public-API tests of mem3-vm.
 
+#![forbid(unsafe_code)]
+
 mod asm;
 mod errors;
 mod examples;
