@@ -798,6 +798,13 @@ fn the_explorer_is_one_bounded_page_for_every_trace_and_example() {
     output(&["replay", trace.to_str().unwrap(), "--pool-size", "64K", "--html", html_arg]);
     let data = explorer_data(&html);
     assert!(data["events"].as_array().unwrap().iter().any(|e| e["kind"] == "failure"));
+    // So does a VM run that stops with out of memory.
+    let defrag = repo("examples/defrag.m3");
+    let (status, _, _) =
+        output(&["run", defrag.to_str().unwrap(), "--no-defrag", "--html", html_arg]);
+    assert_eq!(status, 1);
+    let data = explorer_data(&html);
+    assert!(data["events"].as_array().unwrap().iter().any(|e| e["kind"] == "failure"));
     // A page that cannot be written is an error.
     let (status, _, err) = output(&["run", fib.to_str().unwrap(), "--html", "/no/such/dir/x.html"]);
     assert_eq!(status, 1);

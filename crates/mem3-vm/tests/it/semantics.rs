@@ -204,7 +204,10 @@ fn without_collect_garbage_fills_the_pool() {
     assert!(stats.collections > 0);
     let error = crate::error_with(GARBAGE, &Options { collect: false, ..Options::default() });
     assert_eq!(error.kind.cause(), "out of memory");
-    assert!(error.to_string().contains("(a 32-byte block: 24 + 8 bytes of block header"), "{error}");
+    assert!(
+        error.to_string().contains("(a 32-byte block: 24 + 8 bytes of block header"),
+        "{error}"
+    );
 }
 
 #[test]
