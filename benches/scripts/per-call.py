@@ -28,10 +28,13 @@ def main():
         if m:
             fn = m.group(3)
             for name in names:
-                if name in fn:
+                # callgrind_annotate may list one function as several entries (its lines under an absolute
+                # and a relative path, or inlined lines under another file); the entries with callers are
+                # the function itself, each with the inclusive cost of the calls it lists.
+                if name in fn and pending:
                     key = (name, fn)
                     calls[key] = calls.get(key, 0) + sum(pending)
-                    cost[key] = max(cost.get(key, 0), int(m.group(1).replace(",", "")))
+                    cost[key] = cost.get(key, 0) + int(m.group(1).replace(",", ""))
             pending = []
             continue
         if not line.strip():
@@ -42,7 +45,7 @@ def main():
             print(f"{name}: not found")
             continue
         # The out-of-line copy with the most calls is the one the workload uses.
-        key = max(keys, key=lambda k: (calls[k], cost[k]))
+        key = max(keys, key=lambda k: calls[k])
         print(f"{name}: {cost[key] / calls[key]:.0f} instructions per call ({calls[key]} calls)")
 
 

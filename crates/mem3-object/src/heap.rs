@@ -1,6 +1,5 @@
 //! The object heap: a pool for the objects and a handle table that says where each one is.
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use mem3_pool::{Block, BlockState, Config, Pool, Stats, block_size_for};
@@ -47,8 +46,6 @@ pub struct ObjectHeap<'a> {
     pub(crate) pool: Pool<'a>,
     pub(crate) table: HandleTable,
     pub(crate) defragment_on_failure: bool,
-    /// Reused by [`retain`](ObjectHeap::retain): the victims' blocks and handles.
-    pub(crate) victims: Vec<(Block, Handle)>,
 }
 
 impl fmt::Debug for ObjectHeap<'_> {
@@ -74,7 +71,6 @@ impl<'a> ObjectHeap<'a> {
             pool: Pool::with_config(region, config)?,
             table: HandleTable::new(),
             defragment_on_failure: true,
-            victims: Vec::new(),
         })
     }
 
@@ -280,39 +276,39 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
-    /// freed. It walks the pool's blocks (each object's header names its handle) and frees the victims from
-    /// the highest address down, so each one merges into the free space above it: freeing in handle order
-    /// instead scatters free blocks that the pool has to index one by one. O(blocks), plus the frees. An
-    /// object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it).
+    /// freed: one pass over the pool's blocks in address order ([`Pool::retain`]), each object's header naming
+    /// its handle, with the pool's index rebuilt once at the end rather than updated per object. O(blocks).
+    /// An object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it). If `keep`
+    /// panics, the objects already rejected are freed (their handles stale) and the rest are as they were.
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] or [`Error::Pool`] if a victim's block is not what the handle table says (only
-    /// memory corruption causes it); the objects freed before it stay freed.
+    /// [`Error::Corrupt`] if the handle table cannot release a rejected object's slot (only memory
+    /// corruption causes it); that object is left alone, the others freed.
     pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
-        let mut victims = core::mem::take(&mut self.victims);
-        victims.clear();
-        // The pool's blocks come in address order; each object's header names its handle.
-        for info in self.pool.blocks() {
-            let Some(block) = info.block() else { continue };
-            let Ok(Ok(hdr)) =
-                self.pool.payload(block).map(|p| object::decode_header(p, block.offset()))
-            else {
-                continue; // A corrupt header: `check` reports it; the object is left alone.
+        let table = &mut self.table;
+        let mut error = None;
+        let freed = self.pool.retain(|block, payload| {
+            let Ok(hdr) = object::decode_header(payload, block.offset()) else {
+                return true; // A corrupt header: `check` reports it; the object is left alone.
             };
             let h = Handle::new(hdr.index, hdr.generation);
-            if self.table.get(h) == Ok(block) && !keep(h) {
-                victims.push((block, h));
+            if table.get(h) != Ok(block) || keep(h) {
+                return true;
             }
-        }
-        let result = victims.iter().rev().try_for_each(|&(block, h)| {
-            self.pool.free(block)?;
-            self.table.remove(h)?;
-            Ok(())
+            // The handle goes stale before the block is freed, so no handle ever names a free block.
+            match table.remove(h) {
+                Ok(_) => false,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    true
+                }
+            }
         });
-        let freed = victims.len();
-        self.victims = victims;
-        result.map(|()| freed)
+        match error {
+            Some(e) => Err(e),
+            None => Ok(freed),
+        }
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned

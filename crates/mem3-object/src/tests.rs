@@ -225,7 +225,7 @@ fn retain_frees_exactly_the_rejected_objects() {
     }
     assert_eq!(heap.get(hs[9]), Ok(ObjectRef::Int(9)));
     assert_eq!(heap.pinned_objects(), 1, "the freed pinned object is no longer counted");
-    // Freed from the top down, the garbage above the last kept object merged into one free block.
+    // The garbage between and above the kept objects merged into free blocks around them.
     assert_eq!(heap.pool().stats().used_blocks, 7);
     heap.check().unwrap();
     assert_eq!(heap.retain(|_| true), Ok(0));
@@ -233,6 +233,34 @@ fn retain_frees_exactly_the_rejected_objects() {
     assert!(heap.is_empty());
     assert_eq!(heap.pool().stats().free_blocks, 1);
     heap.check().unwrap();
+}
+
+#[test]
+fn a_panicking_keep_leaves_the_rejected_objects_freed_and_the_rest_whole() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..12).map(|i| heap.alloc_int(i).unwrap()).collect();
+    let mut calls = 0;
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        heap.retain(|h| {
+            calls += 1;
+            if calls == 6 {
+                std::panic::resume_unwind(std::boxed::Box::new("keep fails"));
+            }
+            h.index() % 2 == 0
+        })
+    }));
+    assert!(unwound.is_err());
+    heap.check().unwrap();
+    // Objects are asked in address order, here allocation order: the odd ones among the first five went.
+    for (i, &h) in hs.iter().enumerate() {
+        let freed = i < 5 && i % 2 == 1;
+        assert_eq!(heap.contains(h), !freed, "handle {i}");
+        if !freed {
+            assert_eq!(heap.get(h), Ok(ObjectRef::Int(i as i64)));
+        }
+    }
+    assert_eq!(heap.len(), 10);
 }
 
 #[test]

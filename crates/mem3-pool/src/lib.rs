@@ -17,6 +17,7 @@ pub mod map;
 mod pool;
 #[allow(unsafe_code)]
 mod summary;
+mod sweep;
 pub mod tag;
 
 pub use defrag::CompactStats;

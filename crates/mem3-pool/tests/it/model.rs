@@ -39,6 +39,10 @@ pub(crate) enum Op {
     Compact,
     /// `compact()` with a relocation callback that unwinds at its `at`-th call (if it gets that far).
     CompactPanic { at: u8 },
+    /// `retain` refusing every live block whose identity is a multiple of `2 + modulus % 4`, with a `keep`
+    /// that unwinds at its `unwind_at`-th call if that is below 16. The reference (linear search) frees the
+    /// same blocks one by one with `free`, so the two pools must come out alike.
+    Retain { modulus: u8, unwind_at: u8 },
     /// Free an arbitrary offset that is not a live block's payload (inside a block, a header, past the end).
     FreeInvalid { offset: u32 },
     /// Free a block that was already freed, unless its offset is live again.
@@ -127,6 +131,51 @@ impl Model<'_> {
                 live.align = MIN_ALIGN;
             }
         }
+        for live in &self.live {
+            verify(&self.pool, live);
+        }
+    }
+
+    /// Frees the live blocks whose identity is a multiple of `m` and that `keep` is asked about before its
+    /// call `at` (blocks are asked in address order): with `retain` on the indexed pool, with `free` one
+    /// by one on the reference.
+    fn retain(&mut self, m: u32, at: usize) {
+        // A build that aborts on panic cannot unwind: let `keep` run to the end instead.
+        let at = if cfg!(panic = "unwind") && at < 16 { at } else { usize::MAX };
+        self.live.sort_by_key(|l| l.block);
+        let refused: Vec<Block> =
+            self.live.iter().take(at).filter(|l| l.id % m == 0).map(|l| l.block).collect();
+        if self.pool.config().search == Search::Index {
+            let Model { pool, live, .. } = self;
+            let (mut calls, mut wrong) = (0, None);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.retain(|block, payload| {
+                    if calls == at {
+                        std::panic::resume_unwind(Box::new("keep fails"));
+                    }
+                    calls += 1;
+                    let Some(l) = live.iter().find(|l| l.block == block) else {
+                        wrong = Some(format!("asked about {block:?}, which is not live"));
+                        return true;
+                    };
+                    if (0..l.size).any(|i| payload[i] != pattern(l.id, i)) {
+                        wrong = Some(format!("the payload of {l:?} is not its pattern"));
+                    }
+                    l.id % m != 0
+                })
+            }));
+            assert_eq!(wrong, None);
+            if at == usize::MAX || at >= self.live.len() {
+                assert_eq!(calls, self.live.len(), "retain asked about each used block once");
+            }
+            self.pool.check().unwrap_or_else(|e| panic!("after retain (unwinding at {at}): {e}"));
+        } else {
+            for &block in &refused {
+                self.pool.free(block).unwrap();
+            }
+        }
+        self.live.retain(|l| !refused.contains(&l.block));
+        self.dead.extend(refused);
         for live in &self.live {
             verify(&self.pool, live);
         }
@@ -223,6 +272,10 @@ impl Model<'_> {
                 self.compact_unwinding(usize::from(at));
                 None
             }
+            Op::Retain { modulus, unwind_at } => {
+                self.retain(2 + u32::from(modulus % 4), usize::from(unwind_at));
+                None
+            }
             Op::FreeInvalid { offset } => {
                 let offset = offset as usize % (MAX_LEN + 64);
                 if !self.live.iter().any(|l| l.block.offset() == offset) {
@@ -314,6 +367,19 @@ pub(crate) fn run(config: Config, len: usize, ops: &[Op]) {
         let a = fast.apply(op, step as u32);
         let b = slow.apply(op, step as u32);
         assert_eq!(a, b, "index and linear search differ at step {step} ({op:?})");
+        if matches!(op, Op::Retain { .. }) {
+            let (fast_blocks, slow_blocks): (Vec<_>, Vec<_>) =
+                (fast.pool.blocks().collect(), slow.pool.blocks().collect());
+            assert_eq!(
+                fast_blocks, slow_blocks,
+                "retain and free one by one differ at step {step}"
+            );
+            assert_eq!(
+                fast.pool.stats(),
+                slow.pool.stats(),
+                "retain's figures differ at step {step}"
+            );
+        }
         fast.check();
         slow.check();
     }
