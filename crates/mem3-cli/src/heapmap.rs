@@ -2,7 +2,9 @@
 //!
 //! Each cell is one slice of the pool, in address order, in rows of fixed width like a memory map. A cell
 //! shows its majority: free, pinned, or used (by object kind when the pool holds VM objects); a cell
-//! that is only partly used is drawn lighter (SVG) or as `:` (text).
+//! that is only partly used is drawn lighter (SVG) or as `:` (text). At large scale (cells of 1 KiB or
+//! more) the SVG shades each cell by its occupancy on a continuous scale (32 steps) rather than in eighths,
+//! and outlines the largest free blocks, so a 64 MiB pool still shows where its holes are.
 
 use std::fmt::Write as _;
 
@@ -97,8 +99,20 @@ fn kind_tag(kind: ObjectKind) -> u8 {
 /// The fill levels a cell is drawn in: eighths.
 const LEVELS: u8 = 8;
 
+/// The fill levels of a large-scale SVG map's cells: a near-continuous scale.
+const FINE_LEVELS: u8 = 32;
+/// Cells of at least this many bytes are drawn on the fine scale.
+const FINE_CELL_BYTES: usize = 1024;
+/// How many of the largest free blocks a map outlines.
+const HOLES: usize = 3;
+
 /// How a cell is drawn: its category and how full it is, in [`LEVELS`] (1 to 8; 0 for a free cell).
 fn shade(cell: &Cell) -> (Category, u8) {
+    shade_in(cell, LEVELS)
+}
+
+/// [`shade`] in `levels` steps.
+fn shade_in(cell: &Cell, levels: u8) -> (Category, u8) {
     let occupied = cell.occupied();
     if occupied == 0 || cell.len == 0 {
         return (Category::Free, 0);
@@ -109,7 +123,7 @@ fn shade(cell: &Cell) -> (Category, u8) {
         cell.majority_kind().map_or(Category::Used, Category::of_tag)
     };
     // 1..=LEVELS: any used byte shows, and only a full cell is drawn at full strength.
-    let level = (occupied * usize::from(LEVELS)).div_ceil(cell.len).clamp(1, usize::from(LEVELS));
+    let level = (occupied * usize::from(levels)).div_ceil(cell.len).clamp(1, usize::from(levels));
     (category, level as u8)
 }
 
@@ -120,6 +134,8 @@ pub(crate) struct HeapMap {
     figures: Figures,
     /// Whether the blocks hold VM objects whose kinds were told apart.
     kinds: bool,
+    /// The largest free blocks, largest first: `(start, size)`.
+    holes: Vec<(usize, usize)>,
 }
 
 impl HeapMap {
@@ -143,7 +159,15 @@ impl HeapMap {
         let mut cells = vec![Cell::default(); pool.capacity().div_ceil(cell_bytes).min(max_cells)];
         let figures = map::fill(pool, cell_bytes, &mut cells, classify);
         cells.truncate(figures.cells);
-        HeapMap { cells, figures, kinds }
+        let mut holes: Vec<(usize, usize)> = Vec::with_capacity(HOLES + 1);
+        for b in pool.blocks().filter(|b| b.state == mem3_pool::BlockState::Free) {
+            if holes.len() < HOLES || b.size > holes[HOLES - 1].1 {
+                let at = holes.partition_point(|h| h.1 >= b.size);
+                holes.insert(at, (b.start, b.size));
+                holes.truncate(HOLES);
+            }
+        }
+        HeapMap { cells, figures, kinds, holes }
     }
 
     /// The categories a legend lists: those of the map's cells, in a fixed order, plus free.
@@ -168,6 +192,16 @@ impl HeapMap {
             count(f.free_blocks, "block"),
             bytes(f.largest_free),
             percent(f.fragmentation()),
+        )
+    }
+
+    /// The map for the terminal (`--map -`): 64 cells a row, the legend and the figures.
+    pub(crate) fn text_block(&self, colour: bool) -> String {
+        format!(
+            "{}  {}\n  {}\n",
+            self.text(64, "  ", colour),
+            self.text_legend(colour),
+            self.figures_line()
         )
     }
 
@@ -238,9 +272,16 @@ impl HeapMap {
         let legend_y = grid_top + rows * PITCH + 22;
 
         let _ = writeln!(out, r#"<g class="panel">"#);
+        // A heading too long for the picture (about 8 pixels a character) is squeezed to fit.
+        let room = SVG_COLUMNS * CW + 30;
+        let fit = if heading.chars().count() * 8 > room {
+            format!(r#" textLength="{room}" lengthAdjust="spacingAndGlyphs""#)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            r#"<text class="heading" x="{LEFT}" y="{}" font-size="13" font-weight="bold">{}</text>"#,
+            r#"<text class="heading" x="{LEFT}" y="{}" font-size="13" font-weight="bold"{fit}>{}</text>"#,
             top + 14,
             escape(heading)
         );
@@ -271,7 +312,8 @@ impl HeapMap {
 
         // Rows: a free background, then one rectangle per run of equal non-free cells.
         let _ = writeln!(out, r#"<g class="cells" shape-rendering="crispEdges">"#);
-        let free = palette.class(blend(Category::Free, 0));
+        let free = palette.class(blend(Category::Free, 0, LEVELS));
+        let levels = if f.cell_bytes >= FINE_CELL_BYTES { FINE_LEVELS } else { LEVELS };
         for (r, row) in self.cells.chunks(SVG_COLUMNS).enumerate() {
             let y = grid_top + r * PITCH;
             let _ = writeln!(
@@ -281,13 +323,13 @@ impl HeapMap {
             );
             let mut i = 0;
             while i < row.len() {
-                let s = shade(&row[i]);
+                let s = shade_in(&row[i], levels);
                 let mut j = i + 1;
-                while j < row.len() && shade(&row[j]) == s {
+                while j < row.len() && shade_in(&row[j], levels) == s {
                     j += 1;
                 }
                 if s.0 != Category::Free {
-                    let class = palette.class(blend(s.0, s.1));
+                    let class = palette.class(blend(s.0, s.1, levels));
                     let _ = writeln!(
                         out,
                         r#"<rect class="{class}" x="{}" y="{y}" width="{}" height="{CH}"/>"#,
@@ -300,7 +342,8 @@ impl HeapMap {
         }
         // Block boundaries, when blocks are few enough to tell apart.
         let blocks = f.free_blocks + f.used_blocks + f.pinned_blocks;
-        if blocks * 2 <= self.cells.len() {
+        // Not at large scale, where a cell holds parts of many blocks.
+        if blocks * 2 <= self.cells.len() && f.cell_bytes < FINE_CELL_BYTES {
             let mut d = String::new();
             for (k, cell) in self.cells.iter().enumerate() {
                 let (r, c) = (k / SVG_COLUMNS, k % SVG_COLUMNS);
@@ -314,6 +357,32 @@ impl HeapMap {
                     r##"<path class="boundaries" d="{d}" stroke="#ffffff" stroke-width="1.5" fill="none"/>"##
                 );
             }
+        }
+        // The largest free blocks, outlined over the cells they cover (one rectangle per row they touch).
+        let mut d = String::new();
+        for &(start, size) in self.holes.iter().filter(|h| h.1 >= f.cell_bytes) {
+            let first = start / f.cell_bytes;
+            let last = ((start + size).div_ceil(f.cell_bytes)).min(self.cells.len());
+            let mut k = first;
+            while k < last {
+                let (r, c) = (k / SVG_COLUMNS, k % SVG_COLUMNS);
+                let n = (last - k).min(SVG_COLUMNS - c);
+                let _ = write!(
+                    d,
+                    "M{} {}h{}v{CH}h-{}z",
+                    LEFT + c * CW,
+                    grid_top + r * PITCH,
+                    n * CW,
+                    n * CW
+                );
+                k += n;
+            }
+        }
+        if !d.is_empty() {
+            let _ = writeln!(
+                out,
+                r##"<path class="holes" d="{d}" stroke="#d1342f" stroke-width="1.5" fill="none"/>"##
+            );
         }
         let _ = writeln!(out, "</g>");
 
@@ -331,7 +400,7 @@ impl HeapMap {
         };
         let categories = self.categories();
         for &c in &categories {
-            swatch(out, &mut x, palette.class(blend(c, LEVELS)), c.name());
+            swatch(out, &mut x, palette.class(blend(c, LEVELS, LEVELS)), c.name());
         }
         let partly = categories.first().copied().unwrap_or(Category::Used);
         x += 10;
@@ -339,7 +408,16 @@ impl HeapMap {
         x += 78;
         for level in [LEVELS / 4, LEVELS / 2, LEVELS * 3 / 4] {
             let label = format!("{}%", u32::from(level) * 100 / u32::from(LEVELS));
-            swatch(out, &mut x, palette.class(blend(partly, level)), &label);
+            swatch(out, &mut x, palette.class(blend(partly, level, LEVELS)), &label);
+        }
+        if !self.holes.is_empty() {
+            x += 10;
+            let _ = writeln!(
+                out,
+                r##"<path d="M{x} {}h12v12h-12z" stroke="#d1342f" stroke-width="1.5" fill="none"/><text x="{}" y="{legend_y}">largest free blocks</text>"##,
+                legend_y - 10,
+                x + 16
+            );
         }
         let _ = writeln!(out, "</g>");
 
@@ -375,8 +453,21 @@ impl HeapMap {
             legend_y + 44,
             escape(&caption2)
         );
+        let holes: Vec<String> = self
+            .holes
+            .iter()
+            .map(|&(start, size)| format!("{} at {}", short(size), short(start)))
+            .collect();
+        if !holes.is_empty() {
+            let _ = writeln!(
+                out,
+                r##"<text class="holes-caption" x="{LEFT}" y="{}" font-size="12" fill="#d1342f">{}</text>"##,
+                legend_y + 62,
+                escape(&format!("largest free blocks (outlined): {}", holes.join(" · ")))
+            );
+        }
         let _ = writeln!(out, "</g>");
-        legend_y + 44 + 16 - top
+        legend_y + 62 + 16 - top
     }
 }
 
@@ -419,11 +510,11 @@ pub(crate) fn svg(title: &str, panels: &[(&str, &HeapMap)]) -> String {
     svg
 }
 
-/// The colour of a cell of `category` filled to `level` of [`LEVELS`]: the category's colour blended into
+/// The colour of a cell of `category` filled to `level` of `levels`: the category's colour blended into
 /// the free colour.
-fn blend(category: Category, level: u8) -> String {
+fn blend(category: Category, level: u8, levels: u8) -> String {
     let (free, full) = (Category::Free.rgb(), category.rgb());
-    let t = f64::from(level.min(LEVELS)) / f64::from(LEVELS);
+    let t = f64::from(level.min(levels)) / f64::from(levels.max(1));
     let mix =
         |k: usize| (f64::from(free[k]) + (f64::from(full[k]) - f64::from(free[k])) * t).round();
     format!("#{:02x}{:02x}{:02x}", mix(0) as u8, mix(1) as u8, mix(2) as u8)
@@ -482,6 +573,10 @@ mod tests {
         let mut s = cell(64, 64, 0);
         s.kinds[ObjectKind::Str as usize] = 64;
         assert_eq!(shade(&s), (Category::Str, 8));
+        // The fine scale tells 40% from 45%, which eighths do not.
+        assert_eq!(shade_in(&cell(1000, 400, 0), FINE_LEVELS).1, 13);
+        assert_eq!(shade_in(&cell(1000, 450, 0), FINE_LEVELS).1, 15);
+        assert_eq!(shade(&cell(1000, 400, 0)).1, shade(&cell(1000, 450, 0)).1);
     }
 
     /// A map of `n` cells of 16 bytes, alternating full strings and free cells.
@@ -506,7 +601,7 @@ mod tests {
             used_blocks: n.div_ceil(2),
             ..Figures::default()
         };
-        HeapMap { cells, figures, kinds: true }
+        HeapMap { cells, figures, kinds: true, holes: vec![(16, 16)] }
     }
 
     #[test]
@@ -540,8 +635,9 @@ mod tests {
 
     #[test]
     fn blends_run_from_free_to_full() {
-        assert_eq!(blend(Category::Used, 0), "#e4e6ea");
-        assert_eq!(blend(Category::Used, LEVELS), "#3b6ea8");
+        assert_eq!(blend(Category::Used, 0, LEVELS), "#e4e6ea");
+        assert_eq!(blend(Category::Used, LEVELS, LEVELS), "#3b6ea8");
+        assert_eq!(blend(Category::Used, FINE_LEVELS, FINE_LEVELS), "#3b6ea8");
         assert_eq!(escape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
     }
 }

@@ -9,6 +9,7 @@
 
 mod demo;
 mod heapmap;
+mod html;
 mod replay;
 mod run;
 mod units;
@@ -52,15 +53,41 @@ enum Command {
         /// The pool size, overriding the program's `.pool` (default 64K, at most 1024M).
         #[arg(long, value_name = "SIZE", value_parser = parse_vm_pool_size)]
         pool_size: Option<usize>,
-        /// Stop with a runtime error after this many instructions.
+        /// Stop with a runtime error after this many instructions. Without it there is no step limit: a
+        /// program that loops forever runs forever.
         #[arg(long, value_name = "N")]
         max_steps: Option<u64>,
+        /// The most values the value stack may hold.
+        #[arg(long, value_name = "N", default_value_t = mem3_vm::DEFAULT_MAX_STACK)]
+        max_stack: usize,
+        /// The most calls that may be in progress at once.
+        #[arg(long, value_name = "N", default_value_t = mem3_vm::DEFAULT_MAX_CALL_DEPTH)]
+        max_call_depth: usize,
+        /// Never collect garbage when an allocation does not fit (`gc` instructions still run).
+        #[arg(long)]
+        no_gc: bool,
+        /// Never defragment when an allocation does not fit (`defrag` instructions still run).
+        #[arg(long)]
+        no_defrag: bool,
+        /// Defragment before every allocation (a test mode: the output must not change).
+        #[arg(long)]
+        stress_defrag: bool,
         /// Print the pool's and the run's figures to standard error at the end.
         #[arg(long)]
         stats: bool,
-        /// Write an SVG picture of the pool at the end.
-        #[arg(long, value_name = "OUT.svg")]
+        /// With --stats: print the figures as one JSON object (to standard error).
+        #[arg(long, requires = "stats")]
+        json: bool,
+        /// Draw the pool: an SVG picture to OUT.svg, or `-` for a text map on standard error.
+        #[arg(long, value_name = "OUT.svg|-")]
         map: Option<PathBuf>,
+        /// The moment --map draws: `peak` (the most bytes in use), `end`, or LINE (the first allocation by
+        /// the instruction on that source line).
+        #[arg(long, value_name = "peak|end|LINE", default_value = "peak", value_parser = parse_map_at)]
+        map_at: MapAt,
+        /// Write a self-contained interactive heap explorer (open it in a browser).
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
     },
     /// Replay an allocation trace (plain or .gz) on a pool and report its figures.
     Replay {
@@ -78,10 +105,17 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
-        /// Write an SVG picture of the pool as the replay left it (with --compact: just before and just
-        /// after the first compaction).
-        #[arg(long, value_name = "OUT.svg")]
+        /// Draw the pool: an SVG picture to OUT.svg, or `-` for a text map on standard output (with
+        /// --compact: just before and just after the first compaction).
+        #[arg(long, value_name = "OUT.svg|-")]
         map: Option<PathBuf>,
+        /// The moment --map draws: `peak` (the most requested bytes live), `end`, or LINE (after the
+        /// request on that trace line, or the first one after it).
+        #[arg(long, value_name = "peak|end|LINE", default_value = "peak", value_parser = parse_map_at)]
+        map_at: MapAt,
+        /// Write a self-contained interactive heap explorer (open it in a browser).
+        #[arg(long, value_name = "OUT.html", conflicts_with = "compact")]
+        html: Option<PathBuf>,
         /// Let the replay move blocks: each trace ID names a movable block, and a request that does not
         /// fit, although the free bytes would hold it, compacts the pool and is tried again.
         #[arg(long)]
@@ -123,6 +157,34 @@ impl PolicyArg {
             PolicyArg::BestFit => "best fit",
         }
     }
+}
+
+/// The moment `--map-at` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MapAt {
+    /// The most bytes in use.
+    Peak,
+    /// The end of the run.
+    End,
+    /// An input line.
+    Line(usize),
+}
+
+/// `--map-at`: `peak`, `end` or a line number from 1.
+fn parse_map_at(text: &str) -> Result<MapAt, String> {
+    match text.trim() {
+        "peak" => Ok(MapAt::Peak),
+        "end" => Ok(MapAt::End),
+        t => match t.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(MapAt::Line(n)),
+            _ => Err("expected `peak`, `end` or a line number from 1".into()),
+        },
+    }
+}
+
+/// Whether a `--map` path means the terminal.
+fn is_terminal_map(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 /// `--pool-size`: a size with an optional K or M suffix, as `.pool` takes, at most `max`. The bound is
@@ -221,6 +283,11 @@ fn colour_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// Whether to colour what goes to standard error.
+fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -241,8 +308,31 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Demo { map } => demo::demo(map.as_deref()),
-        Command::Run { file, pool_size, max_steps, stats, map } => {
-            run::run(&run::Args { file, pool_size, max_steps, stats, map })
+        Command::Run {
+            file,
+            pool_size,
+            max_steps,
+            max_stack,
+            max_call_depth,
+            no_gc,
+            no_defrag,
+            stress_defrag,
+            stats,
+            json,
+            map,
+            map_at,
+            html,
+        } => {
+            let options = mem3_vm::Options {
+                pool_size,
+                max_steps,
+                max_stack,
+                max_call_depth,
+                collect: !no_gc,
+                defragment: !no_defrag,
+                stress_defragment: stress_defrag,
+            };
+            run::run(&run::Args { file, options, stats, json, map, map_at, html })
         }
         Command::Replay {
             trace,
@@ -251,6 +341,8 @@ fn main() -> ExitCode {
             min_pool,
             json,
             map,
+            map_at,
+            html,
             compact,
             pin_every,
             max_text,
@@ -266,6 +358,8 @@ fn main() -> ExitCode {
                 min_pool,
                 json,
                 map,
+                map_at,
+                html,
                 limits,
                 compact,
             })
@@ -275,7 +369,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in &failure.lines {
-                eprintln!("mem3: error: {line}");
+                eprintln!("mem3: error: {}", units::printable(line));
             }
             ExitCode::from(failure.status)
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::heapmap::{self, HeapMap};
 use crate::units::{bytes, percent, thousands};
-use crate::{Failure, Outcome, PolicyArg, emit, write_file};
+use crate::{Failure, MapAt, Outcome, PolicyArg, emit, is_terminal_map, write_file};
 
 /// The options of `mem3 replay`.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) min_pool: bool,
     pub(crate) json: bool,
     pub(crate) map: Option<PathBuf>,
+    pub(crate) map_at: MapAt,
+    pub(crate) html: Option<PathBuf>,
     /// What the parser accepts at most.
     pub(crate) limits: trace::Limits,
     /// `--compact` (with `--pin-every`): replay through movable blocks, with these pinned.
@@ -84,10 +86,13 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
     progress.say(format!("replaying {} requests", thousands(trace.len() as u64)));
     let no_pool = |e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name);
-    let map_of = |pool: &mem3_pool::Pool<'_>| HeapMap::of_pool(pool, heapmap::SVG_CELLS);
+    let map_cells = match &args.map {
+        Some(path) if is_terminal_map(path) => heapmap::TEXT_CELLS,
+        _ => heapmap::SVG_CELLS,
+    };
     // With --compact and --map, the heap just before and after the first compaction, if one runs.
     let mut first_compaction = None;
-    let (report, compaction) = match args.compact {
+    let (report, compaction, timeline) = match args.compact {
         Some(pinning) => {
             let (report, figures) =
                 trace::replay_on_pool_compacting(&trace, pool_bytes, config, pinning)
@@ -95,18 +100,42 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             if args.map.is_some() {
                 progress.say("drawing the heap at the first compaction".into());
                 first_compaction =
-                    trace::first_compaction_inspect(&trace, pool_bytes, config, pinning, map_of)
-                        .map_err(no_pool)?;
+                    trace::first_compaction_inspect(&trace, pool_bytes, config, pinning, |pool| {
+                        HeapMap::of_pool(pool, map_cells)
+                    })
+                    .map_err(no_pool)?;
             }
-            (report, Some(figures))
+            (report, Some(figures), None)
         }
-        None => (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None),
+        None if args.html.is_some() => {
+            let (report, timeline) =
+                trace::replay_timeline(&trace, pool_bytes, config, trace::TimelineLimits::DEFAULT)
+                    .map_err(no_pool)?;
+            (report, None, Some(timeline))
+        }
+        None => (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None, None),
     };
-    // The map of the end: a compacting replay that never compacted left the heap as this one does.
+    // The map's moment, in requests done.
+    let map_at = match args.map_at {
+        MapAt::Peak => trace::Plan::of_trace(&trace).peak.min(report.ops),
+        MapAt::End => report.ops,
+        MapAt::Line(line) => (0..trace.len())
+            .find(|&i| trace.line(i).is_some_and(|l| l >= line))
+            .map_or(report.ops, |i| (i + 1).min(report.ops)),
+    };
+    // A compacting replay that never compacted left the heap as a plain one does.
     let map = match (&args.map, &first_compaction) {
-        (Some(_), None) => Some(
-            trace::replay_on_pool_inspect(&trace, pool_bytes, config, map_of).map_err(no_pool)?.1,
-        ),
+        (Some(_), None) => {
+            progress.say("drawing the map".into());
+            let mut pool = OwnedPool::new(pool_bytes, config).map_err(no_pool)?;
+            let mut map = None;
+            trace::replay_observed(&trace, &mut pool, |pool, done, _| {
+                if done == map_at {
+                    map = Some(HeapMap::of_pool(pool, map_cells));
+                }
+            });
+            map
+        }
         _ => None,
     };
     let min_pool = args.min_pool.then(|| {
@@ -139,11 +168,13 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     });
     progress.finish();
 
+    let file = args
+        .trace
+        .file_name()
+        .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file = crate::units::printable(&file);
+    let title = format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
     if let (Some(path), Some((at, before, after))) = (&args.map, &first_compaction) {
-        let file = args
-            .trace
-            .file_name()
-            .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
         let title = format!(
             "mem3 replay {file} --compact: {} pool, {}",
             bytes(pool_bytes),
@@ -152,23 +183,66 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         let line = thousands(trace.line(*at).unwrap_or(0) as u64);
         let before_heading = format!("before the first compaction (the request on line {line})");
         let after_heading = "after it".to_string();
-        write_file(
-            path,
-            &heapmap::svg(&title, &[(&before_heading, before), (&after_heading, after)]),
-        )?;
+        if is_terminal_map(path) {
+            let colour = if args.json { crate::colour_stderr() } else { crate::colour_stdout() };
+            let text = format!(
+                "{title}: {before_heading}\n{}{title}: {after_heading}\n{}",
+                before.text_block(colour),
+                after.text_block(colour)
+            );
+            if args.json {
+                eprint!("{text}");
+            } else {
+                emit(&text);
+            }
+        } else {
+            write_file(
+                path,
+                &heapmap::svg(&title, &[(&before_heading, before), (&after_heading, after)]),
+            )?;
+        }
     }
     if let (Some(path), Some(map)) = (&args.map, &map) {
-        let file = args
-            .trace
-            .file_name()
-            .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let title =
-            format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
-        let heading = match report.failed_at {
-            None => format!("after all {} requests", thousands(report.ops as u64)),
-            Some(line) => format!("stopped by the request on line {}", thousands(line as u64)),
+        let when = match args.map_at {
+            MapAt::Peak => "at the peak of live bytes, ",
+            MapAt::End => "at the end, ",
+            MapAt::Line(_) => "",
         };
-        write_file(path, &heapmap::svg(&title, &[(&heading, map)]))?;
+        let line = map_at.checked_sub(1).and_then(|i| trace.line(i));
+        let heading = match (line, report.failed_at) {
+            (None, _) => "before the first request".to_string(),
+            (Some(_), Some(failed)) if map_at == report.ops => format!(
+                "{when}after {} requests, stopped by the request on line {} for {} (largest free block {})",
+                thousands(map_at as u64),
+                thousands(failed as u64),
+                bytes(report.failed_request.unwrap_or(0)),
+                bytes(report.largest_free_bytes),
+            ),
+            (Some(line), _) => format!(
+                "{when}after {} requests (line {})",
+                thousands(map_at as u64),
+                thousands(line as u64)
+            ),
+        };
+        if is_terminal_map(path) {
+            // With --json standard output is the JSON alone, so the map goes to standard error.
+            if args.json {
+                eprint!("{title}: {heading}\n{}", map.text_block(crate::colour_stderr()));
+            } else {
+                emit(&format!("{title}: {heading}\n{}", map.text_block(crate::colour_stdout())));
+            }
+        } else {
+            write_file(path, &heapmap::svg(&title, &[(&heading, map)]))?;
+        }
+    }
+    if let (Some(path), Some(timeline)) = (&args.html, &timeline) {
+        let page = crate::html::page(&crate::html::Explorer {
+            title: &title,
+            moment: "request",
+            tag_meaning: crate::html::TagMeaning::TraceLine,
+            timeline,
+        });
+        write_file(path, &page)?;
     }
 
     if args.json {
@@ -193,7 +267,13 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
         emit(&(text + "\n"));
     } else {
-        let mut text = table(&name.to_string(), &trace, &report, args.policy, min_pool);
+        let mut text = table(
+            &crate::units::printable(&name.to_string()),
+            &trace,
+            &report,
+            args.policy,
+            min_pool,
+        );
         if let Some(c) = &compaction {
             text += &compaction_rows(c);
         }

@@ -18,8 +18,9 @@ pub(crate) fn bytes(n: usize) -> String {
     format!("{} B", thousands(n as u64))
 }
 
-/// A byte count in the largest binary unit that keeps it short: `0`, `512 B`, `4 KiB`, `1.5 MiB`.
-/// Exact for the powers of two a heap map's axis uses; otherwise rounded to one decimal.
+/// A byte count in the largest binary unit that keeps it short: `0`, `512 B`, `4 KiB`, `1.25 MiB`.
+/// Exact for the powers of two a heap map's axis uses and their halves and quarters; otherwise rounded to
+/// two decimals, trailing zeros dropped.
 pub(crate) fn short(n: usize) -> String {
     const UNITS: [(usize, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     if n == 0 {
@@ -30,11 +31,30 @@ pub(crate) fn short(n: usize) -> String {
             return if n % unit == 0 {
                 format!("{} {name}", n / unit)
             } else {
-                format!("{:.1} {name}", n as f64 / unit as f64)
+                let text = format!("{:.2}", n as f64 / unit as f64);
+                format!("{} {name}", text.trim_end_matches('0').trim_end_matches('.'))
             };
         }
     }
     format!("{n} B")
+}
+
+/// `text` safe to echo to a terminal: control characters (NUL, escape, ...) and other non-printable
+/// characters as `\x00` or `\u{..}`, so that input quoted in a message cannot garble the terminal.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || c == '\u{fffd}' {
+            if (c as u32) < 0x80 {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `n` and the noun, singular or plural: `1 block`, `2 blocks`.
@@ -63,6 +83,9 @@ mod tests {
         assert_eq!(short(512), "512 B");
         assert_eq!(short(4096), "4 KiB");
         assert_eq!(short(3 << 19), "1.5 MiB");
+        assert_eq!(short(5 << 18), "1.25 MiB");
+        assert_eq!(short(1_300_000), "1.24 MiB");
+        assert_eq!(printable("a\0b\x1b[31m\u{85}"), "a\\x00b\\x1b[31m\\u{85}");
         assert_eq!(short(64 << 20), "64 MiB");
         assert_eq!(percent(0.7342), "73.4%");
         assert_eq!(

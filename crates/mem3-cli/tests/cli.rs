@@ -618,10 +618,18 @@ fn replay_compact_map_draws_the_heap_before_and_after_the_first_compaction() {
     assert!(text.contains("before the first compaction (the request on line 21,197)"), "{text}");
     assert!(text.contains("after it"));
     // With room to spare nothing compacts: one map of the end, as without --compact.
-    let (status, _, err) =
-        output(&["replay", trace.to_str().unwrap(), "--compact", "--map", svg.to_str().unwrap()]);
+    let (status, _, err) = output(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--compact",
+        "--map",
+        svg.to_str().unwrap(),
+        "--map-at",
+        "end",
+    ]);
     assert_eq!(status, 0, "{err}");
-    assert!(check_svg(&svg, 1).contains("after all 33,037 requests"));
+    let text = check_svg(&svg, 1);
+    assert!(text.contains("at the end, after 33,037 requests"), "{text}");
 }
 
 #[test]
@@ -637,4 +645,361 @@ fn replay_pin_every_needs_compact_and_a_positive_count() {
         assert_eq!((status, out.as_str()), (2, ""), "{args:?}: {err}");
         assert_clean_error(&err);
     }
+}
+
+// --- issue 16: the VM's options, --stats --json, maps at any moment, the explorer, messages ------
+
+#[test]
+fn run_help_gives_every_vm_option_with_its_default_and_no_step_limit_by_default() {
+    let (status, out, _) = output(&["run", "--help"]);
+    assert_eq!(status, 0);
+    for flag in [
+        "--no-gc",
+        "--no-defrag",
+        "--stress-defrag",
+        "--max-stack",
+        "--max-call-depth",
+        "--json",
+        "--map-at",
+        "--html",
+    ] {
+        assert!(out.contains(flag), "{flag} in {out}");
+    }
+    assert!(out.contains("[default: 1048576]") && out.contains("[default: 65536]"), "{out}");
+    assert!(out.contains("no step limit"), "{out}");
+    assert!(out.contains("[default: peak]"), "{out}");
+    let (_, out, _) = output(&["replay", "--help"]);
+    assert!(out.contains("--html") && out.contains("--map-at") && out.contains("[default: peak]"));
+}
+
+#[test]
+fn run_no_gc_lets_garbage_fill_the_pool() {
+    let fib = repo("examples/fib.m3");
+    let (status, out, err) = output(&["run", fib.to_str().unwrap(), "--no-gc"]);
+    assert_eq!(status, 1, "{err}");
+    assert!(out.starts_with("fib(0) = 0\n"), "{out}");
+    assert_clean_error(&err);
+    assert!(err.contains("out of memory"), "{err}");
+    // A `gc` instruction still runs; without the flag the same program completes.
+    let (status, out, _) = output(&["run", fib.to_str().unwrap()]);
+    assert_eq!((status, out), (0, golden("fib")));
+}
+
+#[test]
+fn run_no_defrag_stops_defrag_m3_with_out_of_memory_naming_the_block_it_needs() {
+    let defrag = repo("examples/defrag.m3");
+    let (status, _, err) = output(&["run", defrag.to_str().unwrap(), "--no-defrag"]);
+    assert_eq!(status, 1, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("out of memory: requested 165 bytes, 288 bytes free"), "{err}");
+    assert!(err.contains("largest free block 64 bytes (a 176-byte block: 165 + 8 bytes of block header, rounded up to 8)"), "{err}");
+}
+
+#[test]
+fn run_stress_defrag_defragments_at_every_allocation_and_keeps_the_output() {
+    let strings = repo("examples/strings.m3");
+    let args = ["run", strings.to_str().unwrap(), "--stress-defrag", "--stats", "--json"];
+    let (status, out, err) = output(&args);
+    assert_eq!((status, out), (0, golden("strings")), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&err).expect("--stats --json is JSON");
+    assert!(json["defragmentations"].as_u64().unwrap() >= json["allocations"].as_u64().unwrap());
+}
+
+#[test]
+fn run_stack_limits_come_from_the_flags() {
+    let fib = repo("examples/fib.m3");
+    let fib = fib.to_str().unwrap();
+    let (status, _, err) = output(&["run", fib, "--max-stack", "1"]);
+    assert_eq!(status, 1);
+    assert!(err.contains("value stack would exceed 1 values"), "{err}");
+    let (status, _, err) = output(&["run", fib, "--max-call-depth", "0"]);
+    assert_eq!(status, 1);
+    assert!(err.contains("call stack would exceed 0 frames"), "{err}");
+    for bad in [["--max-stack", "lots"], ["--max-call-depth", "-1"]] {
+        let (status, _, err) = output(&["run", fib, bad[0], bad[1]]);
+        assert_eq!(status, 2, "{bad:?}: {err}");
+        assert_clean_error(&err);
+    }
+}
+
+#[test]
+fn run_stats_json_has_every_figure_and_one_meaning_of_used() {
+    let defrag = repo("examples/defrag.m3");
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("d.svg");
+    let (status, out, err) = output(&[
+        "run",
+        defrag.to_str().unwrap(),
+        "--stats",
+        "--json",
+        "--map",
+        svg.to_str().unwrap(),
+        "--map-at",
+        "end",
+    ]);
+    assert_eq!((status, out), (0, golden("defrag")), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&err).expect("one JSON object");
+    for field in [
+        "pool_bytes",
+        "capacity_bytes",
+        "used_bytes",
+        "payload_bytes",
+        "header_bytes",
+        "free_bytes",
+        "largest_free_bytes",
+        "fragmentation",
+        "steps",
+        "allocations",
+        "collections",
+        "defragmentations",
+        "peak_stack",
+        "peak_call_depth",
+    ] {
+        assert!(json.get(field).is_some(), "{field} in {json}");
+    }
+    let n = |f: &str| json[f].as_u64().unwrap();
+    assert_eq!(n("used_bytes"), n("payload_bytes") + n("header_bytes"));
+    assert_eq!(n("used_bytes") + n("free_bytes"), n("capacity_bytes"));
+    assert!(json["error"].is_null());
+    // The SVG's "used" is the same figure, and so is the table's.
+    let text = check_svg(&svg, 1);
+    let used = format!("used {} B in", thousands(n("used_bytes")));
+    assert!(text.contains(&used), "{used} in the SVG");
+    let (_, _, table) = output(&["run", defrag.to_str().unwrap(), "--stats"]);
+    let row = format!("used         {} B in", thousands(n("used_bytes")));
+    assert!(table.contains(&row), "{row} in {table}");
+    // --json alone is a usage error: it shapes --stats.
+    let (status, _, err) = output(&["run", defrag.to_str().unwrap(), "--json"]);
+    assert_eq!(status, 2, "{err}");
+}
+
+#[test]
+fn maps_draw_the_peak_by_default_and_any_moment_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("m.svg");
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let svg_text = |extra: &[&str]| {
+        let mut args = vec!["replay", trace, "--map", svg.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (status, _, err) = output(&args);
+        assert_eq!(status, 0, "{extra:?}: {err}");
+        check_svg(&svg, 1)
+    };
+    let peak = svg_text(&[]);
+    assert!(peak.contains("at the peak of live bytes"), "the default is the peak");
+    assert!(!peak.contains("fragmentation 0.0%"), "the peak of gcc-as is fragmented");
+    let end = svg_text(&["--map-at", "end"]);
+    assert!(end.contains("at the end") && end.contains("fragmentation 0.0%"));
+    let line = svg_text(&["--map-at", "1000"]);
+    assert!(line.contains("(line 1,000)"), "the request on line 1,000");
+    // The largest free blocks are named, and outlined when a cell or more.
+    assert!(peak.contains("largest free blocks (outlined)"));
+    for bad in ["middle", "0", "-3"] {
+        let (status, _, err) = output(&["replay", trace, "--map", "-", "--map-at", bad]);
+        assert_eq!(status, 2, "{bad}: {err}");
+        assert_clean_error(&err);
+    }
+}
+
+#[test]
+fn maps_read_at_16_kib_and_at_64_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("m.svg");
+    let trace = gcc_trace();
+    let map = |size: &str| {
+        let args = ["replay", trace.to_str().unwrap(), "--pool-size", size, "--map"];
+        let (status, _, err) = output(&[&args[..], &[svg.to_str().unwrap()]].concat());
+        assert_eq!(status, 0, "{err}");
+        check_svg(&svg, 1)
+    };
+    let small = map("16K");
+    assert!(small.contains("1 cell = 8 B") && small.contains("largest free blocks (outlined)"));
+    let large = map("64M");
+    assert!(large.contains("1 cell = 16 KiB") && large.contains(r#"class="holes""#));
+}
+
+#[test]
+fn text_maps_go_to_the_terminal_for_run_and_replay() {
+    let trace = gcc_trace();
+    let (status, out, err) = output(&["replay", trace.to_str().unwrap(), "--map", "-"]);
+    assert_eq!(status, 0, "{err}");
+    let rows = out.lines().filter(|l| l.trim_end().ends_with('|') && l.contains(" |")).count();
+    assert!((3..=4).contains(&rows), "{out}");
+    assert!(out.contains("at the peak of live bytes") && out.contains(". free"), "{out}");
+    // With --json the map goes to standard error, and standard output stays one JSON object.
+    let (status, out, err) = output(&["replay", trace.to_str().unwrap(), "--map", "-", "--json"]);
+    assert_eq!(status, 0);
+    serde_json::from_str::<serde_json::Value>(&out).expect("JSON alone");
+    assert!(err.contains(". free"), "{err}");
+    // `run` keeps standard output for the program.
+    let strings = repo("examples/strings.m3");
+    let (status, out, err) = output(&["run", strings.to_str().unwrap(), "--map", "-"]);
+    assert_eq!((status, out), (0, golden("strings")));
+    assert!(err.contains("the pool at its peak") && err.contains("s string"), "{err}");
+    let (status, _, err) =
+        output(&["run", strings.to_str().unwrap(), "--map", "-", "--map-at", "9999"]);
+    assert_eq!(status, 2);
+    assert!(err.contains("--map-at 9999: no allocation on that line"), "{err}");
+}
+
+/// The page's embedded data, parsed.
+fn explorer_data(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("the page was written");
+    assert!(text.starts_with("<!doctype html>"), "{}", &text[..100]);
+    assert!(!text.contains("http://") && !text.contains("https://"), "no network");
+    let start = text.find(r#"<script id="data" type="application/json">"#).unwrap() + 42;
+    let end = start + text[start..].find("</script>").unwrap();
+    serde_json::from_str(&text[start..end]).expect("the data is JSON")
+}
+
+#[test]
+fn the_explorer_is_one_bounded_page_for_every_trace_and_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("x.html");
+    let html_arg = html.to_str().unwrap();
+    for name in ["gcc-as", "sqlite-mem", "perl-hash"] {
+        let trace = repo(&format!("tests/data/{name}.trace.gz"));
+        let (status, _, err) = output(&["replay", trace.to_str().unwrap(), "--html", html_arg]);
+        assert_eq!(status, 0, "{name}: {err}");
+        let size = std::fs::metadata(&html).unwrap().len();
+        assert!(size < 4 << 20, "{name}: {size} bytes");
+        let data = explorer_data(&html);
+        let snapshots = data["snapshots"].as_array().unwrap();
+        assert!(snapshots.len() > 10 && snapshots.len() < 100, "{name}: {}", snapshots.len());
+        let peak = data["peak"].as_u64().unwrap() as usize;
+        assert!(snapshots[peak]["exact"].as_bool().unwrap(), "{name}: the peak is exact");
+        let used: Vec<u64> = snapshots.iter().map(|s| s["used"].as_u64().unwrap()).collect();
+        assert_eq!(used[peak], *used.iter().max().unwrap(), "{name}: the peak is the most used");
+        assert_eq!(data["tagMeaning"], "line");
+    }
+    for name in ["hello", "fib", "defrag", "stale", "strings"] {
+        let path = repo(&format!("examples/{name}.m3"));
+        let (status, out, err) = output(&["run", path.to_str().unwrap(), "--html", html_arg]);
+        // stale.m3 ends with its runtime error, by design.
+        let expected = if name == "stale" { 1 } else { 0 };
+        assert_eq!((status, out), (expected, golden(name)), "{name}: {err}");
+        let data = explorer_data(&html);
+        assert_eq!(data["tagMeaning"], "kind");
+        assert!(!data["snapshots"].as_array().unwrap().is_empty());
+    }
+    // fib collects and compacts: each marked with the pool before and after.
+    let fib = repo("examples/fib.m3");
+    output(&["run", fib.to_str().unwrap(), "--html", html_arg]);
+    let data = explorer_data(&html);
+    let events = data["events"].as_array().unwrap();
+    for kind in ["collection", "compaction"] {
+        let e = events.iter().find(|e| e["kind"] == kind).unwrap_or_else(|| panic!("{kind}"));
+        assert!(e["before"].is_u64() && e["after"].is_u64(), "{e}");
+    }
+    // A replay that fails marks the failure.
+    let trace = gcc_trace();
+    output(&["replay", trace.to_str().unwrap(), "--pool-size", "64K", "--html", html_arg]);
+    let data = explorer_data(&html);
+    assert!(data["events"].as_array().unwrap().iter().any(|e| e["kind"] == "failure"));
+    // So does a VM run that stops with out of memory.
+    let defrag = repo("examples/defrag.m3");
+    let (status, _, _) =
+        output(&["run", defrag.to_str().unwrap(), "--no-defrag", "--html", html_arg]);
+    assert_eq!(status, 1);
+    let data = explorer_data(&html);
+    assert!(data["events"].as_array().unwrap().iter().any(|e| e["kind"] == "failure"));
+    // A page that cannot be written is an error.
+    let (status, _, err) = output(&["run", fib.to_str().unwrap(), "--html", "/no/such/dir/x.html"]);
+    assert_eq!(status, 1);
+    assert!(err.contains("cannot write /no/such/dir/x.html"), "{err}");
+}
+
+#[test]
+fn echoed_input_is_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.trace");
+    std::fs::write(&path, b"# mem3 trace v1\nx\0\x1b[31m 1 2\n").unwrap();
+    let (status, _, err) = output(&["replay", path.to_str().unwrap()]);
+    assert_eq!(status, 1);
+    assert_clean_error(&err);
+    assert!(!err.contains('\0') && !err.contains('\x1b'), "{err:?}");
+    assert!(err.contains("x\\x00\\x1b[31m"), "{err}");
+    let program = dir.path().join("bad.m3");
+    std::fs::write(&program, b"push 1\nfr\x07ob\n").unwrap();
+    let (status, _, err) = output(&["run", program.to_str().unwrap()]);
+    assert_eq!(status, 1);
+    assert!(!err.contains('\x07') && err.contains("\\x07"), "{err:?}");
+    // A file name is echoed too, in the table.
+    let named = dir.path().join("a\x1bb.trace");
+    std::fs::write(&named, "# mem3 trace v1\na 1 10\nf 1\n").unwrap();
+    let (status, out, _) = output(&["replay", named.to_str().unwrap()]);
+    assert_eq!(status, 0);
+    assert!(!out.contains('\x1b') && out.contains("a\\x1bb.trace"), "{out:?}");
+}
+
+#[test]
+fn a_failed_replay_names_the_request_size_and_the_largest_free_block() {
+    let trace = gcc_trace();
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("f.svg");
+    let args = ["replay", trace.to_str().unwrap(), "--pool-size", "16K", "--map-at", "end"];
+    let (status, out, err) = output(&[&args[..], &["--map", svg.to_str().unwrap()]].concat());
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        out.contains("on line 65 for 4,064 B did not fit (largest free block 3,312 B)"),
+        "{out}"
+    );
+    let text = check_svg(&svg, 1);
+    assert!(text.contains("line 65 for 4,064 B (largest free block 3,312 B)"));
+}
+
+/// Runs `mem3 ARGS` in a shell whose address space is limited, so that a large region cannot be had.
+#[cfg(target_os = "linux")]
+fn output_in_small_address_space(args: &[&str]) -> (i32, String, String) {
+    let bin = assert_cmd::cargo::cargo_bin("mem3");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 400000 && exec "$0" "$@""#)
+        .arg(bin)
+        .args(args)
+        .output()
+        .expect("sh runs");
+    (
+        out.status.code().expect("mem3 exits, not killed"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_pool_the_system_refuses_is_a_clear_error_never_an_abort() {
+    let hello = repo("examples/hello.m3");
+    let hello = hello.to_str().unwrap();
+    // A flag: exit 2.
+    let (status, _, err) = output_in_small_address_space(&["run", hello, "--pool-size", "1024M"]);
+    assert_eq!(status, 2, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("--pool-size: cannot make a pool of 1,073,741,824 B"), "{err}");
+    let trace = gcc_trace();
+    let (status, _, err) =
+        output_in_small_address_space(&["replay", trace.to_str().unwrap(), "--pool-size", "4096M"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("refused"), "{err}");
+    // A `.pool` line: exit 1, the program's error.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.m3");
+    std::fs::write(&path, ".pool 1024M\npush 1\nprint\n").unwrap();
+    let (status, _, err) = output_in_small_address_space(&["run", path.to_str().unwrap()]);
+    assert_eq!(status, 1, "{err}");
+    assert_clean_error(&err);
+    assert!(err.contains("big.m3: cannot make a pool") && err.contains("refused"), "{err}");
+}
+
+#[test]
+fn replay_html_and_compact_together_are_a_usage_error() {
+    let trace = gcc_trace();
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("x.html");
+    let (status, out, err) =
+        output(&["replay", trace.to_str().unwrap(), "--compact", "--html", html.to_str().unwrap()]);
+    assert_eq!((status, out.as_str()), (2, ""), "{err}");
+    assert_clean_error(&err);
+    assert!(!html.exists(), "nothing written");
 }

@@ -32,7 +32,8 @@ fn code_map(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     map
 }
 
-/// Every `.rs` file under `dir`, as paths relative to `base` with `/` separators.
+/// Every source file (`.rs`, and `.js` such as the explorer's script) under `dir`, as paths relative to
+/// `base` with `/` separators.
 fn rust_files(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
@@ -41,7 +42,7 @@ fn rust_files(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
                 continue;
             }
             rust_files(&path, base, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "js") {
             let rel = path.strip_prefix(base).unwrap();
             out.insert(
                 rel.components()

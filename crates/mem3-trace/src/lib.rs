@@ -10,6 +10,7 @@ mod format;
 mod region;
 mod replay;
 mod report;
+mod snapshot;
 
 pub use breakdown::{Breakdown, HoleBucket, Moment, block_cost, breakdown, split};
 pub use compact::{
@@ -25,4 +26,8 @@ pub use replay::{
 pub use report::{
     Report, first_compaction_inspect, min_pool_bytes, replay_on_pool, replay_on_pool_compacting,
     replay_on_pool_inspect,
+};
+pub use snapshot::{
+    Event, EventKind, Figures, Live, Plan, Recorder, Sample, Segment, SegmentKind, Snapshot,
+    Timeline, TimelineLimits, replay_observed, replay_timeline,
 };

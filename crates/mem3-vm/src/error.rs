@@ -193,8 +193,8 @@ pub enum RuntimeErrorKind {
     },
     /// An allocation that does not fit even after collecting and defragmenting: the object heap's error,
     /// which holds the pool's [`mem3_pool::Error::OutOfMemory`] (the object's size as `requested`, the free
-    /// bytes and the largest free block) and displays as it does.
-    #[error("{0}")]
+    /// bytes and the largest free block) and displays as it does, followed by the block the request takes.
+    #[error("{0}{needed}", needed = needed_block(.0))]
     OutOfMemory(#[source] mem3_object::Error),
     /// The program ran `max_steps` instructions and was about to run another.
     #[error("step limit: {limit} steps executed")]
@@ -250,5 +250,27 @@ impl RuntimeErrorKind {
             Self::Output(_) => "output error",
             Self::Heap(_) => "heap error",
         }
+    }
+}
+
+/// What the request of an out-of-memory error takes in the pool, for its message: the block size with its
+/// header and rounding, e.g. " (a 176-byte block: 165 + 8 bytes of block header, rounded up to 8)". The
+/// smallest block is first fit's, the VM's pool's policy (a best-fit pool's smallest block is larger, which
+/// only matters for objects below it).
+fn needed_block(error: &mem3_object::Error) -> String {
+    use mem3_pool::{GRANULE, HEADER_SIZE, MIN_BLOCK};
+    let mem3_object::Error::Pool(mem3_pool::Error::OutOfMemory { requested, .. }) = error else {
+        return String::new();
+    };
+    match mem3_pool::block_size_for(*requested, MIN_BLOCK) {
+        Some(block) if requested + HEADER_SIZE < MIN_BLOCK => {
+            format!(
+                " (a {block}-byte block: the smallest block, {requested} + {HEADER_SIZE} bytes of block header)"
+            )
+        }
+        Some(block) => format!(
+            " (a {block}-byte block: {requested} + {HEADER_SIZE} bytes of block header, rounded up to {GRANULE})"
+        ),
+        None => " (more than any block can hold)".into(),
     }
 }

@@ -13,7 +13,10 @@ pub use asm::{assemble, parse_size};
 pub use error::{AsmError, AsmErrorKind, RuntimeError, RuntimeErrorKind, SizeError};
 pub use mem3_object::{self, HeapStats, ObjectHeap};
 pub use program::Program;
-pub use vm::{DEFAULT_MAX_CALL_DEPTH, DEFAULT_MAX_STACK, DEFAULT_POOL_SIZE, Options, RunStats, Vm};
+pub use vm::{
+    DEFAULT_MAX_CALL_DEPTH, DEFAULT_MAX_STACK, DEFAULT_POOL_SIZE, Event, Observer, Options,
+    RunStats, Vm,
+};
 
 /// The largest pool [`with_vm`] and [`run_program`] make: 1 GiB. Pool sizes come from input (`.pool`, the
 /// command line's `--pool-size`), so they are bounded before anything is allocated; a larger size is

@@ -29,6 +29,9 @@ pub struct Options {
     pub max_stack: usize,
     /// The most return addresses the call stack may hold.
     pub max_call_depth: usize,
+    /// Whether an allocation that does not fit may collect garbage and retry. Turning it off makes a pool
+    /// full of garbage fail with "out of memory". `gc` instructions still run.
+    pub collect: bool,
     /// Whether an allocation that does not fit after collecting may defragment the pool and retry.
     /// Turning it off makes a fragmented pool fail with "out of memory". `defrag` instructions still run.
     pub defragment: bool,
@@ -43,6 +46,7 @@ impl Default for Options {
             max_steps: None,
             max_stack: DEFAULT_MAX_STACK,
             max_call_depth: DEFAULT_MAX_CALL_DEPTH,
+            collect: true,
             defragment: true,
             stress_defragment: false,
         }
@@ -82,6 +86,31 @@ pub struct RunStats {
     /// The deepest the call stack was.
     pub peak_call_depth: usize,
 }
+
+/// What a VM reports to its observer (see [`Vm::set_observer`]), as it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An object was allocated.
+    Allocated,
+    /// A garbage collection is about to run.
+    CollectionStart,
+    /// A garbage collection freed `freed` objects.
+    CollectionEnd {
+        /// Objects freed.
+        freed: u64,
+    },
+    /// A defragmentation is about to run.
+    DefragmentStart,
+    /// A defragmentation moved `moved` objects.
+    DefragmentEnd {
+        /// Objects moved.
+        moved: u64,
+    },
+}
+
+/// A callback that sees every [`Event`] with the VM as it is at that moment (its heap, figures and line).
+pub type Observer = Box<dyn FnMut(Event, &Vm<'_, '_>)>;
 
 /// A number read from an object.
 #[derive(Clone, Copy)]
@@ -143,6 +172,17 @@ pub struct Vm<'p, 'a> {
     /// for none. All 0 between collections.
     marks: Vec<u32>,
     stats: RunStats,
+    /// Told of allocations, collections and defragmentations; `None` costs one branch per allocation.
+    observer: Option<ObserverSlot>,
+}
+
+/// The observer, behind a `Debug` that does not look inside.
+struct ObserverSlot(Observer);
+
+impl core::fmt::Debug for ObserverSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl<'p, 'a> Vm<'p, 'a> {
@@ -164,6 +204,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             scratch: String::new(),
             marks: Vec::new(),
             stats: RunStats::default(),
+            observer: None,
         }
     }
 
@@ -180,6 +221,26 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// The figures of the run so far.
     pub fn stats(&self) -> RunStats {
         self.stats
+    }
+
+    /// Sets the callback told of every allocation, collection and defragmentation (e.g. to take heap
+    /// maps over a run); `None` removes it.
+    pub fn set_observer(&mut self, observer: Option<Observer>) {
+        self.observer = observer.map(ObserverSlot);
+    }
+
+    /// The source line of the instruction to run next (or the last one, once the program has ended).
+    pub fn line(&self) -> usize {
+        self.program.line(self.pc).or_else(|| self.program.lines.last().copied()).unwrap_or(0)
+    }
+
+    /// Tells the observer, if any, of `event`.
+    #[cold]
+    fn notify(&mut self, event: Event) {
+        if let Some(mut observer) = self.observer.take() {
+            (observer.0)(event, self);
+            self.observer = Some(observer);
+        }
     }
 
     /// The options the VM runs with.
@@ -506,6 +567,9 @@ impl<'p, 'a> Vm<'p, 'a> {
             match self.heap.alloc(value) {
                 Ok(handle) => {
                     self.stats.allocations += 1;
+                    if self.observer.is_some() {
+                        self.notify(Event::Allocated);
+                    }
                     return Ok(handle);
                 }
                 Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => {}
@@ -526,7 +590,7 @@ impl<'p, 'a> Vm<'p, 'a> {
                 return Ok(handle);
             }
         }
-        let freed = self.collect()?;
+        let freed = if self.options.collect { self.collect()? } else { 0 };
         if freed > 0 && self.options.defragment {
             // Compact what survived: the free space becomes one block at the top of the pool, which the
             // pool carves from in O(1) until the next collection. It costs in proportion to the live set.
@@ -551,6 +615,9 @@ impl<'p, 'a> Vm<'p, 'a> {
         match self.heap.alloc(value) {
             Ok(handle) => {
                 self.stats.allocations += 1;
+                if self.observer.is_some() {
+                    self.notify(Event::Allocated);
+                }
                 Ok(Ok(handle))
             }
             Err(e) if e.is_out_of_memory() || matches!(e, HeapError::TooManyHandles) => Ok(Err(e)),
@@ -562,6 +629,19 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// (the largest generation seen, so a stale root keeps nothing alive), lets the heap sweep the rest, then clears
     /// the marks it set. O(roots + handle slots), plus the frees.
     fn collect(&mut self) -> Result<u64, Kind> {
+        if self.observer.is_some() {
+            self.notify(Event::CollectionStart);
+        }
+        let freed = self.sweep();
+        if self.observer.is_some() {
+            let freed = freed.as_ref().map_or(0, |&n| n);
+            self.notify(Event::CollectionEnd { freed });
+        }
+        freed
+    }
+
+    /// [`collect`](Vm::collect)'s work.
+    fn sweep(&mut self) -> Result<u64, Kind> {
         self.stats.collections += 1;
         let slots = self.heap.stats().handle_slots;
         if self.marks.len() < slots {
@@ -585,7 +665,13 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// Defragments the pool and counts it.
     fn defragment(&mut self) {
+        if self.observer.is_some() {
+            self.notify(Event::DefragmentStart);
+        }
         let moved = self.heap.defragment();
+        if self.observer.is_some() {
+            self.notify(Event::DefragmentEnd { moved: moved.moved_objects as u64 });
+        }
         self.stats.defragmentations += 1;
         self.stats.objects_moved += moved.moved_objects as u64;
         self.stats.bytes_moved += moved.moved_bytes as u64;

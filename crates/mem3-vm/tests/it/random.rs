@@ -68,16 +68,16 @@ fn program() -> impl Strategy<Value = String> {
 }
 
 fn options() -> impl Strategy<Value = Options> {
-    (prop::sample::select(vec![256usize, 384, 512, 1024, 4096]), any::<bool>()).prop_map(
-        |(size, defragment)| Options {
+    (prop::sample::select(vec![256usize, 384, 512, 1024, 4096]), any::<bool>(), any::<bool>())
+        .prop_map(|(size, defragment, collect)| Options {
             pool_size: Some(size),
             max_steps: Some(500),
             max_stack: 64,
             max_call_depth: 16,
+            collect,
             defragment,
             stress_defragment: false,
-        },
-    )
+        })
 }
 
 /// What a run printed, and the line and cause of its error if it failed.

@@ -193,3 +193,44 @@ fn vm_accessors() {
     let heap = vm.into_heap();
     assert_eq!(heap.len(), 2);
 }
+
+/// A loop that makes garbage: every turn allocates a new int and drops the old one.
+const GARBAGE: &str = ".pool 1K\npush 0\nstore i\nloop: load i\npush 1\nadd\nstore i\nload i\npush 200\nlt\njnz loop\n";
+
+#[test]
+fn without_collect_garbage_fills_the_pool() {
+    let (_, result) = crate::run_with(GARBAGE, &Options::default());
+    let stats = result.expect("collecting makes room");
+    assert!(stats.collections > 0);
+    let error = crate::error_with(GARBAGE, &Options { collect: false, ..Options::default() });
+    assert_eq!(error.kind.cause(), "out of memory");
+    assert!(
+        error.to_string().contains("(a 32-byte block: 24 + 8 bytes of block header"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_observer_sees_allocations_collections_and_defragmentations() {
+    use std::{cell::RefCell, rc::Rc};
+    let program = assemble(GARBAGE).unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let stats = mem3_vm::with_vm(&program, &Options::default(), |vm| {
+        let log = Rc::clone(&seen);
+        vm.set_observer(Some(Box::new(move |event, vm: &Vm<'_, '_>| {
+            log.borrow_mut().push((event, vm.stats().allocations, vm.line()));
+        })));
+        vm.run(&mut std::io::sink()).unwrap()
+    })
+    .unwrap();
+    let seen = seen.borrow();
+    let count = |e: mem3_vm::Event| seen.iter().filter(|s| s.0 == e).count() as u64;
+    assert_eq!(count(mem3_vm::Event::Allocated), stats.allocations);
+    assert_eq!(count(mem3_vm::Event::CollectionStart), stats.collections);
+    assert_eq!(count(mem3_vm::Event::DefragmentStart), stats.defragmentations);
+    let ends = seen.iter().filter(|s| matches!(s.0, mem3_vm::Event::CollectionEnd { .. })).count();
+    assert_eq!(ends as u64, stats.collections);
+    // Lines are the source's: the allocations are by `push` (lines 2, 5, 9), `add` (6) and `lt` (10).
+    let stray = seen.iter().find(|s| ![2, 5, 6, 9, 10].contains(&s.2));
+    assert_eq!(stray, None);
+}
