@@ -102,6 +102,11 @@ enum Command {
         /// Also search for the smallest pool that replays the whole trace.
         #[arg(long)]
         min_pool: bool,
+        /// Say where the pool's bytes go (requested payload, headers, rounding, the smallest-block rule,
+        /// absorbed bytes, metadata, holes by size, top) at the trace's peak, at a failure, and with
+        /// --min-pool in the smallest pool and at the failure of one 8 bytes smaller.
+        #[arg(long, conflicts_with = "compact")]
+        breakdown: bool,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -339,6 +344,7 @@ fn main() -> ExitCode {
             pool_size,
             policy,
             min_pool,
+            breakdown,
             json,
             map,
             map_at,
@@ -356,6 +362,7 @@ fn main() -> ExitCode {
                 pool_size,
                 policy,
                 min_pool,
+                breakdown,
                 json,
                 map,
                 map_at,

@@ -22,6 +22,8 @@ pub(crate) struct Args {
     pub(crate) pool_size: Option<usize>,
     pub(crate) policy: PolicyArg,
     pub(crate) min_pool: bool,
+    /// `--breakdown`: where the pool's bytes go.
+    pub(crate) breakdown: bool,
     pub(crate) json: bool,
     pub(crate) map: Option<PathBuf>,
     pub(crate) map_at: MapAt,
@@ -56,6 +58,52 @@ struct Json {
     /// Only with `--compact`: what the compactions did, and the trace's floor.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     compaction: Option<CompactionJson>,
+    /// Only with `--breakdown`: where the pool's bytes go, at each moment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    breakdown: Vec<BreakdownJson>,
+}
+
+/// One breakdown of `--breakdown`'s (`mem3_trace::Breakdown`), at one moment.
+#[derive(Debug, Serialize)]
+struct BreakdownJson {
+    /// `peak`, `failure`, `peak in the smallest pool` or `failure 8 bytes below the smallest pool`.
+    moment: &'static str,
+    /// The trace line of the request it follows (or, for a failure, of the failing request).
+    line: Option<usize>,
+    region_bytes: usize,
+    live_blocks: usize,
+    requested_bytes: usize,
+    header_bytes: usize,
+    rounding_bytes: usize,
+    min_block_bytes: usize,
+    absorbed_bytes: usize,
+    metadata_bytes: usize,
+    unused_bytes: usize,
+    hole_bytes: usize,
+    top_bytes: usize,
+    /// Free blocks but the top, by power-of-two size: `[min, count, bytes]`.
+    holes: Vec<[usize; 3]>,
+}
+
+impl BreakdownJson {
+    fn of(moment: &'static str, b: &trace::Breakdown) -> BreakdownJson {
+        BreakdownJson {
+            moment,
+            line: b.line,
+            region_bytes: b.region_bytes,
+            live_blocks: b.live_blocks,
+            requested_bytes: b.requested_bytes,
+            header_bytes: b.header_bytes,
+            rounding_bytes: b.rounding_bytes,
+            min_block_bytes: b.min_block_bytes,
+            absorbed_bytes: b.absorbed_bytes,
+            metadata_bytes: b.metadata_bytes,
+            unused_bytes: b.unused_bytes,
+            hole_bytes: b.hole_bytes,
+            top_bytes: b.top_bytes,
+            holes: b.holes.iter().map(|h| [h.min, h.count, h.bytes]).collect(),
+        }
+    }
 }
 
 /// The fields `--compact` adds to `--json`.
@@ -166,6 +214,24 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             floor_pool_bytes: trace::region_for_heap(floor_bytes, config),
         }
     });
+    let breakdowns = if args.breakdown {
+        progress.say("splitting the pool's bytes".into());
+        let at = |n: usize, moment| trace::breakdown(&trace, n, config, moment).map_err(no_pool);
+        let mut all = vec![("peak", at(pool_bytes, trace::Moment::Peak)?)];
+        if report.failed_at.is_some() {
+            all.push(("failure", at(pool_bytes, trace::Moment::Failure)?));
+        }
+        if let Some(Some(min)) = min_pool {
+            all.push(("peak in the smallest pool", at(min, trace::Moment::Peak)?));
+            all.push((
+                "failure 8 bytes below the smallest pool",
+                at(min - 8, trace::Moment::Failure)?,
+            ));
+        }
+        all
+    } else {
+        Vec::new()
+    };
     progress.finish();
 
     let file = args
@@ -262,6 +328,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             requests: trace.len(),
             policy: args.policy.json_name(),
             compaction,
+            breakdown: breakdowns.iter().map(|(m, b)| BreakdownJson::of(m, b)).collect(),
         };
         let text = serde_json::to_string(&json)
             .map_err(|e| Failure::input(format!("cannot write JSON: {e}")))?;
@@ -276,6 +343,9 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         );
         if let Some(c) = &compaction {
             text += &compaction_rows(c);
+        }
+        for (moment, b) in &breakdowns {
+            text += &breakdown_rows(moment, b);
         }
         emit(&text);
     }
@@ -345,6 +415,34 @@ fn table(
 }
 
 /// The rows `--compact` adds to the table.
+/// The rows of one breakdown: each part with its share of the region, then the holes by size.
+fn breakdown_rows(moment: &str, b: &trace::Breakdown) -> String {
+    let at = b.line.map_or(String::new(), |l| format!(", line {}", thousands(l as u64)));
+    let mut text = format!(
+        "breakdown    {moment}{at}: {} region, {} live blocks\n",
+        bytes(b.region_bytes),
+        thousands(b.live_blocks as u64)
+    );
+    for (part, n) in b.parts() {
+        text += &format!(
+            "  {part:<16} {:>12} {:>7}\n",
+            bytes(n),
+            percent(n as f64 / b.region_bytes.max(1) as f64)
+        );
+    }
+    if !b.holes.is_empty() {
+        let holes: Vec<String> = b
+            .holes
+            .iter()
+            .map(|h| {
+                format!("{}+: {} ({})", bytes(h.min), thousands(h.count as u64), bytes(h.bytes))
+            })
+            .collect();
+        text += &format!("  holes by size    {}\n", holes.join(", "));
+    }
+    text
+}
+
 fn compaction_rows(c: &CompactionJson) -> String {
     let floor_pool =
         c.floor_pool_bytes.map_or(String::new(), |n| format!(", in a pool of {}", bytes(n)));

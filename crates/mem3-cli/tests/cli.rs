@@ -1003,3 +1003,52 @@ fn replay_html_and_compact_together_are_a_usage_error() {
     assert_clean_error(&err);
     assert!(!html.exists(), "nothing written");
 }
+
+// --- replay --breakdown (issue 14) ---------------------------------------------------------------
+
+#[test]
+fn replay_breakdown_splits_the_region_at_the_peak_and_around_the_smallest_pool() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let json = replay_json(&["replay", trace, "--json", "--breakdown", "--min-pool"]);
+    let parts = |b: &serde_json::Value| -> u64 {
+        [
+            "requested_bytes",
+            "header_bytes",
+            "rounding_bytes",
+            "min_block_bytes",
+            "absorbed_bytes",
+            "metadata_bytes",
+            "unused_bytes",
+            "hole_bytes",
+            "top_bytes",
+        ]
+        .iter()
+        .map(|f| b[f].as_u64().unwrap())
+        .sum()
+    };
+    let all = json["breakdown"].as_array().expect("a breakdown array");
+    let moments: Vec<&str> = all.iter().map(|b| b["moment"].as_str().unwrap()).collect();
+    assert_eq!(
+        moments,
+        ["peak", "peak in the smallest pool", "failure 8 bytes below the smallest pool"]
+    );
+    for b in all {
+        assert_eq!(parts(b), b["region_bytes"].as_u64().unwrap(), "{b:?}");
+    }
+    assert_eq!(all[0]["region_bytes"].as_u64(), Some(uint(&json, "pool_bytes")));
+    assert_eq!(all[0]["requested_bytes"].as_u64(), Some(uint(&json, "peak_live_bytes")));
+    let min = uint(&json, "min_pool_bytes");
+    assert_eq!(all[1]["region_bytes"].as_u64(), Some(min));
+    assert_eq!(all[2]["region_bytes"].as_u64(), Some(min - 8));
+    // Without --json the same split is a table.
+    let (status, out, err) = output(&["replay", trace, "--breakdown"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("breakdown    peak, line 21,197"), "{out}");
+    for part in ["requested", "headers", "rounding", "smallest block", "metadata", "holes by size"] {
+        assert!(out.contains(part), "{part} in {out}");
+    }
+    // A breakdown is of a pool that does not move blocks.
+    let (status, out, err) = output(&["replay", trace, "--breakdown", "--compact"]);
+    assert_eq!((status, out.as_str()), (2, ""), "{err}");
+}
