@@ -110,14 +110,14 @@ the collector's sweep now frees in one pass (`Pool::retain`: refuse, merge as it
 once) instead of one `free` per dead object: the VM allocation loop's instructions fell 17.5% (781 M to 645 M
 at 100,000 turns), the collection's share from 32% to 18%.
 
-**Targets of issue 12** (the table at the top): requests/s ≥ talc's on every trace, missed (0.3-0.6×); random
-actions ≥ 1.0× talc, missed (0.4-0.8×, best at max 30000); instructions within 1.5× talc's, missed (allocation
-3-8×, free 4-5×); the pair at 10^6 live ≤ 2× its cost at 10^2, met under first fit (the summary grows with
-the heap, not with the number of free blocks); the VM allocation loop doubled, missed: the object heap and
-the VM gained 13% in instructions (docs/interpreters.md), but the VM's pattern costs the summary more than it
-cost the AVL. After each collection the VM carves one large free block again and again, and each carve
-lowers the maximum up the levels, where the AVL, holding few free blocks then, had a short path: timed
-directly, the loop takes about 1.2× the AVL's time. A binned allocator's allocation is a bitmap scan and a list unlink; exact first fit must at least find
+**Targets of issue 12** (the table at the top; two runs of this round's report, 2026-12-02, against the last
+round's): requests/s ≥ talc's on every trace, missed (0.37-0.55×, from 0.34-0.63×; sqlite-mem rose from 0.42×
+to 0.51-0.52× and perl-hash from 0.34× to 0.37×, gcc-as fell from 0.63× to 0.53-0.55× while talc's own rate
+on it rose 20% between the rounds); random actions ≥ 1.0× talc, missed (0.37-0.60×, as before within noise);
+instructions within 1.5× talc's, missed (allocation 3-10×, free 4-6×, table above); the pair at 10^6 live ≤
+2× its cost at 10^2, met under first fit (0.67-1.01×; the summary grows with the heap, not with the number of
+free blocks); the VM allocation loop doubled, missed narrowly: 10.5-10.8 M allocations/s against the first
+round's 5.86 (1.79-1.85×, from 1.29×), the gain this round coming from the one-pass sweep. A binned allocator's allocation is a bitmap scan and a list unlink; exact first fit must at least find
 the lowest slot holding a fit and keep that answer true after the block is taken, which is where A's
 instructions go. Next steps not done: a per-size cache of the first fitting slot for small requests (a lower
 bound kept by frees), so small searches start at their slot; cheaper padding for aligned requests; and the
@@ -128,20 +128,22 @@ space cost of the second bitmap (issue 14: the first-fit metadata is 3.8% of the
 free-start bitmap and the summary: 1/64 + 1/64 + 1/128 of the heap, 3.8% of the region (best fit keeps only
 the start bitmap, 1.5%). On gcc-as and sqlite-mem that metadata is the whole difference from dlmalloc: there are
 almost no holes at the peak (under 0.5% of the pool), and mem3's per-block rule (8-byte header, 8-byte granule,
-32-byte smallest block) costs less than dlmalloc's (8-byte header, 16-byte chunks, 32 at least) on every trace.
-On perl-hash the per-block costs dominate: headers 7.3%, rounding 4.4%, the smallest-block rule 5.6% and bytes
-absorbed beyond a block's need 5.9% (its many resizes shrink blocks by less than a smallest block, and splits
-leave remainders below 32 bytes), while the pool 8 bytes too small fails with no hole at all, its free top
-a few bytes short of an 843,352-byte request. So the bytes to take back are, in order: the first-fit metadata (a bitmap scheme
-that needs one bitmap, not two, would cut 1.6 points; computing the free starts from the headers instead was
-measured at +16% instructions per allocation and free on perl-hash and +18% on random actions of 200
-bytes, +1% on sqlite-mem), and the 32-byte smallest block, which only best fit's tree fields need: a first-fit free block
-needs a header and a footer, 16 bytes, which would lower the smallest-block and absorbed shares on perl-hash.
-Beating linked_list_allocator (+0.5% on sqlite-mem) needs more than that: it keeps no header, since its caller
-passes the size back at free; mem3's safe `free(Block)` needs the header.
+smallest block 16 bytes under first fit) costs less than dlmalloc's (8-byte header, 16-byte chunks, 32 at
+least) on every trace. On perl-hash, the per-block costs dominate: under best fit (32-byte smallest block)
+headers take 7.5%, rounding 4.5%, the smallest-block rule 5.8% and bytes absorbed beyond a block's need 6.2%.
+This round's 16-byte first-fit block (splits still only of remainders of 32 bytes or more) took first fit's
+minimum pool there from 14687 KiB (+48% over the peak live bytes) to 12654 KiB (+28%), below every peer
+(buddy_system_allocator 13040 KiB, dlmalloc 13292 KiB); the pool 8 bytes smaller fails with no hole at all,
+its free top a few bytes short of an 843,352-byte request. What is left to take back is the first-fit
+metadata: a bitmap scheme that needs one bitmap, not two, would cut 1.6 points; computing the free starts
+from the headers instead was measured at +16% instructions per allocation and free on perl-hash and +18% on
+random actions of 200 bytes (+1% on sqlite-mem), beyond the 5% of speed the issue allows. Beating
+linked_list_allocator (+0.5% on sqlite-mem) needs more than that: it keeps no header, since its caller passes
+the size back at free; mem3's safe `free(Block)` needs the header.
 
 **Heap efficiency.** First fit lost about two points with the summary (92.7% with the AVL): its metadata is
-3.9% of the region against 1.5%. This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit
+3.8% of the region against 1.5%; the 16-byte block did not change it (90.58%), since this benchmark's
+requests are large. This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit
 keeps low addresses dense and leaves the large holes high, where a later large request may not fit.
 
 **Compaction (issue 15).** Instructions inside `ObjectHeap::defragment` on the 64 MiB benchmark heap,
@@ -164,18 +166,19 @@ header only for its pinned flag.
 
 **Compaction on real traces (issue 15).** With every block movable, mem3's minimum pool is its floor's
 pool to within 0.03% on every shared trace: what is left is mem3's layout. The floor's pool is 1.6% (best
-fit) or 3.9% (first fit) above the floor, the pool's bitmaps beside the heap; the floor itself counts an
-8-byte header per block and a 32-byte smallest block, which is why linked_list_allocator (no header, 16-byte
-smallest block) and, on sqlite-mem, talc, rlsf and dlmalloc need less without moving anything: on gcc-as
-linked_list_allocator's minimum pool is 4% below mem3's floor, before any pool metadata. So the targets
-"within 1% of the floor" (missed by the bitmaps alone, 1.56%) and "below every non-moving allocator" (met on
-perl-hash only) are limited by the block layout and the bitmaps, not by compaction. perl-hash is where holes
-cost the non-moving allocators most: compaction puts mem3 about 12% below its own non-moving pools and 2.9%
-below the best peer (buddy_system_allocator), and still 0.1% below it with 1% of the blocks pinned. Reaching the
-floor on perl-hash took two pool operations beyond `compact`: `compact_trimmed` (blocks that took a whole
-hole, their rest under 32 bytes, give the slack back, including the never-moving blocks at the bottom of the
-heap, about 0.8 MB on perl-hash) and `move_to_end` (a block that grows 4 KiB at a time, larger than the free
-space left after compacting, rotates past the blocks after it so it can grow in place).
+fit) or 3.9% (first fit) above the floor, the pool's metadata beside the heap; the floor itself counts an
+8-byte header per block and the policy's smallest block, which is why linked_list_allocator (no header,
+16-byte smallest block) and, on sqlite-mem, talc, rlsf and dlmalloc need less without moving anything: on
+gcc-as linked_list_allocator's minimum pool is 4% below mem3's floor, before any pool metadata. So the
+targets "within 1% of the floor" (missed by the metadata alone, 1.56% under best fit) and "below every
+non-moving allocator" (met on perl-hash only) are limited by the block layout and the metadata, not by
+compaction. perl-hash is where holes cost the non-moving allocators most: compacting under first fit, mem3
+needs 12104 KiB, 4.3% below its own non-moving first-fit pool and 7.2% below the best non-moving peer
+(buddy_system_allocator), and with 1% of the blocks pinned still just below its own non-moving pool. Reaching
+the floor on perl-hash took two pool operations beyond `compact`: `compact_trimmed` (blocks that took a whole
+hole, their rest too small to split off, give the slack back, including the never-moving blocks at the
+bottom of the heap) and `move_to_end` (a block that grows 4 KiB at a time, larger than the free space left
+after compacting, rotates past the blocks after it so it can grow in place).
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
