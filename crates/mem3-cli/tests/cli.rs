@@ -1045,7 +1045,8 @@ fn replay_breakdown_splits_the_region_at_the_peak_and_around_the_smallest_pool()
     let (status, out, err) = output(&["replay", trace, "--breakdown"]);
     assert_eq!(status, 0, "{err}");
     assert!(out.contains("breakdown    peak, line 21,197"), "{out}");
-    for part in ["requested", "headers", "rounding", "smallest block", "metadata", "holes by size"] {
+    for part in ["requested", "headers", "rounding", "smallest block", "metadata", "holes by size"]
+    {
         assert!(out.contains(part), "{part} in {out}");
     }
     // A breakdown is of a pool that does not move blocks.
