@@ -544,7 +544,7 @@ fn a_failed_allocation_under_deferred_coalescing_merges_nothing() {
 }
 
 /// Blocks with their requested sizes, a payload pattern of their own, and slack: every fourth block took a
-/// whole hole larger than it needs (a 48-byte hole for a 10-byte request, the rest too small to split off),
+/// whole hole larger than it needs (a hole for a 10-byte request with a rest just too small to split off),
 /// the first one included, so that a trimming compaction must gather slack from the start of the heap.
 /// Frees every fifth block; pins one block if `pin`.
 fn with_slack(pool: &mut Pool<'_>, pin: bool) -> Vec<(Block, usize, u8)> {
@@ -552,12 +552,15 @@ fn with_slack(pool: &mut Pool<'_>, pin: bool) -> Vec<(Block, usize, u8)> {
     for i in 0..48u8 {
         let size = 16 + usize::from(i % 7) * 8;
         if i % 4 == 0 {
-            // A 48-byte block, freed and taken again by a request that needs 24 (32 under best fit).
-            let hole = pool.alloc(40).unwrap();
+            // A block one granule short of the 10-byte request's block plus a split, freed and taken again
+            // by that request, which keeps the rest.
+            let need = block_size_for(10, pool.config().policy.min_block()).unwrap();
+            let hole_size = need + crate::tag::SPLIT_MIN - GRANULE - HEADER_SIZE;
+            let hole = pool.alloc(hole_size).unwrap();
             let keep = pool.alloc(size).unwrap();
             pool.free(hole).unwrap();
             let small = pool.alloc(10).unwrap();
-            assert_eq!((small, pool.usable_size(small).unwrap()), (hole, 40));
+            assert_eq!((small, pool.usable_size(small).unwrap()), (hole, hole_size));
             live.push((small, 10, i));
             live.push((keep, size, i + 100));
         } else {
