@@ -112,23 +112,7 @@ impl<'a> ObjectHeap<'a> {
         let Some(need) = block_size_for(size, self.pool.config().policy.min_block()) else {
             return false;
         };
-        if need > self.pool.stats().free_bytes {
-            return false;
-        }
-        // Compaction never moves a block across a pinned one, so the free space of each stretch between
-        // pinned blocks becomes one free block. (Which blocks are pinned is the pool's record, the only one.)
-        let mut gap = 0;
-        for info in self.pool.blocks() {
-            match info.state {
-                BlockState::Free => gap += info.size,
-                BlockState::Pinned => gap = 0,
-                BlockState::Used => {}
-            }
-            if gap >= need {
-                return true;
-            }
-        }
-        false
+        self.pool.fits_after_compaction(need)
     }
 
     /// Allocates an object holding `value` and returns its handle.

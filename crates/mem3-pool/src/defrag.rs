@@ -99,6 +99,27 @@ impl Pool<'_> {
         merges
     }
 
+    /// Whether [`compact`](Pool::compact) would leave a free block of at least `need` bytes. Compaction never
+    /// moves a block across a pinned one, so the free bytes of each stretch between pinned blocks become one
+    /// free block. O(1) when all the free bytes together are too few, else O(n) in the number of blocks.
+    pub fn fits_after_compaction(&self, need: usize) -> bool {
+        if need > self.free_size {
+            return false;
+        }
+        let mut gap = 0;
+        for info in self.blocks() {
+            match info.state {
+                BlockState::Free => gap += info.size,
+                BlockState::Pinned => gap = 0,
+                BlockState::Used => {}
+            }
+            if gap >= need {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Whether some run of adjacent free blocks, once merged, would hold a `need`-byte block aligned to
     /// `align`: the question [`coalesce`](Pool::coalesce) answers by doing it, asked without changing
     /// anything. O(n) in the number of blocks.

@@ -784,3 +784,26 @@ fn move_to_end_passes_the_blocks_after_it_so_it_can_grow_in_place() {
     assert!(matches!(pool.move_to_end(after, |_, _, _| {}), Err(Error::InvalidBlock { .. })));
     pool.check().unwrap();
 }
+
+#[test]
+fn fits_after_compaction_counts_the_free_bytes_between_pinned_blocks() {
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    // [a 100][b 100][c 100 pinned][d 100][top]: freeing a and d leaves free space on both sides of c.
+    let blocks: Vec<Block> = (0..4).map(|_| pool.alloc(100).unwrap()).collect();
+    let rest = pool.alloc(pool.stats().largest_free - 2 * HEADER_SIZE).unwrap();
+    pool.pin(blocks[2]).unwrap();
+    pool.free(blocks[0]).unwrap();
+    pool.free(blocks[3]).unwrap();
+    let block = block_size_for(100, MIN_BLOCK).unwrap();
+    let free = pool.stats().free_bytes;
+    assert!(free >= 2 * block);
+    // Below c lie a's bytes (and b moves down over them); above it, d's and the top's.
+    assert!(pool.fits_after_compaction(block));
+    assert!(!pool.fits_after_compaction(free), "the pin splits the free bytes");
+    assert!(!pool.fits_after_compaction(free + 8));
+    pool.unpin(blocks[2]).unwrap();
+    assert!(pool.fits_after_compaction(free), "unpinned, compaction gathers every free byte");
+    pool.free(rest).unwrap();
+    pool.check().unwrap();
+}

@@ -9,9 +9,7 @@
 
 use std::num::NonZeroUsize;
 
-use mem3_pool::{
-    Block, BlockState, Config, Error, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, Policy, block_size_for,
-};
+use mem3_pool::{Block, Config, Error, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, Policy, block_size_for};
 
 use crate::{CheckError, Op, OwnedPool, Replay, Trace, TraceAllocator, min_pool, replay};
 
@@ -213,24 +211,11 @@ impl CompactingPool {
     /// the free bytes are enough; else whether one stretch between pinned blocks holds enough free bytes.
     fn fits_after_compaction(&self, need: usize) -> bool {
         let pool = self.pool.pool();
-        if pool.stats().free_bytes < need {
-            return false;
-        }
         if self.pinned_live == 0 {
-            return true;
+            // Nothing pinned: compaction gathers all the free bytes into one block.
+            return pool.stats().free_bytes >= need;
         }
-        let mut gap = 0;
-        for info in pool.blocks() {
-            match info.state {
-                BlockState::Free => gap += info.size,
-                BlockState::Pinned => gap = 0,
-                BlockState::Used => {}
-            }
-            if gap >= need {
-                return true;
-            }
-        }
-        false
+        pool.fits_after_compaction(need)
     }
 
     /// Compacts unless paused; whether it did.
