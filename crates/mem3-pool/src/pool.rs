@@ -182,6 +182,8 @@ pub struct Pool<'a> {
     pub(crate) heap_len: usize,
     /// Bytes of the caller's region in use: alignment padding not counted, heap and bitmap counted.
     pub(crate) region_bytes: usize,
+    /// Offset from `base` of the free-start bitmap (first fit), just after the block-start bitmap.
+    pub(crate) free_map: usize,
     /// Root of the best-fit index (a granule number), or `NIL`.
     pub(crate) root: u32,
     /// The first-fit index (no levels under best fit).
@@ -303,6 +305,7 @@ impl<'a> Pool<'a> {
             base,
             heap_len,
             region_bytes: meta(heap_len) + heap_len,
+            free_map: heap_len + bitmap_len,
             root: NIL,
             summary,
             top: heap_len,
@@ -429,7 +432,7 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     pub(crate) fn free_word(&self, slot: usize) -> u64 {
         debug_assert!(self.summary.count != 0 && slot < self.heap_len.div_ceil(SLOT));
-        let at = self.heap_len + self.heap_len.div_ceil(SLOT) * 8 + slot * 8;
+        let at = self.free_map + slot * 8;
         // SAFETY: under first fit the free-start bitmap, 8 bytes per slot, follows the start bitmap inside the
         // region (`from_raw_parts`), and `slot` is one of the heap's slots.
         let bytes = unsafe { self.base.as_ptr().add(at).cast::<[u8; 8]>().read() };
@@ -462,7 +465,7 @@ impl<'a> Pool<'a> {
         }
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         let granule = start / GRANULE;
-        let at = self.heap_len + self.heap_len.div_ceil(SLOT) * 8 + granule / 8;
+        let at = self.free_map + granule / 8;
         // SAFETY: as in `free_word`, for the byte holding this granule's bit; `&mut self` means no payload
         // slice is alive.
         unsafe {

@@ -317,12 +317,17 @@ impl Pool<'_> {
         while let Some(s) = slot {
             // The slot's free blocks in address order; for `MIN_ALIGN`, the entry guarantees one fits.
             let mut bits = self.free_word(s);
+            // The largest block walked: if none fits, the slot's maximum.
+            let mut max = 0;
             while bits != 0 {
                 let start = (s * SLOT_GRANULES + bits.trailing_zeros() as usize) * GRANULE;
                 bits &= bits - 1;
                 let (size, flags) = self.header(start);
                 debug_assert!(!flags.contains(BlockFlags::USED));
-                if size >= need && start != self.top {
+                if start == self.top {
+                    continue;
+                }
+                if size >= need {
                     if align <= MIN_ALIGN {
                         return Some((start, 0));
                     }
@@ -330,13 +335,14 @@ impl Pool<'_> {
                         return Some((start, pad));
                     }
                 }
+                max = max.max(size);
             }
             // Only a marked slot's stale entry, or padding for a larger alignment, can make every block of
-            // the slot too small: settle the one, walk on past both.
+            // the slot too small: settle the one (with the maximum just walked), walk on past both.
             if let Some(m) =
                 self.summary.marked[..self.summary.marked_len].iter().position(|&m| m == s)
             {
-                self.settle_mark(m);
+                self.settle_mark(m, Some((max / GRANULE) as u32));
             }
             slot = self.next_slot(s + 1, g);
         }
@@ -422,18 +428,19 @@ impl Pool<'_> {
                 self.summary.marked[kept] = slot;
                 kept += 1;
             } else {
-                self.settle_slot(slot);
+                self.settle_slot(slot, None);
             }
         }
         self.summary.marked_len = kept;
         self.summary.kept = kept;
         while self.summary.kept > KEEP {
-            self.settle_mark(0);
+            self.settle_mark(0, None);
         }
     }
 
-    /// Settles the `m`th marked slot, one kept from an earlier operation, and forgets its mark.
-    fn settle_mark(&mut self, m: usize) {
+    /// Settles the `m`th marked slot, one kept from an earlier operation, and forgets its mark; `max` is the
+    /// slot's largest block if the caller has just walked it.
+    fn settle_mark(&mut self, m: usize, max: Option<u32>) {
         let slot = self.summary.marked[m];
         let s = &mut self.summary;
         for k in m + 1..s.marked_len {
@@ -441,18 +448,20 @@ impl Pool<'_> {
         }
         s.marked_len -= 1;
         s.kept -= 1;
-        self.settle_slot(slot);
+        self.settle_slot(slot, max);
     }
 
-    /// Recomputes `slot`'s entry from its blocks, and the maxima above it.
+    /// Recomputes `slot`'s entry from its blocks (or sets it to `max`, its largest block, if the caller
+    /// knows it), and the maxima above it.
     #[inline(always)]
-    fn settle_slot(&mut self, slot: usize) {
+    fn settle_slot(&mut self, slot: usize, max: Option<u32>) {
         for k in (1..RECENT).rev() {
             self.summary.recent[k] = self.summary.recent[k - 1];
         }
         self.summary.recent[0] = slot;
         let old = self.summary_entry(0, slot);
-        let mut new = self.slot_max(slot);
+        let mut new = max.unwrap_or_else(|| self.slot_max(slot));
+        debug_assert_eq!(new, self.slot_max(slot));
         if new == old {
             return;
         }
@@ -480,7 +489,7 @@ impl Pool<'_> {
     #[cfg(test)]
     pub(crate) fn summary_settle_all(&mut self) {
         while self.summary.marked_len != 0 {
-            self.settle_mark(0);
+            self.settle_mark(0, None);
         }
     }
 
