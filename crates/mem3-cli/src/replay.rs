@@ -177,9 +177,9 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             progress.say("drawing the map".into());
             let mut pool = OwnedPool::new(pool_bytes, config).map_err(no_pool)?;
             let mut map = None;
-            trace::replay_observed(&trace, &mut pool, |pool, done, _| {
-                if done == map_at {
-                    map = Some(HeapMap::of_pool(pool, map_cells));
+            trace::replay_observed(&trace, &mut pool, |pool, step, _| {
+                if step == trace::Step::Done(map_at) {
+                    map = Some(HeapMap::of_pool(pool.pool(), map_cells));
                 }
             });
             map
