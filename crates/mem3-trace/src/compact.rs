@@ -1,9 +1,9 @@
 //! Compacting replay: every trace ID names a movable block, as a handle names an object, so a request that
 //! does not fit can compact the pool and try again.
 //!
-//! [`CompactingPool`] is a [`TraceAllocator`] whose block names are handles (from 1), not offsets: it keeps a table
-//! from handle to block and a reverse table from block start to handle, which the relocation callback of
-//! [`Pool::compact`] updates in O(1) per moved block. Since the names never change, [`replay`] and
+//! [`CompactingPool`] is a [`TraceAllocator`] whose block names are handles (from 1), not offsets: it
+//! keeps a table from handle to block and a reverse table from block start to handle, which the relocation
+//! callback of [`Pool::compact`] updates in O(1) per moved block. Since the names never change, [`replay`] and
 //! [`min_pool`] run on it unchanged; [`replay_compacting_checked`] fills every block with a pattern of its
 //! own and verifies every moved block after every compaction.
 
@@ -169,9 +169,11 @@ impl CompactingPool {
         self.blocks.get(name).and_then(|&offset| Block::from_offset(offset))
     }
 
-    /// The handle of the live block `block`, from the reverse table in O(1); `None` if no handle names it.
+    /// The handle of the live block `block`, from the reverse table in O(1); `None` if no handle names it
+    /// (any `Block`, even one that names no block of this pool, gets an answer).
     pub fn handle(&self, block: Block) -> Option<usize> {
-        let name = *self.owner.get(Self::entry(block))? as usize;
+        let entry = block.offset().checked_sub(HEADER_SIZE)? / MIN_BLOCK;
+        let name = *self.owner.get(entry)? as usize;
         (self.blocks.get(name) == Some(&block.offset())).then_some(name)
     }
 
