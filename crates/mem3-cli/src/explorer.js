@@ -229,7 +229,7 @@ function setup() {
   for (const e of DATA.events) counts[e.kind] = (counts[e.kind] || 0) + 1;
   let html = `<p>${Object.entries(counts).map(([k, n]) => `${n.toLocaleString("en-US")} ${k}${n === 1 ? "" : "s"}`).join(", ") || "no failures, collections or compactions"}${DATA.eventsDropped ? ` (and ${DATA.eventsDropped.toLocaleString("en-US")} more not marked)` : ""}</p>`;
   for (const e of DATA.events.filter((e) => e.before !== null || e.after !== null)) {
-    html += `<div>${e.kind} at ${DATA.moment} ${e.at.toLocaleString("en-US")}${e.line ? ` (line ${e.line})` : ""}: ` +
+    html += `<div>${e.kind} at ${DATA.moment} ${e.at.toLocaleString("en-US")}${e.line ? ` (line ${e.line.toLocaleString("en-US")})` : ""}: ` +
       (e.before !== null ? `<button data-snap="${e.before}">before</button>` : "") +
       (e.after !== null ? ` <button data-snap="${e.after}">after</button>` : "") + "</div>";
   }
@@ -261,6 +261,13 @@ function selftest() {
   r.after = figures();
   r.moved = +slider.value;
   [r.pixelsAfter] = drawn();
+  // The first event with snapshots before and after it: the figures and the label on each.
+  const e = DATA.events.find((e) => e.before !== null && e.after !== null);
+  if (e) {
+    const at = (k) => { go(k); return { figures: figures(), blocks: $("f-blocks").textContent, label: $("snap-label").textContent }; };
+    r.event = { kind: e.kind, before: at(e.before), after: at(e.after) };
+  }
+  r.events = DATA.events.length;
   // Back to where it opened (the peak, exact when it can be), zoomed to the first bytes.
   go(r.start);
   zoomAt(0, 1 / 1024);

@@ -118,8 +118,9 @@ enum Command {
         /// request on that trace line, or the first one after it).
         #[arg(long, value_name = "peak|end|LINE", default_value = "peak", value_parser = parse_map_at)]
         map_at: MapAt,
-        /// Write a self-contained interactive heap explorer (open it in a browser).
-        #[arg(long, value_name = "OUT.html", conflicts_with = "compact")]
+        /// Write a self-contained interactive heap explorer (open it in a browser); with --compact, each
+        /// compaction is marked, the first ones with the heap just before and just after.
+        #[arg(long, value_name = "OUT.html")]
         html: Option<PathBuf>,
         /// Let the replay move blocks: each trace ID names a movable block, and a request that does not
         /// fit, although the free bytes would hold it, compacts the pool and is tried again.

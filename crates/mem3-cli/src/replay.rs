@@ -138,30 +138,40 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         Some(path) if is_terminal_map(path) => heapmap::TEXT_CELLS,
         _ => heapmap::SVG_CELLS,
     };
-    // With --compact and --map, the heap just before and after the first compaction, if one runs.
-    let mut first_compaction = None;
-    let (report, compaction, timeline) = match args.compact {
-        Some(pinning) => {
+    let limits = trace::TimelineLimits::DEFAULT;
+    let (report, compaction, timeline) = match (args.compact, &args.html) {
+        (Some(pinning), Some(_)) => {
+            progress.say("replaying again for the explorer".into());
+            let (report, figures, timeline) =
+                trace::replay_timeline_compacting(&trace, pool_bytes, config, pinning, limits)
+                    .map_err(no_pool)?;
+            (report, Some(figures), Some(timeline))
+        }
+        (Some(pinning), None) => {
             let (report, figures) =
                 trace::replay_on_pool_compacting(&trace, pool_bytes, config, pinning)
                     .map_err(no_pool)?;
-            if args.map.is_some() {
-                progress.say("drawing the heap at the first compaction".into());
-                first_compaction =
-                    trace::first_compaction_inspect(&trace, pool_bytes, config, pinning, |pool| {
-                        HeapMap::of_pool(pool, map_cells)
-                    })
-                    .map_err(no_pool)?;
-            }
             (report, Some(figures), None)
         }
-        None if args.html.is_some() => {
+        (None, Some(_)) => {
             let (report, timeline) =
-                trace::replay_timeline(&trace, pool_bytes, config, trace::TimelineLimits::DEFAULT)
-                    .map_err(no_pool)?;
+                trace::replay_timeline(&trace, pool_bytes, config, limits).map_err(no_pool)?;
             (report, None, Some(timeline))
         }
-        None => (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None, None),
+        (None, None) => {
+            (trace::replay_on_pool(&trace, pool_bytes, config).map_err(no_pool)?, None, None)
+        }
+    };
+    // With --compact and --map, the heap just before and after the first compaction, if one runs.
+    let first_compaction = match (args.compact, &args.map) {
+        (Some(pinning), Some(_)) => {
+            progress.say("drawing the heap at the first compaction".into());
+            trace::first_compaction_inspect(&trace, pool_bytes, config, pinning, |pool| {
+                HeapMap::of_pool(pool, map_cells)
+            })
+            .map_err(no_pool)?
+        }
+        _ => None,
     };
     // The map's moment, in requests done.
     let map_at = match args.map_at {
@@ -177,9 +187,9 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             progress.say("drawing the map".into());
             let mut pool = OwnedPool::new(pool_bytes, config).map_err(no_pool)?;
             let mut map = None;
-            trace::replay_observed(&trace, &mut pool, |pool, done, _| {
-                if done == map_at {
-                    map = Some(HeapMap::of_pool(pool, map_cells));
+            trace::replay_observed(&trace, &mut pool, |pool, step, _| {
+                if step == trace::Step::Done(map_at) {
+                    map = Some(HeapMap::of_pool(pool.pool(), map_cells));
                 }
             });
             map
@@ -240,12 +250,17 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         .map_or_else(|| args.trace.display().to_string(), |n| n.to_string_lossy().into_owned());
     let file = crate::units::printable(&file);
     let title = format!("mem3 replay {file}: {} pool, {}", bytes(pool_bytes), args.policy.name());
-    if let (Some(path), Some((at, before, after))) = (&args.map, &first_compaction) {
-        let title = format!(
-            "mem3 replay {file} --compact: {} pool, {}",
+    // The title of the drawings of a compacting replay.
+    let compact_title = args.compact.map(|pinning| {
+        let pins = pinning.every.map_or(String::new(), |n| format!(" --pin-every {n}"));
+        format!(
+            "mem3 replay {file} --compact{pins}: {} pool, {}",
             bytes(pool_bytes),
             args.policy.name()
-        );
+        )
+    });
+    if let (Some(path), Some((at, before, after))) = (&args.map, &first_compaction) {
+        let title = compact_title.as_deref().unwrap_or(&title);
         let line = thousands(trace.line(*at).unwrap_or(0) as u64);
         let before_heading = format!("before the first compaction (the request on line {line})");
         let after_heading = "after it".to_string();
@@ -264,7 +279,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
         } else {
             write_file(
                 path,
-                &heapmap::svg(&title, &[(&before_heading, before), (&after_heading, after)]),
+                &heapmap::svg(title, &[(&before_heading, before), (&after_heading, after)]),
             )?;
         }
     }
@@ -303,7 +318,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     }
     if let (Some(path), Some(timeline)) = (&args.html, &timeline) {
         let page = crate::html::page(&crate::html::Explorer {
-            title: &title,
+            title: compact_title.as_deref().unwrap_or(&title),
             moment: "request",
             tag_meaning: crate::html::TagMeaning::TraceLine,
             timeline,

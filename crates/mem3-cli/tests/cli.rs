@@ -992,16 +992,130 @@ fn a_pool_the_system_refuses_is_a_clear_error_never_an_abort() {
     assert!(err.contains("big.m3: cannot make a pool") && err.contains("refused"), "{err}");
 }
 
+/// `rounds` rounds of: twenty 1000-byte blocks, every other one freed, one 5000-byte block (which fits in
+/// a pool at the floor only once the ten holes are compacted), then the round's blocks freed.
+fn compacting_rounds(dir: &Path, rounds: usize) -> PathBuf {
+    let mut text = String::from("# mem3 trace v1\n");
+    for r in 0..rounds {
+        let id = |k: usize| r * 100 + k;
+        for k in 1..=20 {
+            text += &format!("a {} 1000\n", id(k));
+        }
+        for k in (2..=20).step_by(2) {
+            text += &format!("f {}\n", id(k));
+        }
+        text += &format!("a {} 5000\n", id(50));
+        for k in (1..=20).step_by(2).chain([50]) {
+            text += &format!("f {}\n", id(k));
+        }
+    }
+    let path = dir.join("rounds.trace");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The compaction events of an explorer page, each checked to have the heap before and after it: the
+/// same moment and line, the same bytes in use, fewer free blocks and a larger largest free block after.
+fn compaction_events(data: &serde_json::Value) -> Vec<serde_json::Value> {
+    let snapshots = data["snapshots"].as_array().unwrap();
+    let events: Vec<serde_json::Value> = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "compaction")
+        .cloned()
+        .collect();
+    for e in &events {
+        let (Some(before), Some(after)) = (e["before"].as_u64(), e["after"].as_u64()) else {
+            panic!("no snapshots around {e}")
+        };
+        let (before, after) = (&snapshots[before as usize], &snapshots[after as usize]);
+        for s in [before, after] {
+            assert_eq!((&s["at"], &s["line"]), (&e["at"], &e["line"]), "{e}: {s}");
+        }
+        assert!(before["freeBlocks"].as_u64() > after["freeBlocks"].as_u64(), "{e}");
+        assert!(before["largest"].as_u64() < after["largest"].as_u64(), "{e}");
+        let used = |s: &serde_json::Value| s["used"].as_u64().unwrap();
+        // Compaction moves blocks and trims them to the size last asked for: never more used bytes.
+        assert!(used(after) <= used(before) && used(after) + 4096 > used(before), "{e}");
+    }
+    events
+}
+
 #[test]
-fn replay_html_and_compact_together_are_a_usage_error() {
-    let trace = gcc_trace();
+fn replay_compact_html_marks_each_compaction_with_the_heap_before_and_after() {
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("x.html");
-    let (status, out, err) =
-        output(&["replay", trace.to_str().unwrap(), "--compact", "--html", html.to_str().unwrap()]);
-    assert_eq!((status, out.as_str()), (2, ""), "{err}");
+    let html_arg = html.to_str().unwrap();
+    // gcc-as in a tight best-fit pool compacts once, at the request on line 21,197.
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let args = ["replay", trace, "--policy", "best-fit", "--pool-size", TIGHT, "--compact"];
+    let (status, out, err) = output(&[&args[..], &["--html", html_arg]].concat());
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("compaction   1 compactions moved"), "the table as without --html: {out}");
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(size < 4 << 20, "{size} bytes");
+    let data = explorer_data(&html);
+    assert!(
+        data["title"].as_str().unwrap().contains("gcc-as.trace.gz --compact: 3,222,500 B pool")
+    );
+    assert_eq!(data["tagMeaning"], "line");
+    let events = compaction_events(&data);
+    assert_eq!(events.len(), 1, "{}", data["events"]);
+    assert_eq!(events[0]["line"], 21197);
+    assert!(!data["events"].as_array().unwrap().iter().any(|e| e["kind"] == "failure"));
+    let snapshots = data["snapshots"].as_array().unwrap();
+    let peak = data["peak"].as_u64().unwrap() as usize;
+    assert!(snapshots.len() > 10 && snapshots.len() < 100, "{}", snapshots.len());
+    assert!(snapshots[peak]["exact"].as_bool().unwrap());
+    // Five rounds that each compact once: five events, each with its before and after.
+    let rounds = compacting_rounds(dir.path(), 5);
+    let rounds = rounds.to_str().unwrap();
+    let floor = uint(&replay_json(&["replay", rounds, "--compact", "--json"]), "floor_pool_bytes");
+    let floor = floor.to_string();
+    let args = ["replay", rounds, "--compact", "--pool-size", &floor, "--json"];
+    let json = replay_json(&[&args[..], &["--html", html_arg]].concat());
+    assert_eq!((uint(&json, "compactions"), json["failed_at"].is_null()), (5, true), "{json:?}");
+    let data = explorer_data(&html);
+    let lines: Vec<u64> =
+        compaction_events(&data).iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [32, 74, 116, 158, 200], "each round's 5000-byte request (42 lines a round)");
+    // Without compaction the same pool fails, and the failure is marked where the explorer shows it.
+    let (status, _, err) = output(&["replay", rounds, "--pool-size", &floor, "--html", html_arg]);
+    assert_eq!(status, 0, "{err}");
+    let data = explorer_data(&html);
+    let kinds: Vec<&str> =
+        data["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["failure"]);
+    // Below the floor even compaction fails: the failure is marked, and no compaction ran.
+    let below = (floor.parse::<usize>().unwrap() - 8).to_string();
+    let (status, _, err) =
+        output(&["replay", rounds, "--compact", "--pool-size", &below, "--html", html_arg]);
+    assert_eq!(status, 0, "{err}");
+    let data = explorer_data(&html);
+    let kinds: Vec<&str> =
+        data["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["failure"]);
+    // Pinning is in the title.
+    let (status, _, err) =
+        output(&[&args[..5], &["--pin-every", "7", "--html", html_arg]].concat());
+    assert_eq!(status, 0, "{err}");
+    let data = explorer_data(&html);
+    assert!(
+        data["title"].as_str().unwrap().contains("--compact --pin-every 7:"),
+        "{}",
+        data["title"]
+    );
+    // Bad input is a clear error: a page that cannot be written, a pool too small to make.
+    let (status, _, err) = output(&[&args[..5], &["--html", "/no/such/dir/x.html"]].concat());
+    assert_eq!(status, 1);
     assert_clean_error(&err);
-    assert!(!html.exists(), "nothing written");
+    assert!(err.contains("cannot write /no/such/dir/x.html"), "{err}");
+    let (status, _, err) =
+        output(&["replay", rounds, "--compact", "--pool-size", "8", "--html", html_arg]);
+    assert_eq!(status, 2, "{err}");
+    assert_clean_error(&err);
 }
 
 // --- replay --breakdown (issue 14) ---------------------------------------------------------------

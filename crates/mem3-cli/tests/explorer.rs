@@ -124,3 +124,27 @@ fn the_vm_explorer_draws_object_kinds_and_its_slider_moves_for_every_example() {
         assert!(result["hover"].as_str().unwrap().contains("object"), "{name}: {result}");
     }
 }
+
+#[test]
+fn the_compacting_replay_explorer_shows_the_heap_before_and_after_a_compaction() {
+    let Some(browser) = chromium() else { return };
+    // gcc-as in a best-fit pool just above its floor: one compaction, at the request on line 21,197.
+    let trace = repo("tests/data/gcc-as.trace.gz");
+    let args = ["replay", trace.to_str().unwrap(), "--policy", "best-fit", "--compact"];
+    let result = check(&browser, &[&args[..], &["--pool-size", "3222500"]].concat());
+    assert!(result["before"].as_str().unwrap().contains("the peak"), "{result}");
+    assert!(
+        result["hover"].as_str().unwrap().contains("line"),
+        "blocks carry their line: {result}"
+    );
+    let event = &result["event"];
+    assert_eq!(event["kind"], "compaction", "{result}");
+    let (before, after) = (&event["before"], &event["after"]);
+    assert!(before["label"].as_str().unwrap().ends_with("before the compaction"), "{event}");
+    assert!(after["label"].as_str().unwrap().ends_with("after the compaction"), "{event}");
+    assert!(before["figures"].as_str().unwrap().contains("(line 21,197)"), "{event}");
+    // The largest free block and the free blocks changed: the map shows the heap compacted.
+    assert_ne!(before["figures"], after["figures"], "{event}");
+    assert!(after["blocks"].as_str().unwrap().ends_with(" 1 free"), "{event}");
+    assert_ne!(before["blocks"], after["blocks"], "{event}");
+}

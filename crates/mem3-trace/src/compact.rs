@@ -1,17 +1,21 @@
 //! Compacting replay: every trace ID names a movable block, as a handle names an object, so a request that
 //! does not fit can compact the pool and try again.
 //!
-//! [`CompactingPool`] is a [`TraceAllocator`] whose block names are handles, not offsets: it keeps a table
-//! from handle to block and a reverse table from block start to handle, which the relocation callback of
-//! [`Pool::compact`] updates in O(1) per moved block. Since the names never change, [`replay`] and
+//! [`CompactingPool`] is a [`TraceAllocator`] whose block names are handles (from 1), not offsets: it
+//! keeps a table from handle to block and a reverse table from block start to handle, which the relocation
+//! callback of [`Pool::compact`] updates in O(1) per moved block. Since the names never change, [`replay`] and
 //! [`min_pool`] run on it unchanged; [`replay_compacting_checked`] fills every block with a pattern of its
 //! own and verifies every moved block after every compaction.
 
 use std::num::NonZeroUsize;
 
-use mem3_pool::{Block, Config, Error, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, Policy, block_size_for};
+use mem3_pool::{
+    Block, Config, Error, HEADER_SIZE, MIN_ALIGN, MIN_BLOCK, Policy, Pool, block_size_for,
+};
 
-use crate::{CheckError, Op, OwnedPool, Replay, Trace, TraceAllocator, min_pool, replay};
+use crate::{
+    CheckError, Observable, Op, OwnedPool, Replay, Trace, TraceAllocator, min_pool, replay,
+};
 
 /// Which blocks a compacting replay pins: none, or every `n`th allocation (`n = 100` pins 1%). A pinned
 /// block never moves in a compaction; it may still move when the trace resizes it (the program gets a new
@@ -52,6 +56,19 @@ pub struct Compaction {
     pub first_request: Option<usize>,
 }
 
+/// When a compacting request calls its hook (see [`Observable`](crate::Observable)): just before the
+/// compaction, or just after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompactionPhase {
+    /// The pool as the request found it, too fragmented for it.
+    Before,
+    /// The pool compacted, before the request is tried again.
+    After,
+}
+
+/// A hook a request calls around each compaction it runs.
+type Hook<'h> = &'h mut dyn FnMut(&CompactingPool, CompactionPhase);
+
 /// Where the block of a handle is; `VACANT` for a handle not in use.
 const VACANT: usize = 0;
 
@@ -65,7 +82,7 @@ const VACANT: usize = 0;
 #[derive(Debug)]
 pub struct CompactingPool {
     pool: OwnedPool,
-    /// Handle to the block's payload offset, or `VACANT`.
+    /// Handle to the block's payload offset, or `VACANT`. Handles start at 1.
     blocks: Vec<usize>,
     /// Handle to the size its block was last asked for, which compaction trims the block to.
     sizes: Vec<usize>,
@@ -107,8 +124,9 @@ impl CompactingPool {
         owner.resize(entries, 0);
         Ok(CompactingPool {
             pool,
-            blocks: Vec::new(),
-            sizes: Vec::new(),
+            // Handle 0 is never given out: a replay's 0 means "no block" (see `Live::ptrs`).
+            blocks: vec![VACANT],
+            sizes: vec![0],
             vacant: Vec::new(),
             owner,
             pinning,
@@ -149,6 +167,14 @@ impl CompactingPool {
     /// The block of handle `name`, if it is live.
     pub fn block(&self, name: usize) -> Option<Block> {
         self.blocks.get(name).and_then(|&offset| Block::from_offset(offset))
+    }
+
+    /// The handle of the live block `block`, from the reverse table in O(1); `None` if no handle names it
+    /// (any `Block`, even one that names no block of this pool, gets an answer).
+    pub fn handle(&self, block: Block) -> Option<usize> {
+        let entry = block.offset().checked_sub(HEADER_SIZE)? / MIN_BLOCK;
+        let name = *self.owner.get(entry)? as usize;
+        (self.blocks.get(name) == Some(&block.offset())).then_some(name)
     }
 
     fn entry(block: Block) -> usize {
@@ -218,13 +244,15 @@ impl CompactingPool {
         pool.fits_after_compaction(need)
     }
 
-    /// Compacts unless paused; whether it did.
-    fn try_compact(&mut self) -> bool {
+    /// Compacts unless paused, calling `hook` just before and just after; whether it did.
+    fn try_compact(&mut self, hook: Hook<'_>) -> bool {
         if self.pause {
             self.paused = true;
             return false;
         }
+        hook(self, CompactionPhase::Before);
         self.compact();
+        hook(self, CompactionPhase::After);
         true
     }
 
@@ -284,8 +312,9 @@ impl CompactingPool {
     }
 }
 
-impl TraceAllocator for CompactingPool {
-    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+impl CompactingPool {
+    /// [`TraceAllocator::alloc`], calling `hook` around a compaction.
+    fn alloc_hooked(&mut self, size: usize, align: usize, hook: Hook<'_>) -> Option<usize> {
         self.requests += 1;
         let block = match TraceAllocator::alloc(&mut self.pool, size, align) {
             Some(offset) => offset,
@@ -293,7 +322,7 @@ impl TraceAllocator for CompactingPool {
                 // Room for the block and, above MIN_ALIGN, its worst padding.
                 let pad = if align > MIN_ALIGN { align } else { 0 };
                 let need = block_size_for(size, self.min_block())?.checked_add(pad)?;
-                if !self.fits_after_compaction(need) || !self.try_compact() {
+                if !self.fits_after_compaction(need) || !self.try_compact(hook) {
                     return None;
                 }
                 TraceAllocator::alloc(&mut self.pool, size, align)?
@@ -309,26 +338,13 @@ impl TraceAllocator for CompactingPool {
         Some(self.insert(block, size))
     }
 
-    fn free(&mut self, name: usize, size: usize, align: usize) {
-        self.requests += 1;
-        let Some(block) = self.block(name) else {
-            debug_assert!(false, "freeing handle {name}, which is not live");
-            return;
-        };
-        if self.is_pinned(block) {
-            self.pinned_live -= 1;
-        }
-        TraceAllocator::free(&mut self.pool, block.offset(), size, align);
-        self.blocks[name] = VACANT;
-        self.vacant.push(name);
-    }
-
-    fn realloc(
+    /// [`TraceAllocator::realloc`], calling `hook` around a compaction.
+    fn realloc_hooked(
         &mut self,
         name: usize,
-        _old_size: usize,
         align: usize,
         new_size: usize,
+        hook: Hook<'_>,
     ) -> Option<usize> {
         self.requests += 1;
         let block = self.block(name)?;
@@ -343,7 +359,7 @@ impl TraceAllocator for CompactingPool {
         // into the free space after it.
         let movable = align <= MIN_ALIGN;
         let room = self.pool.pool().stats().free_bytes + if movable { size } else { 0 };
-        if room < need || !self.try_compact() {
+        if room < need || !self.try_compact(hook) {
             return None;
         }
         let block = self.block(name)?;
@@ -369,6 +385,36 @@ impl TraceAllocator for CompactingPool {
         self.sizes[name] = new_size;
         Some(name)
     }
+}
+
+impl TraceAllocator for CompactingPool {
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        self.alloc_hooked(size, align, &mut |_, _| {})
+    }
+
+    fn free(&mut self, name: usize, size: usize, align: usize) {
+        self.requests += 1;
+        let Some(block) = self.block(name) else {
+            debug_assert!(false, "freeing handle {name}, which is not live");
+            return;
+        };
+        if self.is_pinned(block) {
+            self.pinned_live -= 1;
+        }
+        TraceAllocator::free(&mut self.pool, block.offset(), size, align);
+        self.blocks[name] = VACANT;
+        self.vacant.push(name);
+    }
+
+    fn realloc(
+        &mut self,
+        name: usize,
+        _old_size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> Option<usize> {
+        self.realloc_hooked(name, align, new_size, &mut |_, _| {})
+    }
 
     fn extent(&self) -> usize {
         self.pool.extent()
@@ -377,6 +423,33 @@ impl TraceAllocator for CompactingPool {
     fn payload_mut(&mut self, name: usize, size: usize) -> Option<&mut [u8]> {
         let block = self.block(name)?;
         TraceAllocator::payload_mut(&mut self.pool, block.offset(), size)
+    }
+}
+
+/// Blocks are named by handles ([`handle`](CompactingPool::handle) finds a block's in the reverse table);
+/// the hook runs around each compaction a request runs.
+impl Observable for CompactingPool {
+    fn pool(&self) -> &Pool<'_> {
+        self.pool.pool()
+    }
+
+    fn name_of(&self, block: Block) -> Option<usize> {
+        self.handle(block)
+    }
+
+    fn alloc_observed(&mut self, size: usize, align: usize, hook: Hook<'_>) -> Option<usize> {
+        self.alloc_hooked(size, align, hook)
+    }
+
+    fn realloc_observed(
+        &mut self,
+        name: usize,
+        _old_size: usize,
+        align: usize,
+        new_size: usize,
+        hook: Hook<'_>,
+    ) -> Option<usize> {
+        self.realloc_hooked(name, align, new_size, hook)
     }
 }
 

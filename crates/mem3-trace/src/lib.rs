@@ -14,8 +14,8 @@ mod snapshot;
 
 pub use breakdown::{Breakdown, HoleBucket, Moment, block_cost, breakdown, split};
 pub use compact::{
-    CompactingPool, Compaction, Pinning, floor_bytes, min_pool_compacting, region_for_heap,
-    replay_compacting, replay_compacting_checked,
+    CompactingPool, Compaction, CompactionPhase, Pinning, floor_bytes, min_pool_compacting,
+    region_for_heap, replay_compacting, replay_compacting_checked,
 };
 pub use error::{CheckError, TraceError, TraceErrorKind};
 pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
@@ -28,6 +28,7 @@ pub use report::{
     replay_on_pool_inspect,
 };
 pub use snapshot::{
-    Event, EventKind, Figures, Live, Plan, Recorder, Sample, Segment, SegmentKind, Snapshot,
-    Timeline, TimelineLimits, replay_observed, replay_timeline,
+    Event, EventKind, Figures, Live, Observable, Plan, Recorder, Sample, Segment, SegmentKind,
+    Snapshot, Step, Timeline, TimelineLimits, replay_observed, replay_timeline,
+    replay_timeline_compacting,
 };

@@ -9,14 +9,18 @@
 //! between them into [`SegmentKind::Mixed`] runs of bounded span, so a 64 MiB pool of a million blocks
 //! still shows where its holes are.
 //!
-//! [`replay_timeline`] replays a trace with a recorder; any other loop (a compacting replay, the VM's
-//! observer) drives one the same way.
+//! [`replay_timeline`] and [`replay_timeline_compacting`] replay a trace with a recorder, through
+//! [`replay_observed`], which reports each request and each compaction as it happens; any other loop (the
+//! VM's observer) drives one the same way.
 
 use std::collections::HashMap;
 
 use mem3_pool::{Block, BlockState, Config, Error, Pool};
 
-use crate::{Op, OwnedPool, Replay, Report, Trace, TraceAllocator};
+use crate::{
+    CompactingPool, Compaction, CompactionPhase, Op, OwnedPool, Pinning, Replay, Report, Trace,
+    TraceAllocator,
+};
 
 /// What a [`Segment`] of a snapshot is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -437,35 +441,106 @@ impl Live {
     }
 }
 
-/// Replays `trace` on `pool` as [`replay`](crate::replay) does, calling `after(pool, done, live)` before
-/// the first request (`done` 0) and after each successful one (`done` requests done). Returns the figures
-/// (the timing includes `after`) and the live blocks at the end.
-pub fn replay_observed(
+/// An allocator over a mem3 pool whose replay a timeline can watch ([`replay_observed`]): its pool, the
+/// name it gives each block, and the compactions its requests run, as they happen. [`OwnedPool`] names
+/// blocks by their offsets and never compacts; [`CompactingPool`] names them by handles.
+pub trait Observable: TraceAllocator {
+    /// The pool.
+    fn pool(&self) -> &Pool<'_>;
+
+    /// The name a replay holds for the used block `block` (what [`Live::ptrs`] holds), `None` if none.
+    fn name_of(&self, block: Block) -> Option<usize>;
+
+    /// As [`TraceAllocator::alloc`], calling `hook` just before and just after each compaction the request
+    /// runs. By default: no compaction, no call.
+    fn alloc_observed(
+        &mut self,
+        size: usize,
+        align: usize,
+        hook: &mut dyn FnMut(&Self, CompactionPhase),
+    ) -> Option<usize> {
+        let _ = hook;
+        self.alloc(size, align)
+    }
+
+    /// As [`TraceAllocator::realloc`], calling `hook` as [`alloc_observed`](Observable::alloc_observed)
+    /// does.
+    fn realloc_observed(
+        &mut self,
+        ptr: usize,
+        old_size: usize,
+        align: usize,
+        new_size: usize,
+        hook: &mut dyn FnMut(&Self, CompactionPhase),
+    ) -> Option<usize> {
+        let _ = hook;
+        self.realloc(ptr, old_size, align, new_size)
+    }
+}
+
+/// Blocks are named by their offsets; nothing compacts.
+impl Observable for OwnedPool {
+    fn pool(&self) -> &Pool<'_> {
+        OwnedPool::pool(self)
+    }
+
+    fn name_of(&self, block: Block) -> Option<usize> {
+        Some(block.offset())
+    }
+}
+
+/// A moment of a replay that [`replay_observed`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// `n` requests done: 0 before the first request, then after each successful one.
+    Done(usize),
+    /// The request after the first `n` (request `n`, counting from 0) compacts the pool: just before or
+    /// just after the compaction.
+    Compaction(usize, CompactionPhase),
+}
+
+/// Replays `trace` on `pool` as [`replay`](crate::replay) does, calling `observe(pool, step, live)` before
+/// the first request ([`Step::Done`] 0), after each successful one (`Done(n)`, `n` requests done), and
+/// just before and just after each compaction a request runs ([`Step::Compaction`]). Returns the figures
+/// (the timing includes `observe`) and the live blocks at the end.
+pub fn replay_observed<A: Observable>(
     trace: &Trace,
-    pool: &mut OwnedPool,
-    mut after: impl FnMut(&Pool<'_>, usize, &Live),
+    pool: &mut A,
+    mut observe: impl FnMut(&A, Step, &Live),
 ) -> (Replay, Live) {
     let mut live = Live { ptrs: vec![0; trace.slots()], origins: vec![0; trace.slots()] };
     let mut failed = None;
     let mut done = 0;
     let start = std::time::Instant::now();
-    after(pool.pool(), 0, &live);
+    observe(pool, Step::Done(0), &live);
     for (i, op) in trace.ops().enumerate() {
         let origin = u32::try_from(i).unwrap_or(u32::MAX);
         match op {
-            Op::Alloc { slot, size, align } => match pool.alloc(size, align) {
-                Some(p) => (live.ptrs[slot as usize], live.origins[slot as usize]) = (p, origin),
-                None => {
-                    failed = Some(size);
-                    break;
+            Op::Alloc { slot, size, align } => {
+                let got = pool.alloc_observed(size, align, &mut |pool, phase| {
+                    observe(pool, Step::Compaction(done, phase), &live)
+                });
+                match got {
+                    Some(p) => {
+                        (live.ptrs[slot as usize], live.origins[slot as usize]) = (p, origin)
+                    }
+                    None => {
+                        failed = Some(size);
+                        break;
+                    }
                 }
-            },
+            }
             Op::Free { slot, size, align } => {
                 pool.free(live.ptrs[slot as usize], size, align);
                 live.ptrs[slot as usize] = 0;
             }
             Op::Realloc { slot, old_size, new_size, align } => {
-                match pool.realloc(live.ptrs[slot as usize], old_size, align, new_size) {
+                let ptr = live.ptrs[slot as usize];
+                let got =
+                    pool.realloc_observed(ptr, old_size, align, new_size, &mut |pool, phase| {
+                        observe(pool, Step::Compaction(done, phase), &live)
+                    });
+                match got {
                     Some(p) => {
                         (live.ptrs[slot as usize], live.origins[slot as usize]) = (p, origin)
                     }
@@ -477,19 +552,9 @@ pub fn replay_observed(
             }
         }
         done += 1;
-        after(pool.pool(), done, &live);
+        observe(pool, Step::Done(done), &live);
     }
-    let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1);
-    let replay = Replay {
-        ops: done,
-        failed_at: failed.and_then(|_| trace.line(done)),
-        failed_request: failed,
-        peak_live_bytes: trace.peak_live_bytes_of(done),
-        peak_extent_bytes: pool.extent(),
-        elapsed_ns,
-        ops_per_sec: done as f64 * 1e9 / elapsed_ns as f64,
-    };
-    (replay, live)
+    (Replay::new(trace, &*pool, done, failed, start.elapsed()), live)
 }
 
 /// Replays `trace` on a fresh `pool_bytes`-byte pool with `config` and returns
@@ -505,26 +570,76 @@ pub fn replay_timeline(
 ) -> Result<(Report, Timeline), Error> {
     let report = crate::replay_on_pool(trace, pool_bytes, config)?;
     let mut pool = OwnedPool::new(pool_bytes, config)?;
-    let mut recorder = Recorder::new(Plan::of_trace_prefix(trace, report.ops), limits);
+    Ok((report, record(trace, &mut pool, report.ops, limits)))
+}
+
+/// As [`replay_timeline`], on a [`CompactingPool`] with `pinning`: the report and the compactions'
+/// figures of [`replay_on_pool_compacting`](crate::replay_on_pool_compacting), and the timeline, in which
+/// each compaction is an [`EventKind::Compaction`] (the first [`TimelineLimits::event_snapshots`] with
+/// the pool's snapshots just before and just after it). Used blocks are tagged through the pool's reverse
+/// table: block to handle to the line of the request that allocated (or last resized) it. Errors are
+/// those of [`CompactingPool::new`].
+pub fn replay_timeline_compacting(
+    trace: &Trace,
+    pool_bytes: usize,
+    config: Config,
+    pinning: Pinning,
+    limits: TimelineLimits,
+) -> Result<(Report, Compaction, Timeline), Error> {
+    let (report, compaction) =
+        crate::replay_on_pool_compacting(trace, pool_bytes, config, pinning)?;
+    let mut pool = CompactingPool::new(pool_bytes, config, pinning)?;
+    Ok((report, compaction, record(trace, &mut pool, report.ops, limits)))
+}
+
+/// Replays the first `ops` requests of `trace` on `pool` and records their timeline: moments are
+/// requests done; each used block's tag is the line of the request that allocated (or last resized) it;
+/// a compaction is an [`EventKind::Compaction`] at the request that ran it, with snapshots before and
+/// after while [`Recorder::wants_event_snapshots`]; a failed request is an [`EventKind::Failure`] with
+/// the pool's snapshot.
+fn record<A: Observable>(
+    trace: &Trace,
+    pool: &mut A,
+    ops: usize,
+    limits: TimelineLimits,
+) -> Timeline {
+    let mut recorder = Recorder::new(Plan::of_trace_prefix(trace, ops), limits);
     let line_of = |done: usize| done.checked_sub(1).and_then(|i| trace.line(i)).unwrap_or(0);
-    let (r, live) = replay_observed(trace, &mut pool, |pool, done, live| {
-        if recorder.points.last().is_some_and(|&p| p <= done) {
+    // The tag of each used block: its handle's or offset's line (`lines` from `Live::lines`).
+    let tag = |pool: &A, lines: &HashMap<usize, u32>, b: Block| {
+        pool.name_of(b).and_then(|name| lines.get(&name).copied()).unwrap_or(0)
+    };
+    // The snapshot just before the compaction in progress, if one was taken.
+    let mut before = None;
+    let (r, live) = replay_observed(trace, pool, |pool, step, live| match step {
+        Step::Done(done) if recorder.points.last().is_some_and(|&p| p <= done) => {
             let lines = live.lines(trace);
-            recorder.observe(pool, done, line_of(done), |b| {
-                lines.get(&b.offset()).copied().unwrap_or(0)
+            recorder.observe(pool.pool(), done, line_of(done), |b| tag(pool, &lines, b));
+        }
+        Step::Done(done) => recorder.observe(pool.pool(), done, line_of(done), |_| 0),
+        Step::Compaction(done, CompactionPhase::Before) => {
+            let line = trace.line(done).unwrap_or(0);
+            before = recorder.wants_event_snapshots().then(|| {
+                let lines = live.lines(trace);
+                recorder.snapshot(pool.pool(), done, line, |b| tag(pool, &lines, b))
             });
-        } else {
-            recorder.observe(pool, done, line_of(done), |_| 0);
+        }
+        Step::Compaction(done, CompactionPhase::After) => {
+            let line = trace.line(done).unwrap_or(0);
+            let after = before.map(|_| {
+                let lines = live.lines(trace);
+                recorder.snapshot(pool.pool(), done, line, |b| tag(pool, &lines, b))
+            });
+            recorder.event(EventKind::Compaction, done, line, before.take(), after);
         }
     });
     let lines = live.lines(trace);
-    let tag = |b: Block| lines.get(&b.offset()).copied().unwrap_or(0);
-    let timeline = if let Some(line) = r.failed_at {
+    let tag = |b: Block| tag(pool, &lines, b);
+    if let Some(line) = r.failed_at {
         let index = recorder.snapshot(pool.pool(), r.ops, line, tag);
         recorder.event(EventKind::Failure, r.ops, line, Some(index), None);
         recorder.finish(pool.pool(), r.ops, line, tag)
     } else {
         recorder.finish(pool.pool(), r.ops, line_of(r.ops), tag)
-    };
-    Ok((report, timeline))
+    }
 }

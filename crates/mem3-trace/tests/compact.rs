@@ -243,3 +243,19 @@ fn a_pool_too_small_for_anything_is_an_error_not_a_panic() {
     assert!(pool.block(a).is_none());
     pool.pool().check().unwrap();
 }
+
+#[test]
+fn handles_start_at_1_and_the_reverse_table_names_only_live_blocks() {
+    let mut pool = CompactingPool::new(4096, Config::default(), Pinning::NONE).unwrap();
+    let (a, b) = (pool.alloc(100, 8).unwrap(), pool.alloc(100, 8).unwrap());
+    assert_eq!((a, b), (1, 2), "0 is a replay's 'no block'");
+    let (block_a, block_b) = (pool.block(a).unwrap(), pool.block(b).unwrap());
+    assert_eq!((pool.handle(block_a), pool.handle(block_b)), (Some(a), Some(b)));
+    pool.free(a, 100, 8);
+    assert_eq!(pool.handle(block_a), None, "a freed block has no handle");
+    // Names of no block of this pool get an answer, not a panic.
+    for offset in [1, 7, 8, 12, usize::MAX] {
+        let stray = mem3_pool::Block::from_offset(offset).unwrap();
+        assert_eq!(pool.handle(stray), None, "{offset}");
+    }
+}
