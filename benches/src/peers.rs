@@ -28,6 +28,8 @@ pub trait Arena: TraceAllocator + Sized {
 pub enum Kind {
     /// mem3-pool, first fit.
     Mem3FirstFit,
+    /// mem3-pool, first fit with the front cache (`Config::front_cache`: placements are not exact first fit).
+    Mem3FirstFitCached,
     /// mem3-pool, best fit.
     Mem3BestFit,
     /// talc 5 (`Talc<Manual, DefaultBinning>`).
@@ -46,8 +48,9 @@ pub enum Kind {
 
 impl Kind {
     /// Every allocator, in report order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Mem3FirstFit,
+        Kind::Mem3FirstFitCached,
         Kind::Mem3BestFit,
         Kind::Talc,
         Kind::Rlsf,
@@ -58,8 +61,9 @@ impl Kind {
     ];
 
     /// Every allocator that works over a fixed region (all but the system allocator).
-    pub const ARENAS: [Kind; 7] = [
+    pub const ARENAS: [Kind; 8] = [
         Kind::Mem3FirstFit,
+        Kind::Mem3FirstFitCached,
         Kind::Mem3BestFit,
         Kind::Talc,
         Kind::Rlsf,
@@ -72,6 +76,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Mem3FirstFit => "mem3 first-fit",
+            Kind::Mem3FirstFitCached => "mem3 first-fit + cache",
             Kind::Mem3BestFit => "mem3 best-fit",
             Kind::Talc => "talc 5",
             Kind::Rlsf => "rlsf 0.2",
@@ -96,6 +101,7 @@ pub trait Job {
 pub fn dispatch<J: Job>(kind: Kind, job: &mut J) -> J::Out {
     match kind {
         Kind::Mem3FirstFit => job.run::<Mem3<false>>(),
+        Kind::Mem3FirstFitCached => job.run::<Mem3<false, true>>(),
         Kind::Mem3BestFit => job.run::<Mem3<true>>(),
         Kind::Talc => job.run::<Talc>(),
         Kind::Rlsf => job.run::<Rlsf>(),
@@ -138,22 +144,22 @@ fn move_block<A: TraceAllocator>(
 
 // ---------------------------------------------------------------------------------------------------------
 
-/// mem3-pool over a region; `BEST` picks best fit instead of first fit.
+/// mem3-pool over a region; `BEST` picks best fit instead of first fit, `CACHE` turns the front cache on.
 #[derive(Debug)]
-pub struct Mem3<const BEST: bool> {
+pub struct Mem3<const BEST: bool, const CACHE: bool = false> {
     /// Borrows `_region`: declared first, so dropped first.
     pool: Pool<'static>,
     _region: Region,
 }
 
-impl<const BEST: bool> Mem3<BEST> {
+impl<const BEST: bool, const CACHE: bool> Mem3<BEST, CACHE> {
     /// The pool.
     pub fn pool(&self) -> &Pool<'_> {
         &self.pool
     }
 }
 
-impl<const BEST: bool> Arena for Mem3<BEST> {
+impl<const BEST: bool, const CACHE: bool> Arena for Mem3<BEST, CACHE> {
     fn new(bytes: usize) -> Option<Self> {
         let region = Region::prefaulted(bytes, PAGE).ok()?;
         let policy = if BEST { Policy::BestFit } else { Policy::FirstFit };
@@ -163,7 +169,7 @@ impl<const BEST: bool> Arena for Mem3<BEST> {
             Pool::from_raw_parts(
                 region.as_ptr(),
                 region.len(),
-                Config { policy, ..Config::default() },
+                Config { policy, front_cache: CACHE, ..Config::default() },
             )
         }
         .ok()?;
@@ -171,7 +177,7 @@ impl<const BEST: bool> Arena for Mem3<BEST> {
     }
 }
 
-impl<const BEST: bool> TraceAllocator for Mem3<BEST> {
+impl<const BEST: bool, const CACHE: bool> TraceAllocator for Mem3<BEST, CACHE> {
     #[inline]
     fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         TraceAllocator::alloc(&mut self.pool, size, align)

@@ -3,7 +3,7 @@
 //! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
-//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-best`,
+//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
 
 #![forbid(unsafe_code)]
@@ -90,6 +90,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let kind = match args.get(2).map(String::as_str) {
         Some("mem3") => Kind::Mem3FirstFit,
+        Some("mem3-cache") => Kind::Mem3FirstFitCached,
         Some("mem3-best") => Kind::Mem3BestFit,
         Some("talc") => Kind::Talc,
         Some("rlsf") => Kind::Rlsf,

@@ -1,6 +1,7 @@
 //! The integrity check: a walk over the whole pool that verifies every invariant.
 
 use crate::{
+    cache::{CACHE_MAX, CACHED},
     error::{Corruption, CorruptionKind},
     pool::{Coalescing, Policy, Pool},
     tag::{BlockFlags, GRANULE, NIL, WORD},
@@ -14,10 +15,12 @@ impl Pool<'_> {
     /// valid, free blocks' footers repeat their headers, `PREV_FREE` flags agree with their neighbours, no
     /// two free blocks are adjacent under immediate coalescing, the block-start bitmap marks exactly the block
     /// starts, the free-block index holds exactly the free blocks (ordered, balanced, with correct heights and
-    /// maxima), and the counters match. O(n) in the pool's size.
+    /// maxima), the front cache's lists hold exactly the cached blocks, and the counters match. O(n) in the
+    /// pool's size.
     pub fn check(&self) -> Result<(), Corruption> {
         let fail = |offset, kind| Err(Corruption { offset, kind });
         let (mut used_blocks, mut used_size, mut free_blocks, mut free_size) = (0, 0, 0, 0);
+        let mut cached_blocks = 0;
         let mut highest_used_end = 0;
         let mut prev_free = false;
         let mut last_start = None;
@@ -40,9 +43,21 @@ impl Pool<'_> {
                 return fail(inside, CorruptionKind::StartBitmap(true));
             }
             let used = flags.contains(BlockFlags::USED);
+            let cached = !used && flags.contains(CACHED) && self.config.front_cache;
             if used {
                 used_blocks += 1;
                 used_size += size;
+                highest_used_end = start + size;
+            } else if cached {
+                // In the front cache: free in the counters, used to its neighbours (no footer, no merging).
+                if size > CACHE_MAX {
+                    return fail(
+                        start,
+                        CorruptionKind::Index("front cache holds a block it should not"),
+                    );
+                }
+                cached_blocks += 1;
+                free_size += size;
                 highest_used_end = start + size;
             } else {
                 if flags.contains(BlockFlags::PINNED) {
@@ -58,7 +73,7 @@ impl Pool<'_> {
                 free_blocks += 1;
                 free_size += size;
             }
-            prev_free = !used;
+            prev_free = !used && !cached;
             last_start = Some(start);
             start += size;
         }
@@ -71,6 +86,9 @@ impl Pool<'_> {
         ];
         if let Some((name, _)) = counters.iter().find(|(_, ok)| !ok) {
             return fail(0, CorruptionKind::Counter(name));
+        }
+        if let Err((offset, what)) = self.cache_check(cached_blocks) {
+            return fail(offset, CorruptionKind::Index(what));
         }
         // The top block: the last block if it is free, and then not in the index.
         let last_free = last_start.filter(|&last| self.is_free(last));

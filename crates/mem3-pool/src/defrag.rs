@@ -2,7 +2,7 @@
 
 use crate::{
     error::{Error, Result},
-    pool::{Block, BlockState, Pool},
+    pool::{Block, BlockState, Coalescing, Pool},
     summary::SLOT,
     tag::{BlockFlags, GRANULE, HEADER_SIZE, NIL, round_up},
 };
@@ -71,11 +71,16 @@ pub struct CompactStats {
 }
 
 impl Pool<'_> {
-    /// Merges every run of adjacent free blocks into one block and returns how many merges it did. With
-    /// immediate coalescing there is never anything to merge; with deferred coalescing this is the pass that
-    /// does it. O(n) in the number of blocks, plus O(f log f) to rebuild the index when anything merged.
+    /// Frees the blocks of the front cache for real, merges every run of adjacent free blocks into one
+    /// block, and returns how many blocks it freed from the cache and merges it did. With immediate
+    /// coalescing there is never anything to merge but what the cache held; with deferred coalescing this
+    /// is the pass that does it. O(n) in the number of blocks, plus the index's rebuild when anything
+    /// merged.
     pub fn coalesce(&mut self) -> usize {
-        let mut merges = 0;
+        let mut merges = self.cache_flush();
+        if self.config.coalescing == Coalescing::Immediate {
+            return merges;
+        }
         // The run of free blocks being merged: its start, size and header flags.
         let mut run: Option<(usize, usize, BlockFlags)> = None;
         let mut start = 0;
@@ -180,6 +185,8 @@ impl Pool<'_> {
                 }
             }
         }
+        // Cached blocks are freed for real first: compaction moves used blocks only.
+        self.cache_flush();
         let mut stats = CompactStats::default();
         // The blocks below the first free block stay as they are, and so do their bits.
         let mut start = 0;
@@ -315,6 +322,8 @@ impl Pool<'_> {
                 self.0.rebuild_index();
             }
         }
+        // Cached blocks are freed for real first: compaction moves used blocks only.
+        self.cache_flush();
         let mut stats = CompactStats::default();
         let pool = Reindex(self);
         let pool = &mut *pool.0;
@@ -505,13 +514,18 @@ impl Pool<'_> {
         if flags.contains(BlockFlags::PINNED) {
             return Err(Error::Pinned { offset: block.offset() });
         }
+        // The used blocks after `block`, up to a free (or cached) block.
         let mut end = start + size;
-        while end < self.heap_len && !self.is_free(end) {
+        while end < self.heap_len && self.header(end).1.contains(BlockFlags::USED) {
             if self.header(end).1.contains(BlockFlags::PINNED) {
                 return Err(Error::Pinned { offset: end + HEADER_SIZE });
             }
             end += self.block_size(end);
         }
+        // Cached blocks are freed for real before any block moves; the block at `end` (after used blocks)
+        // keeps its start, and `block`'s `PREV_FREE` is read again (a cached block before it is now free).
+        self.cache_flush();
+        let flags = self.header(start).1;
         let mut stats = CompactStats::default();
         if end == start + size {
             return Ok(stats);

@@ -521,8 +521,8 @@ impl Pool<'_> {
         self.summary_clear();
         let mut s = 0;
         while s < self.heap_len {
-            let (size, flags) = self.header(s);
-            if !flags.contains(BlockFlags::USED) {
+            let size = self.block_size(s);
+            if self.is_free(s) {
                 self.free_insert(s);
                 self.free_blocks += 1;
             }

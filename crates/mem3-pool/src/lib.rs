@@ -6,6 +6,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod cache;
 mod check;
 mod defrag;
 mod error;
@@ -20,6 +21,7 @@ mod summary;
 mod sweep;
 pub mod tag;
 
+pub use cache::{CACHE_LIMIT, CACHE_MAX};
 pub use defrag::CompactStats;
 pub use error::{Corruption, CorruptionKind, Error, Result};
 #[cfg(feature = "critical-section")]

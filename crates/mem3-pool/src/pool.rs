@@ -3,6 +3,7 @@
 use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 
 use crate::{
+    cache::{CACHE_MAX, FrontCache},
     error::{Error, Result},
     summary::{FANOUT, NODE_ALIGN, SLOT, Summary},
     tag::{
@@ -62,6 +63,14 @@ pub struct Config {
     pub coalescing: Coalescing,
     /// How the placement is searched for.
     pub search: Search,
+    /// Keep short per-size lists of recently freed blocks of up to [`CACHE_MAX`](crate::CACHE_MAX) bytes
+    /// and serve allocations of those sizes from them first (most recently freed first), before the
+    /// index is asked. Faster on programs that free and allocate the same small sizes again and again, at
+    /// the cost of exact placement: a request served from the cache gets the most recently freed block of
+    /// its size, not the block the policy picks. Cached blocks are freed for real before an allocation
+    /// may fail and before blocks are walked or moved (`compact`, `retain`, `coalesce`, `move_to_end`).
+    /// Off by default.
+    pub front_cache: bool,
 }
 
 impl Config {
@@ -70,6 +79,7 @@ impl Config {
         policy: Policy::FirstFit,
         coalescing: Coalescing::Immediate,
         search: Search::Index,
+        front_cache: false,
     };
 }
 
@@ -85,6 +95,15 @@ impl Block {
     #[inline]
     pub fn offset(self) -> usize {
         self.0.get()
+    }
+
+    /// The name of the block whose header is at heap offset `start`.
+    #[inline]
+    pub(crate) fn at(start: usize) -> Block {
+        Block(
+            NonZeroUsize::new(start + HEADER_SIZE)
+                .expect("payload offsets are at least HEADER_SIZE"),
+        )
     }
 
     /// The name of the block whose payload would start at `offset`; `None` for offset 0, which no payload
@@ -200,6 +219,8 @@ pub struct Pool<'a> {
     pub(crate) peak_extent: usize,
     /// The policy's smallest block ([`Policy::min_block`]).
     pub(crate) min_block: usize,
+    /// The front cache's lists (empty unless `config.front_cache`).
+    pub(crate) cache: FrontCache,
     _region: PhantomData<&'a mut [u8]>,
 }
 
@@ -316,6 +337,7 @@ impl<'a> Pool<'a> {
             free_size: heap_len,
             peak_extent: 0,
             min_block: config.policy.min_block(),
+            cache: FrontCache::EMPTY,
             _region: PhantomData,
         };
         // (`pad + heap_len + meta(heap_len) <= len`, ensured above.)
@@ -620,7 +642,8 @@ impl<'a> Pool<'a> {
 
     #[inline(always)]
     pub(crate) fn is_free(&self, start: usize) -> bool {
-        !self.header(start).1.contains(BlockFlags::USED)
+        // Neither used nor cached (`PINNED` without `USED`, see `cache`).
+        !self.header(start).1.intersects(BlockFlags::USED | BlockFlags::PINNED)
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -635,7 +658,7 @@ impl<'a> Pool<'a> {
         if start % GRANULE != 0
             || start >= self.heap_len
             || !self.start_bit(start)
-            || self.is_free(start)
+            || !self.header(start).1.contains(BlockFlags::USED)
         {
             return Err(invalid);
         }
@@ -713,13 +736,19 @@ impl<'a> Pool<'a> {
         else {
             return Err(self.out_of_memory(size));
         };
+        if self.cache.blocks != 0 && align == MIN_ALIGN && need <= CACHE_MAX {
+            if let Some(start) = self.cache_pop(need) {
+                return Ok(Block::at(start));
+            }
+        }
         let found = match self.find_placement(need, align) {
             Some(found) => Some(found),
-            // Merge only when a merged run would hold the block, so a failure changes nothing.
-            None if self.config.coalescing == Coalescing::Deferred
-                && self.merged_run_fits(need, align)
-                && self.coalesce() > 0 =>
+            // Free the cached blocks and merge the deferred ones only when a merged run would hold the
+            // block, so a failure changes nothing.
+            None if (self.cache.blocks != 0 || self.config.coalescing == Coalescing::Deferred)
+                && self.merged_run_fits(need, align) =>
             {
+                self.coalesce();
                 self.find_placement(need, align)
             }
             None => None,
@@ -741,7 +770,7 @@ impl<'a> Pool<'a> {
             Policy::FirstFit => self.summary_max(),
             Policy::BestFit => self.subtree_max(self.root),
         };
-        (indexed as usize * GRANULE).max(self.top_size())
+        (indexed as usize * GRANULE).max(self.top_size()).max(self.cache_largest())
     }
 
     /// The padding needed in the free block at `start` (of `size` bytes) to place a `need`-byte block whose
@@ -769,7 +798,8 @@ impl<'a> Pool<'a> {
 
     /// The start of the used block just before the free block at `start`, if it begins at most
     /// `ABSORB_REACH` bytes earlier, found by scanning the block-start bitmap backwards (used blocks have no
-    /// footer). Such a block can absorb a padding smaller than the smallest block.
+    /// footer), and not in the front cache. Such a block can absorb a padding smaller than the smallest
+    /// block.
     fn absorbing_neighbour(&self, start: usize) -> Option<usize> {
         /// How far back the scan looks: 64 bitmap bytes, read a byte at a time from the nearest.
         const ABSORB_REACH: usize = 4096;
@@ -784,7 +814,10 @@ impl<'a> Pool<'a> {
             let bits = u32::from(self.start_byte(index)) & ((1 << (end - index * 8)) - 1);
             if bits != 0 {
                 let granule = index * 8 + (31 - bits.leading_zeros()) as usize;
-                return (granule >= lowest).then_some(granule * GRANULE);
+                // Not a block in the front cache, whose size is its list's.
+                return (granule >= lowest
+                    && self.header(granule * GRANULE).1.contains(BlockFlags::USED))
+                .then_some(granule * GRANULE);
             }
             end = index * 8;
         }
@@ -804,7 +837,8 @@ impl<'a> Pool<'a> {
     fn linear_find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         let mut best: Option<(usize, usize, usize)> = None;
         for info in self.blocks() {
-            if info.state != BlockState::Free {
+            // Free, and not in the front cache.
+            if !self.is_free(info.start) {
                 continue;
             }
             if let Some(pad) = self.fit(info.start, info.size, need, align) {
@@ -875,20 +909,26 @@ impl<'a> Pool<'a> {
         self.free_size -= absorbed + used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         self.summary_settle();
-        Block(
-            NonZeroUsize::new(used + HEADER_SIZE)
-                .expect("payload offsets are at least HEADER_SIZE"),
-        )
+        Block::at(used)
     }
 
     // ---------------------------------------------------------------------------------------------------
     // Freeing.
 
-    /// Frees `block`. With immediate coalescing it merges with its free neighbours at once.
+    /// Frees `block`. With immediate coalescing it merges with its free neighbours at once; with the front
+    /// cache on, a small block goes on the cache's list of its size instead.
     pub fn free(&mut self, block: Block) -> Result<()> {
         let start = self.validate(block)?;
-        self.release(start);
+        self.free_used(start);
         Ok(())
+    }
+
+    /// Frees the used block at `start`: into the front cache if it takes it, else for real.
+    #[inline]
+    fn free_used(&mut self, start: usize) {
+        if !self.cache_push(start, self.block_size(start)) {
+            self.release(start);
+        }
     }
 
     /// Frees the used block at `start`.
@@ -994,7 +1034,7 @@ impl<'a> Pool<'a> {
         let new_start = new.offset() - HEADER_SIZE;
         let len = (size - HEADER_SIZE).min(self.block_size(new_start) - HEADER_SIZE);
         self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
-        self.release(start);
+        self.free_used(start);
         Ok(new)
     }
 
@@ -1059,7 +1099,7 @@ impl<'a> Pool<'a> {
             free_bytes: self.free_size,
             largest_free,
             used_blocks: self.used_blocks,
-            free_blocks: self.free_blocks,
+            free_blocks: self.free_blocks + self.cache.blocks,
             peak_extent: self.peak_extent,
             metadata_bytes: self.region_bytes - self.heap_len,
         }
@@ -1086,6 +1126,7 @@ impl Iterator for Blocks<'_, '_> {
             return None;
         }
         let (size, flags) = self.pool.header(self.start);
+        // A block in the front cache is free to its owner and to every request of its size.
         let state = if !flags.contains(BlockFlags::USED) {
             BlockState::Free
         } else if flags.contains(BlockFlags::PINNED) {

@@ -511,8 +511,8 @@ impl Pool<'_> {
         self.summary_clear();
         let mut start = 0;
         while start < self.heap_len {
-            let (size, flags) = self.header(start);
-            if !flags.contains(BlockFlags::USED) && start != self.top {
+            let size = self.block_size(start);
+            if self.is_free(start) && start != self.top {
                 self.summary_raise(start, size);
             }
             start += size;

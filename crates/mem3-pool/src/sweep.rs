@@ -12,7 +12,8 @@ impl Pool<'_> {
     /// merge; with deferred coalescing they stay apart until [`coalesce`](Pool::coalesce)), but the index is
     /// rebuilt once instead of updated per block: O(n) in the number of blocks, plus the index's size.
     ///
-    /// Pinned blocks are asked too; a pin only stops compaction. If `keep` panics, the unwind leaves a sound
+    /// With the front cache on, a refused block goes into the cache as `free` would put it. Pinned blocks are
+    /// asked too; a pin only stops compaction. If `keep` panics, the unwind leaves a sound
     /// pool in which the blocks already refused are freed and every other block is as it was.
     pub fn retain(&mut self, mut keep: impl FnMut(Block, &[u8]) -> bool) -> usize {
         /// Rebuilds the index when the sweep ends, by return or by unwinding out of `keep`.
@@ -37,6 +38,10 @@ impl Pool<'_> {
                 let block = Block::from_offset(start + HEADER_SIZE).expect("payloads are past 0");
                 if keep(block, pool.payload_at(start)) {
                     false
+                } else if pool.cache_push(start, size) {
+                    // Into the front cache, as `free` would put it: not free to its neighbours.
+                    sweep.1 += 1;
+                    false
                 } else {
                     pool.used_blocks -= 1;
                     pool.used_size -= size;
@@ -46,7 +51,8 @@ impl Pool<'_> {
                     true
                 }
             } else {
-                true
+                // A free block, or one in the front cache (which stays there, and is not asked about).
+                pool.is_free(start)
             };
             // The heap is whole at every call of `keep`: a freed block is at once a free block, merged with
             // the free one before it; only the index lags, and nothing searches it until the end.

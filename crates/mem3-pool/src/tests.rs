@@ -807,3 +807,165 @@ fn fits_after_compaction_counts_the_free_bytes_between_pinned_blocks() {
     pool.free(rest).unwrap();
     pool.check().unwrap();
 }
+
+fn front_cache() -> Config {
+    Config { front_cache: true, ..Config::default() }
+}
+
+#[test]
+fn the_front_cache_serves_the_last_freed_block_of_a_size_first() {
+    for (config, expected) in [(Config::default(), [0, 2]), (front_cache(), [2, 0])] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        let blocks: Vec<Block> = (0..4).map(|_| pool.alloc(24).unwrap()).collect();
+        pool.free(blocks[0]).unwrap();
+        pool.free(blocks[2]).unwrap();
+        pool.check().unwrap();
+        // Exact first fit takes the lowest hole; the cache, the most recently freed block of the size.
+        assert_eq!(pool.alloc(24).unwrap(), blocks[expected[0]]);
+        assert_eq!(pool.alloc(24).unwrap(), blocks[expected[1]]);
+        pool.check().unwrap();
+    }
+}
+
+#[test]
+fn a_cached_block_counts_as_free_and_its_name_is_stale() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, front_cache());
+    let a = pool.alloc(40).unwrap();
+    let _b = pool.alloc(40).unwrap();
+    let before = pool.stats();
+    pool.free(a).unwrap();
+    let s = pool.stats();
+    assert_eq!((s.used_blocks, s.free_blocks), (before.used_blocks - 1, before.free_blocks + 1));
+    assert_eq!(s.free_bytes, before.free_bytes + 48);
+    assert_eq!(s.used_bytes + s.overhead_bytes + s.free_bytes, s.capacity);
+    let blocks: Vec<BlockInfo> = pool.blocks().collect();
+    assert_eq!(blocks[0].state, BlockState::Free, "a cached block is free to its owner");
+    // Every use of the freed name is refused and changes nothing.
+    assert_eq!(pool.free(a), Err(Error::InvalidBlock { offset: a.offset() }));
+    assert!(pool.payload(a).is_err());
+    assert!(pool.payload_mut(a).is_err());
+    assert!(pool.pin(a).is_err());
+    assert!(pool.realloc(a, 8).is_err());
+    assert!(pool.block_at(a.offset()).is_err());
+    assert_eq!(pool.stats(), s);
+    assert_eq!(pool.blocks().collect::<Vec<_>>(), blocks);
+    pool.check().unwrap();
+}
+
+#[test]
+fn cached_blocks_are_freed_for_real_before_an_allocation_fails() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, front_cache());
+    let mut blocks = Vec::new();
+    while let Ok(b) = pool.alloc(100) {
+        blocks.push(b);
+    }
+    for &b in &blocks[..CACHE_LIMIT.min(blocks.len())] {
+        pool.free(b).unwrap();
+    }
+    assert!(pool.stats().largest_free < 2000, "only small cached blocks are free");
+    // Only the cached blocks, merged, hold it.
+    let big = pool.alloc(2000).unwrap();
+    pool.check().unwrap();
+    assert!(pool.stats().used_blocks == blocks.len() - CACHE_LIMIT.min(blocks.len()) + 1);
+    pool.free(big).unwrap();
+    pool.check().unwrap();
+}
+
+#[test]
+fn a_failed_allocation_with_cached_blocks_changes_nothing() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, front_cache());
+    let mut blocks = Vec::new();
+    while let Ok(b) = pool.alloc(100) {
+        blocks.push(b);
+    }
+    // Every other block cached: no two of them are adjacent, so no merged run holds 300 bytes.
+    let cached: Vec<Block> = blocks.iter().step_by(2).take(CACHE_LIMIT).copied().collect();
+    for &b in &cached {
+        pool.free(b).unwrap();
+    }
+    let (stats, map) = (pool.stats(), pool.blocks().collect::<Vec<_>>());
+    assert!(matches!(pool.alloc(300), Err(Error::OutOfMemory { .. })));
+    assert_eq!(pool.stats(), stats);
+    assert_eq!(pool.blocks().collect::<Vec<_>>(), map);
+    pool.check().unwrap();
+    // The cache is still there: the last block freed comes back first.
+    assert_eq!(pool.alloc(100).unwrap(), cached[cached.len() - 1]);
+}
+
+#[test]
+fn compaction_and_coalescing_free_the_cache_first() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, front_cache());
+    let blocks: Vec<Block> = (0..20).map(|_| pool.alloc(56).unwrap()).collect();
+    for &b in blocks.iter().step_by(3) {
+        pool.free(b).unwrap();
+    }
+    let cached = blocks.iter().step_by(3).count();
+    assert_eq!(pool.coalesce(), cached, "each cached block freed for real");
+    pool.check().unwrap();
+    let free_after_coalesce = pool.stats().free_blocks;
+    for &b in blocks.iter().skip(1).step_by(3) {
+        pool.free(b).unwrap();
+    }
+    let mut moved = 0;
+    pool.compact(|_, _, _| moved += 1);
+    pool.check().unwrap();
+    let s = pool.stats();
+    assert!(moved > 0 && free_after_coalesce > 1);
+    assert_eq!((s.free_blocks, s.largest_free), (1, s.free_bytes), "one hole after compaction");
+}
+
+#[test]
+fn retain_puts_refused_blocks_in_the_cache_as_free_would() {
+    let (mut r1, mut r2) = (region(), region());
+    let mut swept = pool_with(&mut r1, front_cache());
+    let mut freed = pool_with(&mut r2, front_cache());
+    for pool in [&mut swept, &mut freed] {
+        for size in [24, 300, 24, 40, 500, 24] {
+            pool.alloc(size).unwrap();
+        }
+    }
+    let refused = |b: Block| b.offset() % 3 != 0;
+    let doomed: Vec<Block> =
+        freed.blocks().filter_map(|info| info.block()).filter(|&b| refused(b)).collect();
+    for b in doomed {
+        freed.free(b).unwrap();
+    }
+    assert!(swept.retain(|b, _| !refused(b)) > 0);
+    swept.check().unwrap();
+    assert_eq!(swept.blocks().collect::<Vec<_>>(), freed.blocks().collect::<Vec<_>>());
+    assert_eq!(swept.stats(), freed.stats());
+    assert_eq!(swept.alloc(24).unwrap(), freed.alloc(24).unwrap());
+}
+
+#[test]
+fn check_finds_a_broken_front_cache() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, front_cache());
+    let a = pool.alloc(24).unwrap();
+    let b = pool.alloc(24).unwrap();
+    let c = pool.alloc(24).unwrap();
+    pool.free(a).unwrap();
+    pool.free(c).unwrap();
+    pool.check().unwrap();
+    let k = 32 / GRANULE;
+    let head = pool.cache.heads[k];
+    // A list that names a used block.
+    pool.cache.heads[k] = ((b.offset() - HEADER_SIZE) / GRANULE) as u32;
+    assert!(pool.check().is_err());
+    pool.cache.heads[k] = head;
+    // A length that disagrees with the list.
+    pool.cache.lens[k] += 1;
+    assert!(pool.check().is_err());
+    pool.cache.lens[k] -= 1;
+    // A list that holds a block twice, so that another cached block is on no list.
+    let c_start = c.offset() - HEADER_SIZE;
+    pool.set_word(c_start + HEADER_SIZE, head as usize);
+    assert!(pool.check().is_err());
+    pool.set_word(c_start + HEADER_SIZE, (a.offset() - HEADER_SIZE) / GRANULE);
+    pool.check().unwrap();
+}

@@ -47,9 +47,10 @@ proptest! {
     fn pool_matches_model_and_reference(
         best_fit in any::<bool>(),
         deferred in any::<bool>(),
+        front_cache in any::<bool>(),
         len in if cfg!(miri) { (1500usize..6000).boxed() } else { prop_oneof![Just(model::MAX_LEN), 2000usize..20_000].boxed() },
         ops in prop::collection::vec(op(), 0..if cfg!(miri) { 40 } else { 300 }),
     ) {
-        model::run(model::config(best_fit, deferred), len, &ops);
+        model::run(model::config(best_fit, deferred, front_cache), len, &ops);
     }
 }

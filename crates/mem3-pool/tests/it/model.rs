@@ -62,12 +62,13 @@ impl Op {
     }
 }
 
-/// Chooses a configuration from two bits.
-pub(crate) fn config(best_fit: bool, deferred: bool) -> Config {
+/// Chooses a configuration from three bits.
+pub(crate) fn config(best_fit: bool, deferred: bool, front_cache: bool) -> Config {
     Config {
         policy: if best_fit { Policy::BestFit } else { Policy::FirstFit },
         coalescing: if deferred { Coalescing::Deferred } else { Coalescing::Immediate },
         search: Search::Index,
+        front_cache,
     }
 }
 
