@@ -203,11 +203,7 @@ impl<'a> ObjectHeap<'a> {
     #[inline]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
-        let (hdr, value) = object::decode(payload, offset)?;
-        if hdr.index != h.index() || hdr.generation != h.generation() {
-            return Err(Error::Corrupt { offset, what: "object header names another handle" });
-        }
-        Ok(value)
+        object::decode_owned(payload, offset, h)
     }
 
     /// The kind of `h`'s object, without reading its data.

@@ -226,6 +226,55 @@ pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> 
     Ok(ObjectHdr { kind, reserved, len, index, generation })
 }
 
+/// The first header word (kind byte and the three reserved bytes) of a valid object of `kind`.
+const fn kind_word(kind: ObjectKind) -> u32 {
+    u32::from_ne_bytes([kind as u8, 0, 0, 0])
+}
+
+/// Decodes the object that `owner` owns in `payload`: [`decode`]'s answer with the owner check of
+/// [`ObjectHeap::get`](crate::ObjectHeap::get), in as few loads and compares as the layout allows. The kind
+/// and the reserved bytes are one `u32` compare, the owning handle one `u64` compare, the length one more;
+/// a header that fails any of them goes to [`decode`] again for the exact error, so a corrupt object gives
+/// the same [`Error::Corrupt`] as before and never another object's data.
+#[inline]
+pub(crate) fn decode_owned(payload: &[u8], offset: usize, owner: Handle) -> Result<ObjectRef<'_>> {
+    if let Some((h, data)) = payload.split_first_chunk::<OBJECT_HEADER_SIZE>() {
+        let word = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]);
+        let len = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+        let index = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+        let generation = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]);
+        if index == owner.index() && generation == owner.generation().get() {
+            let number = if len == NUMBER_SIZE as u32 { data.first_chunk() } else { None };
+            match (word, number) {
+                (w, Some(&n)) if w == kind_word(ObjectKind::Int) => {
+                    return Ok(ObjectRef::Int(i64::from_ne_bytes(n)));
+                }
+                (w, Some(&n)) if w == kind_word(ObjectKind::Float) => {
+                    return Ok(ObjectRef::Float(f64::from_ne_bytes(n)));
+                }
+                (w, _) if w == kind_word(ObjectKind::Str) => {
+                    if let Some(Ok(s)) = data.get(..len as usize).map(core::str::from_utf8) {
+                        return Ok(ObjectRef::Str(s));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    decode_owned_slow(payload, offset, owner)
+}
+
+/// [`decode_owned`] for a header that failed a fast check: the full validation, in [`decode`]'s order.
+#[cold]
+#[inline(never)]
+fn decode_owned_slow(payload: &[u8], offset: usize, owner: Handle) -> Result<ObjectRef<'_>> {
+    let (hdr, value) = decode(payload, offset)?;
+    if hdr.index != owner.index() || hdr.generation != owner.generation() {
+        return Err(Error::Corrupt { offset, what: "object header names another handle" });
+    }
+    Ok(value)
+}
+
 /// Decodes the object in `payload` (header and data), validating everything it reads.
 #[inline]
 pub(crate) fn decode(payload: &[u8], offset: usize) -> Result<(ObjectHdr, ObjectRef<'_>)> {

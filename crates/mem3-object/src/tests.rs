@@ -585,6 +585,43 @@ proptest::proptest! {
             }
         }
     }
+
+    /// The fast read `ObjectHeap::get` uses gives exactly the full decode's answer followed by the owner
+    /// check, on any bytes: the same value, or the same error. Headers near a valid one (each field chosen
+    /// from valid and invalid values) make every fast-path compare both pass and fail.
+    #[test]
+    fn decode_owned_matches_the_full_decode(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+        kind in 0u8..5, reserved in proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..=255],
+        len in proptest::prop_oneof![proptest::strategy::Just(8u32), 0u32..32, proptest::prelude::any::<u32>()],
+        index in proptest::prop_oneof![proptest::strategy::Just(1u32), 0u32..3],
+        generation in proptest::prop_oneof![proptest::strategy::Just(1u32), 0u32..3],
+        short in 0usize..20,
+    ) {
+        let owner = Handle::new(1, NonZeroU32::new(1).unwrap());
+        let mut bytes = vec![kind, 0, reserved, 0];
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&index.to_ne_bytes());
+        bytes.extend_from_slice(&generation.to_ne_bytes());
+        bytes.extend_from_slice(&data);
+        // Sometimes a payload shorter than the header.
+        if short < 4 {
+            bytes.truncate(short * 5);
+        }
+        let reference = object::decode(&bytes, 8).and_then(|(hdr, value)| {
+            if hdr.index != owner.index() || hdr.generation != owner.generation() {
+                return Err(Error::Corrupt { offset: 8, what: "object header names another handle" });
+            }
+            Ok(value)
+        });
+        let fast = object::decode_owned(&bytes, 8, owner);
+        match (fast, reference) {
+            (Ok(ObjectRef::Float(a)), Ok(ObjectRef::Float(b))) => {
+                proptest::prop_assert_eq!(a.to_bits(), b.to_bits());
+            }
+            (fast, reference) => proptest::prop_assert_eq!(fast, reference),
+        }
+    }
 }
 
 #[test]

@@ -279,9 +279,11 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     fn run_loop(&mut self, out: &mut dyn Write) -> Result<(), Kind> {
         let program = self.program;
+        // One compare a step: without a limit, `u64::MAX` steps are never reached.
+        let limit = self.options.max_steps.unwrap_or(u64::MAX);
         while let Some(&instr) = program.code.get(self.pc) {
-            if let Some(limit) = self.options.max_steps {
-                if self.stats.steps >= limit {
+            if self.stats.steps >= limit {
+                if let Some(limit) = self.options.max_steps {
                     return Err(Kind::StepLimit { limit });
                 }
             }
@@ -678,35 +680,48 @@ impl<'p, 'a> Vm<'p, 'a> {
     }
 }
 
+/// The value of `handle`'s object. Inlined into every instruction that reads, with the errors built out of
+/// line, so a read that succeeds costs the handle check, the pool's block check and the header compares.
+#[inline]
 fn value<'h>(
     heap: &'h ObjectHeap<'_>,
     instr: Instr,
     handle: Handle,
 ) -> Result<ObjectRef<'h>, Kind> {
-    heap.get(handle).map_err(|e| handle_error(instr.name(), e))
+    match heap.get(handle) {
+        Ok(value) => Ok(value),
+        Err(e) => Err(read_error(instr, e)),
+    }
 }
 
+#[cold]
+#[inline(never)]
+fn read_error(instr: Instr, e: HeapError) -> Kind {
+    handle_error(instr.name(), e)
+}
+
+#[inline]
 fn num(heap: &ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<Num, Kind> {
     match value(heap, instr, handle)? {
         ObjectRef::Int(v) => Ok(Num::Int(v)),
         ObjectRef::Float(v) => Ok(Num::Float(v)),
-        ObjectRef::Str(_) => Err(Kind::TypeError {
-            instruction: instr.name(),
-            expected: "numbers",
-            found: "a string",
-        }),
+        other => Err(type_error(instr, "numbers", other)),
     }
 }
 
+#[inline]
 fn string<'h>(heap: &'h ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<&'h str, Kind> {
     match value(heap, instr, handle)? {
         ObjectRef::Str(s) => Ok(s),
-        other => Err(Kind::TypeError {
-            instruction: instr.name(),
-            expected: "strings",
-            found: describe(other),
-        }),
+        other => Err(type_error(instr, "strings", other)),
     }
+}
+
+/// "type error": `instr` wanted `expected` and found `found`.
+#[cold]
+#[inline(never)]
+fn type_error(instr: Instr, expected: &'static str, found: ObjectRef<'_>) -> Kind {
+    Kind::TypeError { instruction: instr.name(), expected, found: describe(found) }
 }
 
 /// The number in a value known not to be a string.
