@@ -149,6 +149,35 @@ impl HandleTable {
         }
     }
 
+    /// Empties the slot `h` names if it holds `block` and `keep(h)` refuses it, with one look at the slot (a
+    /// collector's sweep: the header names `h`, the slot proves it). Returns whether it emptied the slot.
+    #[inline]
+    pub(crate) fn remove_unless(
+        &mut self,
+        h: Handle,
+        block: Block,
+        keep: impl FnOnce(Handle) -> bool,
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(h.index as usize) else {
+            return false;
+        };
+        if *slot != (Slot::Occupied { generation: h.generation, block }) || keep(h) {
+            return false;
+        }
+        *slot = match h.generation.checked_add(1) {
+            Some(generation) => {
+                let next_free = self.free_head.replace(h.index);
+                Slot::Vacant { generation, next_free }
+            }
+            None => {
+                self.retired += 1;
+                Slot::Retired
+            }
+        };
+        self.live -= 1;
+        true
+    }
+
     /// Empties the slot `h` names and returns the block it held. The slot's generation moves on, or the slot
     /// retires if its generation cannot.
     pub(crate) fn remove(&mut self, h: Handle) -> Result<Block> {

@@ -258,37 +258,25 @@ impl<'a> ObjectHeap<'a> {
     /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
     /// freed: one pass over the pool's blocks in address order ([`Pool::retain`]), each object's header naming
     /// its handle, with the pool's index rebuilt once at the end rather than updated per object. O(blocks).
-    /// An object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it). If `keep`
-    /// panics, the objects already rejected are freed (their handles stale) and the rest are as they were.
+    /// An object whose header is corrupt, or whose header names a slot that does not hold it, is left alone
+    /// ([`check`](ObjectHeap::check) reports it). Each object costs one look at its header and one at its
+    /// slot. If `keep` panics, the objects already rejected are freed (their handles stale) and the rest are
+    /// as they were.
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] if the handle table cannot release a rejected object's slot (only memory
-    /// corruption causes it); that object is left alone, the others freed.
+    /// None today: what a sweep could fail on (a corrupt header, a slot that does not hold its object) is
+    /// left for [`check`](ObjectHeap::check). The `Result` keeps room for a sweep that reports it.
     pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
         let table = &mut self.table;
-        let mut error = None;
         let freed = self.pool.retain(|block, payload| {
             let Ok(hdr) = object::decode_header(payload, block.offset()) else {
                 return true; // A corrupt header: `check` reports it; the object is left alone.
             };
-            let h = Handle::new(hdr.index, hdr.generation);
-            if table.get(h) != Ok(block) || keep(h) {
-                return true;
-            }
             // The handle goes stale before the block is freed, so no handle ever names a free block.
-            match table.remove(h) {
-                Ok(_) => false,
-                Err(e) => {
-                    error.get_or_insert(e);
-                    true
-                }
-            }
+            !table.remove_unless(Handle::new(hdr.index, hdr.generation), block, &mut keep)
         });
-        match error {
-            Some(e) => Err(e),
-            None => Ok(freed),
-        }
+        Ok(freed)
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned

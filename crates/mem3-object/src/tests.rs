@@ -408,6 +408,25 @@ fn defragment_survives_a_corrupt_owner_index() {
 }
 
 #[test]
+fn retain_leaves_an_object_whose_header_names_another_slot() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_int(1).unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    // `b`'s header claims `a`'s slot, which holds `a`'s block: the sweep must not free `a` for it, nor `b`.
+    poke(&mut heap, b, INDEX_OFFSET, &a.index().to_ne_bytes());
+    assert_eq!(heap.retain(|h| h != a), Ok(1));
+    assert!(!heap.contains(a));
+    assert_eq!(corrupt_what(heap.get(b)), "object header names another handle");
+    assert_eq!(heap.pool().stats().used_blocks, 1);
+    assert_eq!(heap.retain(|_| false), Ok(0));
+    poke(&mut heap, b, INDEX_OFFSET, &b.index().to_ne_bytes());
+    assert_eq!(heap.retain(|_| false), Ok(1));
+    assert!(heap.is_empty());
+    heap.check().unwrap();
+}
+
+#[test]
 fn check_finds_handle_table_faults() {
     let mut r = region(4096);
     let mut heap = ObjectHeap::new(&mut r).unwrap();
