@@ -188,7 +188,7 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// The payload of `h`'s object, and the object's pool offset for errors.
-    #[inline]
+    #[inline(always)]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
         let block = self.table.get(h)?;
         Ok((self.pool.payload(block)?, block.offset()))
@@ -200,7 +200,7 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::StaleHandle`] if `h` names no live object; [`Error::Corrupt`] if the object's header or data
     /// is invalid (which only memory corruption can cause).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
         object::decode_owned(payload, offset, h)

@@ -193,7 +193,7 @@ pub(crate) fn owner_index(payload: &[u8]) -> Option<u32> {
 
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
 /// the error. The object's data is checked to lie inside the payload, for every kind.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> {
     let corrupt = |what| Error::Corrupt { offset, what };
     // One bounds check for the whole header; the fields below index a fixed-size array.
