@@ -7,7 +7,7 @@ use mem3_pool::{Block, BlockState, Coalescing, Config, Pool, Stats, block_size_f
 use crate::{
     error::{Error, Result},
     handle::{Handle, HandleTable, Slot},
-    object::{self, ObjectKind, ObjectRef},
+    object::{self, OBJECT_HEADER_SIZE, ObjectKind, ObjectRef},
 };
 
 /// What [`ObjectHeap::defragment`] did.
@@ -125,15 +125,19 @@ impl<'a> ObjectHeap<'a> {
     /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
     /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
-        let size = Self::object_size(value);
-        if u32::try_from(value.data_len()).is_err() {
+        let len = value.data_len();
+        let size = OBJECT_HEADER_SIZE + len;
+        if u32::try_from(len).is_err() {
             // The header's length field is a `u32`.
             return Err(self.pool.out_of_memory(size).into());
         }
         // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
         // its capacity, counted in `handle_table_bytes`) as it was.
         let owner = self.table.prepare()?;
-        let block = self.alloc_block(size)?;
+        let block = match self.pool.alloc(size) {
+            Ok(block) => block,
+            Err(e) => self.alloc_retry(size, e)?,
+        };
         if let Err(e) = self.table.reserve() {
             // Only the global allocator refusing a few bytes gets here. Give the block back; with deferred
             // coalescing the pool may keep it as a separate free block.
@@ -142,9 +146,8 @@ impl<'a> ObjectHeap<'a> {
         }
         let payload = self.pool.payload_mut(block).expect("the block was just allocated");
         object::encode(payload, value, owner);
-        let handle = self.table.insert(block);
-        debug_assert_eq!(handle, owner);
-        Ok(handle)
+        self.table.insert(owner, block);
+        Ok(owner)
     }
 
     /// Allocates an integer object.
@@ -162,19 +165,21 @@ impl<'a> ObjectHeap<'a> {
         self.alloc(ObjectRef::Str(s))
     }
 
-    /// A pool block with `size` payload bytes, defragmenting once if that makes it fit.
-    /// The pool's error, out of memory included, is passed up as it is: its figures are the pool's at the
-    /// failure, and its `requested` is `size`, the object's payload.
-    fn alloc_block(&mut self, size: usize) -> Result<Block> {
-        match self.pool.alloc(size) {
-            Ok(block) => Ok(block),
-            Err(mem3_pool::Error::OutOfMemory { .. })
+    /// The pool's first `alloc(size)` failed with `e`: if that is out of memory, automatic defragmentation is
+    /// on and compaction would make room, defragment and try once more. The pool's error, out of memory
+    /// included, is passed up as it is: its figures are the pool's at the failure, and its `requested` is
+    /// `size`, the object's payload.
+    #[cold]
+    #[inline(never)]
+    fn alloc_retry(&mut self, size: usize, e: mem3_pool::Error) -> Result<Block> {
+        match e {
+            mem3_pool::Error::OutOfMemory { .. }
                 if self.defragment_on_failure && self.fits_after_defragment(size) =>
             {
                 self.defragment();
                 Ok(self.pool.alloc(size)?)
             }
-            Err(e) => Err(e.into()),
+            e => Err(e.into()),
         }
     }
 

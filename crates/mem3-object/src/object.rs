@@ -161,24 +161,42 @@ fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
 }
 
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
+/// A number and its header are one 24-byte store; a string's header is one 16-byte store and its bytes one
+/// copy.
 #[inline]
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
-    let len = value.data_len();
-    debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
-    debug_assert!(u32::try_from(len).is_ok());
-    // The header is built in a register-sized array and stored with one copy.
-    let mut hdr = [0u8; OBJECT_HEADER_SIZE];
-    hdr[KIND_OFFSET] = value.kind() as u8;
-    // `reserved` stays 0.
-    hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
-    hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
-    hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
-    let (head, data) = payload.split_at_mut(OBJECT_HEADER_SIZE);
-    head.copy_from_slice(&hdr);
+    let header = |kind: ObjectKind, len: u32| {
+        let mut hdr = [0u8; OBJECT_HEADER_SIZE];
+        hdr[KIND_OFFSET] = kind as u8;
+        // `reserved` stays 0.
+        hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&len.to_ne_bytes());
+        hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
+        hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
+        hdr
+    };
+    let number = |kind, bits: [u8; NUMBER_SIZE]| {
+        let mut object = [0u8; OBJECT_HEADER_SIZE + NUMBER_SIZE];
+        object[..OBJECT_HEADER_SIZE].copy_from_slice(&header(kind, NUMBER_SIZE as u32));
+        object[OBJECT_HEADER_SIZE..].copy_from_slice(&bits);
+        object
+    };
     match value {
-        ObjectRef::Int(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Float(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Str(s) => data[..len].copy_from_slice(s.as_bytes()),
+        ObjectRef::Int(v) => {
+            *payload.first_chunk_mut().expect("the block holds the object") =
+                number(ObjectKind::Int, v.to_ne_bytes());
+        }
+        ObjectRef::Float(v) => {
+            *payload.first_chunk_mut().expect("the block holds the object") =
+                number(ObjectKind::Float, v.to_ne_bytes());
+        }
+        ObjectRef::Str(s) => {
+            debug_assert!(u32::try_from(s.len()).is_ok());
+            let (head, data) = payload
+                .split_first_chunk_mut::<OBJECT_HEADER_SIZE>()
+                .expect("the block holds the object");
+            *head = header(ObjectKind::Str, s.len() as u32);
+            data[..s.len()].copy_from_slice(s.as_bytes());
+        }
     }
 }
 
