@@ -471,6 +471,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     }
 
     /// Fails with "stack underflow" unless the stack holds `n` values.
+    #[inline(always)]
     fn need(&self, instr: Instr, n: usize) -> Result<(), Kind> {
         if self.stack.len() < n {
             return Err(Kind::StackUnderflow {
@@ -483,11 +484,13 @@ impl<'p, 'a> Vm<'p, 'a> {
     }
 
     /// The handle `depth` values below the top (0 is the top). The caller checked the depth with `need`.
+    #[inline(always)]
     fn top(&self, depth: usize) -> Handle {
         self.stack[self.stack.len() - 1 - depth]
     }
 
     /// Pushes a handle, failing with "stack limit" when the stack is full.
+    #[inline(always)]
     fn push(&mut self, handle: Handle) -> Result<(), Kind> {
         if self.stack.len() >= self.options.max_stack {
             return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
@@ -498,6 +501,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     }
 
     /// Allocates `value` and pushes its handle; checks the stack limit first so nothing is allocated in vain.
+    #[inline(always)]
     fn push_new(&mut self, value: ObjectRef<'_>) -> Result<(), Kind> {
         if self.stack.len() >= self.options.max_stack {
             return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
@@ -509,6 +513,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// Replaces the top `n` operands with a new object holding `value`. The operands stay on the stack
     /// until the allocation has succeeded, so an instruction that runs out of memory leaves the stack as it
     /// was and can be retried (a collection the allocation triggers keeps them, as roots).
+    #[inline(always)]
     fn replace(&mut self, n: usize, value: ObjectRef<'_>) -> Result<(), Kind> {
         debug_assert!(n >= 1 && self.stack.len() >= n);
         let handle = self.alloc(value)?;
@@ -682,7 +687,7 @@ impl<'p, 'a> Vm<'p, 'a> {
 
 /// The value of `handle`'s object. Inlined into every instruction that reads, with the errors built out of
 /// line, so a read that succeeds costs the handle check, the pool's block check and the header compares.
-#[inline]
+#[inline(always)]
 fn value<'h>(
     heap: &'h ObjectHeap<'_>,
     instr: Instr,
@@ -700,7 +705,7 @@ fn read_error(instr: Instr, e: HeapError) -> Kind {
     handle_error(instr.name(), e)
 }
 
-#[inline]
+#[inline(always)]
 fn num(heap: &ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<Num, Kind> {
     match value(heap, instr, handle)? {
         ObjectRef::Int(v) => Ok(Num::Int(v)),
@@ -709,7 +714,7 @@ fn num(heap: &ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<Num, Kind>
     }
 }
 
-#[inline]
+#[inline(always)]
 fn string<'h>(heap: &'h ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<&'h str, Kind> {
     match value(heap, instr, handle)? {
         ObjectRef::Str(s) => Ok(s),
