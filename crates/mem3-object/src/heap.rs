@@ -124,6 +124,7 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
     /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
+    #[inline]
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
         let len = value.data_len();
         let size = OBJECT_HEADER_SIZE + len;
