@@ -264,23 +264,26 @@ impl<'a> ObjectHeap<'a> {
     /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
     /// freed: one pass over the pool's blocks in address order ([`Pool::retain`]), each object's header naming
     /// its handle, with the pool's index rebuilt once at the end rather than updated per object. O(blocks).
-    /// An object whose header is corrupt, or whose header names a slot that does not hold it, is left alone
-    /// ([`check`](ObjectHeap::check) reports it). Each object costs one look at its header and one at its
-    /// slot. If `keep` panics, the objects already rejected are freed (their handles stale) and the rest are
-    /// as they were.
+    /// Each object costs one read of the owner its header names and one look at that slot: the slot must
+    /// hold the object's block, which proves the owner (a live handle's slot names its own block, which
+    /// holds one object), so the rest of the header is not decoded. An object whose header names a slot that
+    /// does not hold it is left alone ([`check`](ObjectHeap::check) reports it). If `keep` panics, the objects
+    /// already rejected are freed (their handles stale) and the rest are as they were.
     ///
     /// # Errors
     ///
-    /// None today: what a sweep could fail on (a corrupt header, a slot that does not hold its object) is
-    /// left for [`check`](ObjectHeap::check). The `Result` keeps room for a sweep that reports it.
+    /// None today: what a sweep could fail on (a header naming the wrong owner) is left for
+    /// [`check`](ObjectHeap::check). The `Result` keeps room for a sweep that reports it.
     pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
         let table = &mut self.table;
         let freed = self.pool.retain(|block, payload| {
-            let Ok(hdr) = object::decode_header(payload, block.offset()) else {
-                return true; // A corrupt header: `check` reports it; the object is left alone.
+            // The slot proves ownership: it must hold this very block. A header naming another owner (or
+            // none) leaves its object alone, for `check` to report; the rest of the header is not read.
+            let Some(owner) = object::owner(payload) else {
+                return true;
             };
             // The handle goes stale before the block is freed, so no handle ever names a free block.
-            !table.remove_unless(Handle::new(hdr.index, hdr.generation), block, &mut keep)
+            !table.remove_unless(owner, block, &mut keep)
         });
         Ok(freed)
     }

@@ -209,6 +209,18 @@ pub(crate) fn owner_index(payload: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes([h[8], h[9], h[10], h[11]]))
 }
 
+/// The handle the object header at the start of `payload` names as its owner, read without validating the
+/// rest of the header: for the collector's sweep, which proves ownership by the slot (the slot must hold
+/// this very block), so a header that names the wrong owner only leaves its object alone. `None` when the
+/// payload is shorter than a header or the generation is zero.
+#[inline(always)]
+pub(crate) fn owner(payload: &[u8]) -> Option<Handle> {
+    let h = payload.first_chunk::<OBJECT_HEADER_SIZE>()?;
+    let index = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+    let generation = NonZeroU32::new(u32::from_ne_bytes([h[12], h[13], h[14], h[15]]))?;
+    Some(Handle::new(index, generation))
+}
+
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
 /// the error. The object's data is checked to lie inside the payload, for every kind.
 #[inline(always)]

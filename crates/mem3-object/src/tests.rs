@@ -427,6 +427,28 @@ fn retain_leaves_an_object_whose_header_names_another_slot() {
 }
 
 #[test]
+fn retain_proves_ownership_by_the_slot_not_the_rest_of_the_header() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_str("abc").unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    // A corrupt kind with the right owner: `check` and `get` report it, and the sweep still frees the
+    // object when it is garbage, since its slot holds exactly its block.
+    poke(&mut heap, a, 0, &[9]);
+    assert_eq!(corrupt_what(heap.check()), "unknown object kind");
+    assert_eq!(heap.retain(|_| true), Ok(0));
+    assert_eq!(heap.retain(|h| h == b), Ok(1));
+    assert!(!heap.contains(a));
+    assert_eq!(heap.get(a), Err(Error::StaleHandle));
+    assert_eq!(heap.get(b), Ok(ObjectRef::Int(2)));
+    heap.check().unwrap();
+    // A zero generation names no handle: left alone.
+    poke(&mut heap, b, GENERATION_OFFSET, &0u32.to_ne_bytes());
+    assert_eq!(heap.retain(|_| false), Ok(0));
+    assert_eq!(heap.pool().stats().used_blocks, 1);
+}
+
+#[test]
 fn check_finds_handle_table_faults() {
     let mut r = region(4096);
     let mut heap = ObjectHeap::new(&mut r).unwrap();
