@@ -114,30 +114,36 @@ impl HandleTable {
 
     /// Makes sure [`insert`](HandleTable::insert) cannot fail: room for one more slot when no vacant one is
     /// left. [`Error::TooManyHandles`] when the global allocator refuses the memory.
+    #[inline]
     pub(crate) fn reserve(&mut self) -> Result<()> {
-        if self.free_head.is_none() {
-            self.slots.try_reserve(1).map_err(|_| Error::TooManyHandles)?;
+        if self.free_head.is_none() && self.slots.len() == self.slots.capacity() {
+            self.grow()?;
         }
         Ok(())
     }
 
-    /// Puts `block` in the slot [`prepare`](HandleTable::prepare) chose and returns its handle. Call
-    /// [`reserve`](HandleTable::reserve) first.
+    #[cold]
+    fn grow(&mut self) -> Result<()> {
+        self.slots.try_reserve(1).map_err(|_| Error::TooManyHandles)
+    }
+
+    /// Puts `block` in `owner`'s slot, the one [`prepare`](HandleTable::prepare) returned `owner` for (with no
+    /// change to the table since). Call [`reserve`](HandleTable::reserve) first.
     #[inline]
-    pub(crate) fn insert(&mut self, block: Block) -> Handle {
+    pub(crate) fn insert(&mut self, owner: Handle, block: Block) {
         self.live += 1;
-        if let Some(index) = self.free_head {
-            let slot = &mut self.slots[index as usize];
-            let Slot::Vacant { generation, next_free } = *slot else {
-                unreachable!("the free list links vacant slots only");
+        let occupied = Slot::Occupied { generation: owner.generation, block };
+        if let Some(slot) = self.slots.get_mut(owner.index as usize) {
+            let Slot::Vacant { next_free, .. } = *slot else {
+                unreachable!("`prepare` names a vacant slot or the next new one");
             };
-            *slot = Slot::Occupied { generation, block };
+            debug_assert_eq!(self.free_head, Some(owner.index));
+            *slot = occupied;
             self.free_head = next_free;
-            return Handle::new(index, generation);
+        } else {
+            debug_assert_eq!(owner.index as usize, self.slots.len());
+            self.slots.push(occupied);
         }
-        let index = u32::try_from(self.slots.len()).expect("`prepare` checked the index");
-        self.slots.push(Slot::Occupied { generation: FIRST_GENERATION, block });
-        Handle::new(index, FIRST_GENERATION)
     }
 
     /// The block of the object `h` names.
@@ -147,6 +153,35 @@ impl HandleTable {
             Some(&Slot::Occupied { generation, block }) if generation == h.generation => Ok(block),
             _ => Err(Error::StaleHandle),
         }
+    }
+
+    /// Empties the slot `h` names if it holds `block` and `keep(h)` refuses it, with one look at the slot (a
+    /// collector's sweep: the header names `h`, the slot proves it). Returns whether it emptied the slot.
+    #[inline]
+    pub(crate) fn remove_unless(
+        &mut self,
+        h: Handle,
+        block: Block,
+        keep: impl FnOnce(Handle) -> bool,
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(h.index as usize) else {
+            return false;
+        };
+        if *slot != (Slot::Occupied { generation: h.generation, block }) || keep(h) {
+            return false;
+        }
+        *slot = match h.generation.checked_add(1) {
+            Some(generation) => {
+                let next_free = self.free_head.replace(h.index);
+                Slot::Vacant { generation, next_free }
+            }
+            None => {
+                self.retired += 1;
+                Slot::Retired
+            }
+        };
+        self.live -= 1;
+        true
     }
 
     /// Empties the slot `h` names and returns the block it held. The slot's generation moves on, or the slot

@@ -7,7 +7,7 @@ use mem3_pool::{Block, BlockState, Coalescing, Config, Pool, Stats, block_size_f
 use crate::{
     error::{Error, Result},
     handle::{Handle, HandleTable, Slot},
-    object::{self, ObjectKind, ObjectRef},
+    object::{self, OBJECT_HEADER_SIZE, ObjectKind, ObjectRef},
 };
 
 /// What [`ObjectHeap::defragment`] did.
@@ -124,16 +124,21 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
     /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
+    #[inline]
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
-        let size = Self::object_size(value);
-        if u32::try_from(value.data_len()).is_err() {
+        let len = value.data_len();
+        let size = OBJECT_HEADER_SIZE + len;
+        if u32::try_from(len).is_err() {
             // The header's length field is a `u32`.
             return Err(self.pool.out_of_memory(size).into());
         }
         // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
         // its capacity, counted in `handle_table_bytes`) as it was.
         let owner = self.table.prepare()?;
-        let block = self.alloc_block(size)?;
+        let block = match self.pool.alloc(size) {
+            Ok(block) => block,
+            Err(e) => self.alloc_retry(size, e)?,
+        };
         if let Err(e) = self.table.reserve() {
             // Only the global allocator refusing a few bytes gets here. Give the block back; with deferred
             // coalescing the pool may keep it as a separate free block.
@@ -142,9 +147,8 @@ impl<'a> ObjectHeap<'a> {
         }
         let payload = self.pool.payload_mut(block).expect("the block was just allocated");
         object::encode(payload, value, owner);
-        let handle = self.table.insert(block);
-        debug_assert_eq!(handle, owner);
-        Ok(handle)
+        self.table.insert(owner, block);
+        Ok(owner)
     }
 
     /// Allocates an integer object.
@@ -162,19 +166,21 @@ impl<'a> ObjectHeap<'a> {
         self.alloc(ObjectRef::Str(s))
     }
 
-    /// A pool block with `size` payload bytes, defragmenting once if that makes it fit.
-    /// The pool's error, out of memory included, is passed up as it is: its figures are the pool's at the
-    /// failure, and its `requested` is `size`, the object's payload.
-    fn alloc_block(&mut self, size: usize) -> Result<Block> {
-        match self.pool.alloc(size) {
-            Ok(block) => Ok(block),
-            Err(mem3_pool::Error::OutOfMemory { .. })
+    /// The pool's first `alloc(size)` failed with `e`: if that is out of memory, automatic defragmentation is
+    /// on and compaction would make room, defragment and try once more. The pool's error, out of memory
+    /// included, is passed up as it is: its figures are the pool's at the failure, and its `requested` is
+    /// `size`, the object's payload.
+    #[cold]
+    #[inline(never)]
+    fn alloc_retry(&mut self, size: usize, e: mem3_pool::Error) -> Result<Block> {
+        match e {
+            mem3_pool::Error::OutOfMemory { .. }
                 if self.defragment_on_failure && self.fits_after_defragment(size) =>
             {
                 self.defragment();
                 Ok(self.pool.alloc(size)?)
             }
-            Err(e) => Err(e.into()),
+            e => Err(e.into()),
         }
     }
 
@@ -188,7 +194,7 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// The payload of `h`'s object, and the object's pool offset for errors.
-    #[inline]
+    #[inline(always)]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
         let block = self.table.get(h)?;
         Ok((self.pool.payload(block)?, block.offset()))
@@ -200,14 +206,10 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::StaleHandle`] if `h` names no live object; [`Error::Corrupt`] if the object's header or data
     /// is invalid (which only memory corruption can cause).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
-        let (hdr, value) = object::decode(payload, offset)?;
-        if hdr.index != h.index() || hdr.generation != h.generation() {
-            return Err(Error::Corrupt { offset, what: "object header names another handle" });
-        }
-        Ok(value)
+        object::decode_owned(payload, offset, h)
     }
 
     /// The kind of `h`'s object, without reading its data.
@@ -262,37 +264,28 @@ impl<'a> ObjectHeap<'a> {
     /// Frees every object whose handle `keep` rejects (a garbage collector's sweep) and returns how many it
     /// freed: one pass over the pool's blocks in address order ([`Pool::retain`]), each object's header naming
     /// its handle, with the pool's index rebuilt once at the end rather than updated per object. O(blocks).
-    /// An object whose header is corrupt is left alone ([`check`](ObjectHeap::check) reports it). If `keep`
-    /// panics, the objects already rejected are freed (their handles stale) and the rest are as they were.
+    /// Each object costs one read of the owner its header names and one look at that slot: the slot must
+    /// hold the object's block, which proves the owner (a live handle's slot names its own block, which
+    /// holds one object), so the rest of the header is not decoded. An object whose header names a slot that
+    /// does not hold it is left alone ([`check`](ObjectHeap::check) reports it). If `keep` panics, the objects
+    /// already rejected are freed (their handles stale) and the rest are as they were.
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] if the handle table cannot release a rejected object's slot (only memory
-    /// corruption causes it); that object is left alone, the others freed.
+    /// None today: what a sweep could fail on (a header naming the wrong owner) is left for
+    /// [`check`](ObjectHeap::check). The `Result` keeps room for a sweep that reports it.
     pub fn retain(&mut self, mut keep: impl FnMut(Handle) -> bool) -> Result<usize> {
         let table = &mut self.table;
-        let mut error = None;
         let freed = self.pool.retain(|block, payload| {
-            let Ok(hdr) = object::decode_header(payload, block.offset()) else {
-                return true; // A corrupt header: `check` reports it; the object is left alone.
-            };
-            let h = Handle::new(hdr.index, hdr.generation);
-            if table.get(h) != Ok(block) || keep(h) {
+            // The slot proves ownership: it must hold this very block. A header naming another owner (or
+            // none) leaves its object alone, for `check` to report; the rest of the header is not read.
+            let Some(owner) = object::owner(payload) else {
                 return true;
-            }
+            };
             // The handle goes stale before the block is freed, so no handle ever names a free block.
-            match table.remove(h) {
-                Ok(_) => false,
-                Err(e) => {
-                    error.get_or_insert(e);
-                    true
-                }
-            }
+            !table.remove_unless(owner, block, &mut keep)
         });
-        match error {
-            Some(e) => Err(e),
-            None => Ok(freed),
-        }
+        Ok(freed)
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned

@@ -161,24 +161,42 @@ fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
 }
 
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
+/// A number and its header are one 24-byte store; a string's header is one 16-byte store and its bytes one
+/// copy.
 #[inline]
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
-    let len = value.data_len();
-    debug_assert!(payload.len() >= OBJECT_HEADER_SIZE + len);
-    debug_assert!(u32::try_from(len).is_ok());
-    // The header is built in a register-sized array and stored with one copy.
-    let mut hdr = [0u8; OBJECT_HEADER_SIZE];
-    hdr[KIND_OFFSET] = value.kind() as u8;
-    // `reserved` stays 0.
-    hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&(len as u32).to_ne_bytes());
-    hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
-    hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
-    let (head, data) = payload.split_at_mut(OBJECT_HEADER_SIZE);
-    head.copy_from_slice(&hdr);
+    let header = |kind: ObjectKind, len: u32| {
+        let mut hdr = [0u8; OBJECT_HEADER_SIZE];
+        hdr[KIND_OFFSET] = kind as u8;
+        // `reserved` stays 0.
+        hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&len.to_ne_bytes());
+        hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
+        hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
+        hdr
+    };
+    let number = |kind, bits: [u8; NUMBER_SIZE]| {
+        let mut object = [0u8; OBJECT_HEADER_SIZE + NUMBER_SIZE];
+        object[..OBJECT_HEADER_SIZE].copy_from_slice(&header(kind, NUMBER_SIZE as u32));
+        object[OBJECT_HEADER_SIZE..].copy_from_slice(&bits);
+        object
+    };
     match value {
-        ObjectRef::Int(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Float(v) => data[..NUMBER_SIZE].copy_from_slice(&v.to_ne_bytes()),
-        ObjectRef::Str(s) => data[..len].copy_from_slice(s.as_bytes()),
+        ObjectRef::Int(v) => {
+            *payload.first_chunk_mut().expect("the block holds the object") =
+                number(ObjectKind::Int, v.to_ne_bytes());
+        }
+        ObjectRef::Float(v) => {
+            *payload.first_chunk_mut().expect("the block holds the object") =
+                number(ObjectKind::Float, v.to_ne_bytes());
+        }
+        ObjectRef::Str(s) => {
+            debug_assert!(u32::try_from(s.len()).is_ok());
+            let (head, data) = payload
+                .split_first_chunk_mut::<OBJECT_HEADER_SIZE>()
+                .expect("the block holds the object");
+            *head = header(ObjectKind::Str, s.len() as u32);
+            data[..s.len()].copy_from_slice(s.as_bytes());
+        }
     }
 }
 
@@ -191,9 +209,21 @@ pub(crate) fn owner_index(payload: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes([h[8], h[9], h[10], h[11]]))
 }
 
+/// The handle the object header at the start of `payload` names as its owner, read without validating the
+/// rest of the header: for the collector's sweep, which proves ownership by the slot (the slot must hold
+/// this very block), so a header that names the wrong owner only leaves its object alone. `None` when the
+/// payload is shorter than a header or the generation is zero.
+#[inline(always)]
+pub(crate) fn owner(payload: &[u8]) -> Option<Handle> {
+    let h = payload.first_chunk::<OBJECT_HEADER_SIZE>()?;
+    let index = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+    let generation = NonZeroU32::new(u32::from_ne_bytes([h[12], h[13], h[14], h[15]]))?;
+    Some(Handle::new(index, generation))
+}
+
 /// Decodes and validates the header at the start of `payload`. `offset` is the payload's pool offset, for
 /// the error. The object's data is checked to lie inside the payload, for every kind.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> {
     let corrupt = |what| Error::Corrupt { offset, what };
     // One bounds check for the whole header; the fields below index a fixed-size array.
@@ -224,6 +254,55 @@ pub(crate) fn decode_header(payload: &[u8], offset: usize) -> Result<ObjectHdr> 
         return Err(corrupt("owner generation is zero"));
     };
     Ok(ObjectHdr { kind, reserved, len, index, generation })
+}
+
+/// The first header word (kind byte and the three reserved bytes) of a valid object of `kind`.
+const fn kind_word(kind: ObjectKind) -> u32 {
+    u32::from_ne_bytes([kind as u8, 0, 0, 0])
+}
+
+/// Decodes the object that `owner` owns in `payload`: [`decode`]'s answer with the owner check of
+/// [`ObjectHeap::get`](crate::ObjectHeap::get), in as few loads and compares as the layout allows. The kind
+/// and the reserved bytes are one `u32` compare, the owning handle one `u64` compare, the length one more;
+/// a header that fails any of them goes to [`decode`] again for the exact error, so a corrupt object gives
+/// the same [`Error::Corrupt`] as before and never another object's data.
+#[inline]
+pub(crate) fn decode_owned(payload: &[u8], offset: usize, owner: Handle) -> Result<ObjectRef<'_>> {
+    if let Some((h, data)) = payload.split_first_chunk::<OBJECT_HEADER_SIZE>() {
+        let word = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]);
+        let len = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+        let index = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+        let generation = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]);
+        if index == owner.index() && generation == owner.generation().get() {
+            let number = if len == NUMBER_SIZE as u32 { data.first_chunk() } else { None };
+            match (word, number) {
+                (w, Some(&n)) if w == kind_word(ObjectKind::Int) => {
+                    return Ok(ObjectRef::Int(i64::from_ne_bytes(n)));
+                }
+                (w, Some(&n)) if w == kind_word(ObjectKind::Float) => {
+                    return Ok(ObjectRef::Float(f64::from_ne_bytes(n)));
+                }
+                (w, _) if w == kind_word(ObjectKind::Str) => {
+                    if let Some(Ok(s)) = data.get(..len as usize).map(core::str::from_utf8) {
+                        return Ok(ObjectRef::Str(s));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    decode_owned_slow(payload, offset, owner)
+}
+
+/// [`decode_owned`] for a header that failed a fast check: the full validation, in [`decode`]'s order.
+#[cold]
+#[inline(never)]
+fn decode_owned_slow(payload: &[u8], offset: usize, owner: Handle) -> Result<ObjectRef<'_>> {
+    let (hdr, value) = decode(payload, offset)?;
+    if hdr.index != owner.index() || hdr.generation != owner.generation() {
+        return Err(Error::Corrupt { offset, what: "object header names another handle" });
+    }
+    Ok(value)
 }
 
 /// Decodes the object in `payload` (header and data), validating everything it reads.

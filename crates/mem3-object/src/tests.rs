@@ -408,6 +408,47 @@ fn defragment_survives_a_corrupt_owner_index() {
 }
 
 #[test]
+fn retain_leaves_an_object_whose_header_names_another_slot() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_int(1).unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    // `b`'s header claims `a`'s slot, which holds `a`'s block: the sweep must not free `a` for it, nor `b`.
+    poke(&mut heap, b, INDEX_OFFSET, &a.index().to_ne_bytes());
+    assert_eq!(heap.retain(|h| h != a), Ok(1));
+    assert!(!heap.contains(a));
+    assert_eq!(corrupt_what(heap.get(b)), "object header names another handle");
+    assert_eq!(heap.pool().stats().used_blocks, 1);
+    assert_eq!(heap.retain(|_| false), Ok(0));
+    poke(&mut heap, b, INDEX_OFFSET, &b.index().to_ne_bytes());
+    assert_eq!(heap.retain(|_| false), Ok(1));
+    assert!(heap.is_empty());
+    heap.check().unwrap();
+}
+
+#[test]
+fn retain_proves_ownership_by_the_slot_not_the_rest_of_the_header() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let a = heap.alloc_str("abc").unwrap();
+    let b = heap.alloc_int(2).unwrap();
+    // A corrupt kind with the right owner: `check` and `get` report it, and the sweep still frees the
+    // object when it is garbage, since its slot holds exactly its block.
+    poke(&mut heap, a, 0, &[9]);
+    assert_eq!(corrupt_what(heap.check()), "unknown object kind");
+    assert_eq!(heap.retain(|_| true), Ok(0));
+    assert_eq!(heap.retain(|h| h == b), Ok(1));
+    assert!(!heap.contains(a));
+    assert_eq!(heap.get(a), Err(Error::StaleHandle));
+    assert_eq!(heap.get(b), Ok(ObjectRef::Int(2)));
+    heap.check().unwrap();
+    // A zero generation names no handle: left alone.
+    poke(&mut heap, b, GENERATION_OFFSET, &0u32.to_ne_bytes());
+    assert_eq!(heap.retain(|_| false), Ok(0));
+    assert_eq!(heap.pool().stats().used_blocks, 1);
+}
+
+#[test]
 fn check_finds_handle_table_faults() {
     let mut r = region(4096);
     let mut heap = ObjectHeap::new(&mut r).unwrap();
@@ -583,6 +624,43 @@ proptest::proptest! {
             if let ObjectRef::Str(s) = value {
                 proptest::prop_assert_eq!(s.as_bytes(), &bytes[16..16 + len as usize]);
             }
+        }
+    }
+
+    /// The fast read `ObjectHeap::get` uses gives exactly the full decode's answer followed by the owner
+    /// check, on any bytes: the same value, or the same error. Headers near a valid one (each field chosen
+    /// from valid and invalid values) make every fast-path compare both pass and fail.
+    #[test]
+    fn decode_owned_matches_the_full_decode(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+        kind in 0u8..5, reserved in proptest::prop_oneof![proptest::strategy::Just(0u8), 1u8..=255],
+        len in proptest::prop_oneof![proptest::strategy::Just(8u32), 0u32..32, proptest::prelude::any::<u32>()],
+        index in proptest::prop_oneof![proptest::strategy::Just(1u32), 0u32..3],
+        generation in proptest::prop_oneof![proptest::strategy::Just(1u32), 0u32..3],
+        short in 0usize..20,
+    ) {
+        let owner = Handle::new(1, NonZeroU32::new(1).unwrap());
+        let mut bytes = vec![kind, 0, reserved, 0];
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&index.to_ne_bytes());
+        bytes.extend_from_slice(&generation.to_ne_bytes());
+        bytes.extend_from_slice(&data);
+        // Sometimes a payload shorter than the header.
+        if short < 4 {
+            bytes.truncate(short * 5);
+        }
+        let reference = object::decode(&bytes, 8).and_then(|(hdr, value)| {
+            if hdr.index != owner.index() || hdr.generation != owner.generation() {
+                return Err(Error::Corrupt { offset: 8, what: "object header names another handle" });
+            }
+            Ok(value)
+        });
+        let fast = object::decode_owned(&bytes, 8, owner);
+        match (fast, reference) {
+            (Ok(ObjectRef::Float(a)), Ok(ObjectRef::Float(b))) => {
+                proptest::prop_assert_eq!(a.to_bits(), b.to_bits());
+            }
+            (fast, reference) => proptest::prop_assert_eq!(fast, reference),
         }
     }
 }

@@ -117,3 +117,30 @@ fn with_vm_makes_a_pool_at_the_limit_boundary_sizes() {
     .unwrap();
     assert!(0 < capacity && capacity < 4096, "{capacity}");
 }
+
+/// `tostr` of an int writes its digits by hand: the text must be exactly what `{v}` formats, at every
+/// length, at both ends of the range and across the sign.
+#[test]
+fn tostr_digits_match_the_formatter() {
+    let mut values =
+        vec![0, 1, -1, 9, 10, -10, 99, 100, i64::MAX, i64::MIN, i64::MIN + 1, i64::MAX - 1];
+    let mut p = 1i64;
+    while let Some(next) = p.checked_mul(10) {
+        values.extend([p - 1, p, p + 1, -p + 1, -p, -p - 1]);
+        p = next;
+    }
+    values.extend([p - 1, p, p + 1, -p, -p - 1]);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        values.push(x as i64 >> (x % 64));
+    }
+    let mut text = String::from("kept:");
+    for v in values {
+        text.truncate(5);
+        crate::vm::push_int(&mut text, v);
+        assert_eq!(text, format!("kept:{v}"));
+    }
+}
