@@ -926,7 +926,7 @@ impl<'a> Pool<'a> {
     /// Frees the used block at `start`: into the front cache if it takes it, else for real.
     #[inline]
     fn free_used(&mut self, start: usize) {
-        if !self.cache_push(start, self.block_size(start)) {
+        if !(self.config.front_cache && self.cache_push(start, self.block_size(start))) {
             self.release(start);
         }
     }
