@@ -72,6 +72,11 @@ impl Kind {
         Kind::Dlmalloc,
     ];
 
+    /// Whether this is mem3 itself, in one of its configurations, rather than a peer.
+    pub fn is_mem3(self) -> bool {
+        matches!(self, Kind::Mem3FirstFit | Kind::Mem3FirstFitCached | Kind::Mem3BestFit)
+    }
+
     /// The allocator's name in tables.
     pub fn name(self) -> &'static str {
         match self {

@@ -242,7 +242,12 @@ pub fn section(reps: usize, mut progress: impl FnMut(&str)) -> Section {
     for ((name, trace), row) in traces.iter().zip(&rows) {
         progress(&format!("compaction on {name}: timed replays"));
         let cfg = config(Policy::BestFit);
-        let plain_min = row.plain[1].1.expect("mem3 best fit is searched");
+        let plain_min = row
+            .plain
+            .iter()
+            .find(|(kind, _)| *kind == Kind::Mem3BestFit)
+            .and_then(|&(_, bytes)| bytes)
+            .expect("mem3 best fit is searched");
         let worst = timed(trace, cfg, plain_min, row.moving[0], reps);
         let common = timed(trace, cfg, plain_min, plain_min, reps);
         let c = worst.figures;
