@@ -156,6 +156,16 @@ hot slots kept) and two more this round (the victim, not kept; the cache, kept a
 exact placement). Reaching talc's speed with exact first fit would need an index whose removals cost a list
 unlink while it still answers "the lowest block of at least n": none of the five designs measured does.
 
+**Targets of issue 12, 2026-12-06** (three runs of the report this day on a machine whose neighbours made
+timings vary by a third between runs; the table at the top is the last run): requests/s ≥ talc's on every
+trace, missed: exact first fit 0.41-0.63× (0.41-0.53× in the last run), first fit with the front cache
+0.60-0.88× (0.60-0.77×); random actions ≥ 1.0× talc, missed: 0.36-0.65× exact, 0.35-0.64× with the cache,
+which is ahead at max 200 (0.50-0.53× against 0.36-0.40×) and even above 3000, where most blocks are too
+large for it; instructions within 1.5× talc's, missed (per call 3-10× on allocation, 4-6× on free; per
+replay 1.8-2.3×, 1.3-1.5× with the cache); the pair at 10^6 live ≤ 2× its cost at 10^2, met
+(1.00×); the VM allocation loop doubled, met: 14.7, 20.9 and 21.3 M allocations/s in the three runs against
+the first round's 5.86 (2.5-3.6×), from the VM's own 15-20% and this round's pool changes.
+
 **Targets of issue 12** (the table at the top; two runs of the 2026-12-02 report, against the round before): requests/s ≥ talc's on every trace, missed (0.37-0.55×, from 0.34-0.63×; sqlite-mem rose from 0.42×
 to 0.51-0.52× and perl-hash from 0.34× to 0.37×, gcc-as fell from 0.63× to 0.53-0.55× while talc's own rate
 on it rose 20% between the rounds); random actions ≥ 1.0× talc, missed (0.37-0.60×, as before within noise);
