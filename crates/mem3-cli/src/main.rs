@@ -99,6 +99,10 @@ enum Command {
         /// Where each allocation goes among the free blocks that fit.
         #[arg(long, value_enum, default_value_t = PolicyArg::FirstFit)]
         policy: PolicyArg,
+        /// Turn on the pool's front cache: freed blocks of up to 256 bytes are reused, most recently freed
+        /// first, before the policy is asked (faster; placements then differ from the policy's).
+        #[arg(long)]
+        front_cache: bool,
         /// Also search for the smallest pool that replays the whole trace.
         #[arg(long)]
         min_pool: bool,
@@ -344,6 +348,7 @@ fn main() -> ExitCode {
             trace,
             pool_size,
             policy,
+            front_cache,
             min_pool,
             breakdown,
             json,
@@ -362,6 +367,7 @@ fn main() -> ExitCode {
                 trace,
                 pool_size,
                 policy,
+                front_cache,
                 min_pool,
                 breakdown,
                 json,

@@ -21,6 +21,8 @@ pub(crate) struct Args {
     pub(crate) trace: PathBuf,
     pub(crate) pool_size: Option<usize>,
     pub(crate) policy: PolicyArg,
+    /// `--front-cache`: the pool's `Config::front_cache`.
+    pub(crate) front_cache: bool,
     pub(crate) min_pool: bool,
     /// `--breakdown`: where the pool's bytes go.
     pub(crate) breakdown: bool,
@@ -55,6 +57,8 @@ struct Json {
     /// Requests in the trace (`ops` is less when one failed).
     requests: usize,
     policy: &'static str,
+    /// `--front-cache`.
+    front_cache: bool,
     /// Only with `--compact`: what the compactions did, and the trace's floor.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     compaction: Option<CompactionJson>,
@@ -130,7 +134,8 @@ pub(crate) fn replay(args: &Args) -> Outcome {
     let trace =
         Trace::read(file, args.limits).map_err(|e| Failure::input(format!("{name}: {e}")))?;
 
-    let config = Config { policy: args.policy.policy(), ..Config::default() };
+    let config =
+        Config { policy: args.policy.policy(), front_cache: args.front_cache, ..Config::default() };
     let pool_bytes = args.pool_size.unwrap_or_else(|| trace::default_pool_bytes(&trace));
     progress.say(format!("replaying {} requests", thousands(trace.len() as u64)));
     let no_pool = |e| Failure::no_pool(e, pool_bytes, args.pool_size.is_some(), &name);
@@ -342,6 +347,7 @@ pub(crate) fn replay(args: &Args) -> Outcome {
             min_pool_bytes: min_pool,
             requests: trace.len(),
             policy: args.policy.json_name(),
+            front_cache: args.front_cache,
             compaction,
             breakdown: breakdowns.iter().map(|(m, b)| BreakdownJson::of(m, b)).collect(),
         };

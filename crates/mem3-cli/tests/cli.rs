@@ -285,6 +285,19 @@ fn replay_json_has_the_fields_of_cli_md() {
 }
 
 #[test]
+fn replay_with_the_front_cache_is_said_and_changes_placements() {
+    let trace = gcc_trace();
+    let trace = trace.to_str().unwrap();
+    let plain = replay_json(&["replay", trace, "--json", "--min-pool"]);
+    let cached = replay_json(&["replay", trace, "--json", "--min-pool", "--front-cache"]);
+    assert_eq!(plain["front_cache"], serde_json::Value::Bool(false));
+    assert_eq!(cached["front_cache"], serde_json::Value::Bool(true));
+    assert_eq!(uint(&cached, "ops"), uint(&plain, "ops"), "both replay the whole trace");
+    // Other placements, so another smallest pool.
+    assert_ne!(uint(&cached, "min_pool_bytes"), uint(&plain, "min_pool_bytes"));
+}
+
+#[test]
 fn replay_that_runs_out_of_pool_is_a_result() {
     let trace = gcc_trace();
     let json = replay_json(&["replay", trace.to_str().unwrap(), "--json", "--pool-size", "64K"]);
