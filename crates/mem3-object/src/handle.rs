@@ -170,17 +170,7 @@ impl HandleTable {
         if *slot != (Slot::Occupied { generation: h.generation, block }) || keep(h) {
             return false;
         }
-        *slot = match h.generation.checked_add(1) {
-            Some(generation) => {
-                let next_free = self.free_head.replace(h.index);
-                Slot::Vacant { generation, next_free }
-            }
-            None => {
-                self.retired += 1;
-                Slot::Retired
-            }
-        };
-        self.live -= 1;
+        self.vacate(h);
         true
     }
 
@@ -188,8 +178,15 @@ impl HandleTable {
     /// retires if its generation cannot.
     pub(crate) fn remove(&mut self, h: Handle) -> Result<Block> {
         let block = self.get(h)?;
-        let slot = &mut self.slots[h.index as usize];
-        *slot = match h.generation.checked_add(1) {
+        self.vacate(h);
+        Ok(block)
+    }
+
+    /// Empties the occupied slot `h` names: its generation moves on and it joins the free list, or it
+    /// retires if its generation cannot move on.
+    #[inline]
+    fn vacate(&mut self, h: Handle) {
+        let vacated = match h.generation.checked_add(1) {
             Some(generation) => {
                 let next_free = self.free_head.replace(h.index);
                 Slot::Vacant { generation, next_free }
@@ -199,8 +196,8 @@ impl HandleTable {
                 Slot::Retired
             }
         };
+        self.slots[h.index as usize] = vacated;
         self.live -= 1;
-        Ok(block)
     }
 
     /// Records that the object owned by slot `index` moved from `old` to `new`. Returns `false` (and changes
