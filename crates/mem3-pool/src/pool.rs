@@ -741,6 +741,13 @@ impl<'a> Pool<'a> {
                 return Ok(Block::at(start));
             }
         }
+        // The top is the only free block (a heap growing, or just compacted): the one candidate of either
+        // policy and search, so carve it without searching.
+        if self.free_blocks == 1 && align == MIN_ALIGN {
+            if let Some(block) = self.carve_top(need) {
+                return Ok(block);
+            }
+        }
         let found = match self.find_placement(need, align) {
             Some(found) => Some(found),
             // Free the cached blocks and merge the deferred ones only when a merged run would hold the
@@ -853,6 +860,32 @@ impl<'a> Pool<'a> {
             }
         }
         best.map(|(start, pad, _)| (start, pad))
+    }
+
+    /// The fast path of an allocation when the top is the only free block: carves `need` bytes off its front,
+    /// if it is there and holds them with a remainder to split off (else `None`, and the general path
+    /// decides). What [`Pool::take`] does for that case, without the search or its branches.
+    #[inline(always)]
+    fn carve_top(&mut self, need: usize) -> Option<Block> {
+        let top = self.top;
+        if top >= self.heap_len {
+            return None;
+        }
+        let (size, flags) = self.header(top);
+        let rest = size.checked_sub(need).filter(|&rest| rest >= SPLIT_MIN)?;
+        // The payload of a block at a granule is `MIN_ALIGN`-aligned: no padding.
+        debug_assert_eq!(self.fit(top, size, need, MIN_ALIGN), Some(0));
+        let rest_start = top + need;
+        self.set_header(top, need, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
+        self.set_free_bit(top, false);
+        self.write_free(rest_start, rest, BlockFlags::empty());
+        self.set_start_bit(rest_start, true);
+        self.top = rest_start;
+        self.used_blocks += 1;
+        self.used_size += need;
+        self.free_size -= need;
+        self.peak_extent = self.peak_extent.max(rest_start);
+        Some(Block::at(top))
     }
 
     /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.

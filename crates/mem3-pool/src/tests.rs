@@ -969,3 +969,31 @@ fn check_finds_a_broken_front_cache() {
     pool.set_word(c_start + HEADER_SIZE, (a.offset() - HEADER_SIZE) / GRANULE);
     pool.check().unwrap();
 }
+
+#[test]
+fn allocations_carve_the_top_in_order_until_a_hole_below_it_fits() {
+    for config in [Config::default(), best_fit(), deferred(), front_cache()] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        // With no free block but the top, each request is carved off the top's front, in address order.
+        let blocks: Vec<Block> = (0..6).map(|i| pool.alloc(40 + 16 * i).unwrap()).collect();
+        for pair in blocks.windows(2) {
+            assert!(pair[0] < pair[1], "{config:?}: the top moves up");
+        }
+        let s = pool.stats();
+        assert_eq!((s.used_blocks, s.free_blocks), (6, 1), "{config:?}");
+        assert_eq!(s.used_bytes + s.overhead_bytes + s.free_bytes, s.capacity, "{config:?}");
+        assert_eq!(s.peak_extent, pool.capacity() - s.largest_free, "{config:?}");
+        pool.check().unwrap();
+        // A hole below the top that fits is taken before the top, by either policy (or the cache).
+        pool.free(blocks[3]).unwrap();
+        assert_eq!(pool.alloc(40 + 16 * 3).unwrap(), blocks[3], "{config:?}");
+        pool.check().unwrap();
+        // When the top is too small to split, the general path decides; the pool runs out cleanly.
+        while pool.alloc(200).is_ok() {}
+        let before = pool.stats();
+        assert!(pool.alloc(before.largest_free).is_err(), "{config:?}");
+        assert_eq!(pool.stats(), before, "{config:?}: a failed request changes nothing");
+        pool.check().unwrap();
+    }
+}
