@@ -548,6 +548,7 @@ impl<'a> Pool<'a> {
     }
 
     /// The payload of the used block at `start`.
+    #[inline]
     pub(crate) fn payload_at(&self, start: usize) -> &[u8] {
         let size = self.block_size(start);
         // SAFETY: a used block's payload `start + HEADER_SIZE .. start + size` lies in the heap; `&self`
@@ -590,6 +591,7 @@ impl<'a> Pool<'a> {
         }
     }
 
+    #[inline]
     fn payload_at_mut(&mut self, start: usize) -> &mut [u8] {
         let size = self.block_size(start);
         // SAFETY: as in `payload_at`, and `&mut self` makes the slice the only access to those bytes.
@@ -672,12 +674,14 @@ impl<'a> Pool<'a> {
     }
 
     /// The payload of `block`: its usable bytes, at least as many as were asked for.
+    #[inline]
     pub fn payload(&self, block: Block) -> Result<&[u8]> {
         let start = self.validate(block)?;
         Ok(self.payload_at(start))
     }
 
     /// The payload of `block`, writable.
+    #[inline]
     pub fn payload_mut(&mut self, block: Block) -> Result<&mut [u8]> {
         let start = self.validate(block)?;
         Ok(self.payload_at_mut(start))
@@ -728,6 +732,25 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
+        // The top is the only free block (a heap growing, or just compacted): the one candidate of either
+        // policy and either search, so carve it without searching. The rest, out of line, keeps this path's prologue short.
+        if self.free_blocks == 1
+            && self.cache.blocks == 0
+            && align.is_power_of_two()
+            && align <= MIN_ALIGN
+        {
+            if let Some(block) =
+                block_size_for(size, self.min_block).and_then(|need| self.carve_top(need))
+            {
+                return Ok(block);
+            }
+        }
+        self.alloc_searched(size, align)
+    }
+
+    /// Every allocation the fast path of [`Pool::alloc_aligned`] does not serve.
+    #[inline(never)]
+    fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         if !align.is_power_of_two() {
             return Err(Error::BadAlignment { align });
         }
@@ -739,13 +762,6 @@ impl<'a> Pool<'a> {
         if self.cache.blocks != 0 && align == MIN_ALIGN && need <= CACHE_MAX {
             if let Some(start) = self.cache_pop(need) {
                 return Ok(Block::at(start));
-            }
-        }
-        // The top is the only free block (a heap growing, or just compacted): the one candidate of either
-        // policy and search, so carve it without searching.
-        if self.free_blocks == 1 && align == MIN_ALIGN {
-            if let Some(block) = self.carve_top(need) {
-                return Ok(block);
             }
         }
         let found = match self.find_placement(need, align) {
