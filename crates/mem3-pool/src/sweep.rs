@@ -16,63 +16,86 @@ impl Pool<'_> {
     /// asked too; a pin only stops compaction. If `keep` panics, the unwind leaves a sound
     /// pool in which the blocks already refused are freed and every other block is as it was.
     pub fn retain(&mut self, mut keep: impl FnMut(Block, &[u8]) -> bool) -> usize {
-        /// Rebuilds the index when the sweep ends, by return or by unwinding out of `keep`.
-        struct Reindex<'p, 'a>(&'p mut Pool<'a>, usize);
-        impl Drop for Reindex<'_, '_> {
-            fn drop(&mut self) {
-                if self.1 != 0 {
-                    self.0.rebuild_index();
-                }
-            }
-        }
         let merge = self.config.coalescing == Coalescing::Immediate;
-        let mut sweep = Reindex(self, 0);
-        let pool = &mut *sweep.0;
-        // With immediate coalescing, the free block that ends where the walk is (start and size), which a
-        // block freed now, or a free block after one freed, merges into.
-        let mut run: Option<(usize, usize)> = None;
+        let mut sweep = Sweep { pool: self, freed: 0, run: None };
         let mut start = 0;
-        while start < pool.heap_len {
+        while start < sweep.pool.heap_len {
+            let pool = &mut *sweep.pool;
             let (size, flags) = pool.header(start);
-            let free = if flags.contains(BlockFlags::USED) {
+            let freed_now = flags.contains(BlockFlags::USED) && {
                 let block = Block::from_offset(start + HEADER_SIZE).expect("payloads are past 0");
-                if keep(block, pool.payload_at(start)) {
-                    false
-                } else if pool.cache_push(start, size) {
+                !keep(block, pool.payload_at(start))
+            };
+            let free = if freed_now {
+                sweep.freed += 1;
+                if pool.cache_push(start, size) {
                     // Into the front cache, as `free` would put it: not free to its neighbours.
-                    sweep.1 += 1;
                     false
                 } else {
                     pool.used_blocks -= 1;
                     pool.used_size -= size;
                     pool.free_size += size;
-                    pool.set_prev_free(start + size, true);
-                    sweep.1 += 1;
                     true
                 }
             } else {
-                // A free block, or one in the front cache (which stays there, and is not asked about).
-                pool.is_free(start)
+                // A kept block, a free block, or one in the front cache (which stays there, unasked).
+                !flags.contains(BlockFlags::USED) && pool.is_free(start)
             };
-            // The heap is whole at every call of `keep`: a freed block is at once a free block, merged with
-            // the free one before it; only the index lags, and nothing searches it until the end.
-            run = match (free, run) {
-                (false, _) => None,
-                (true, Some((run_start, run_size))) if merge => {
-                    let run_flags = pool.header(run_start).1 & BlockFlags::PREV_FREE;
-                    pool.set_start_bit(start, false);
-                    pool.write_free(run_start, run_size + size, run_flags);
-                    Some((run_start, run_size + size))
+            sweep.run = match sweep.run {
+                Some(run) if free && merge => {
+                    // The block joins the run: its start goes; the run's tags are written when it ends.
+                    sweep.pool.set_start_bit(start, false);
+                    Some(Run { size: run.size + size, changed: true, ..run })
                 }
-                (true, _) => {
-                    if flags.contains(BlockFlags::USED) {
-                        pool.write_free(start, size, flags & BlockFlags::PREV_FREE);
+                run => {
+                    if let Some(run) = run {
+                        sweep.pool.close_run(run);
                     }
-                    Some((start, size))
+                    free.then_some(Run { start, size, changed: freed_now })
                 }
             };
             start += size;
         }
-        sweep.1
+        sweep.freed
+    }
+
+    /// Writes the tags of a swept run of free blocks that changed: one free block's header and footer, and
+    /// `PREV_FREE` in the block after it.
+    fn close_run(&mut self, run: Run) {
+        if run.changed {
+            let flags = self.header(run.start).1 & BlockFlags::PREV_FREE;
+            self.write_free(run.start, run.size, flags);
+            self.set_prev_free(run.start + run.size, true);
+        }
+    }
+}
+
+/// A run of free blocks the sweep has passed, to be written as one free block when it ends: at `start`,
+/// `size` bytes, and whether it holds a block freed in this sweep or merged (else it is one free block,
+/// already as it should be).
+#[derive(Clone, Copy)]
+struct Run {
+    start: usize,
+    size: usize,
+    changed: bool,
+}
+
+/// A sweep in progress. When it ends, by return or by unwinding out of `keep`, it writes the open run's tags
+/// (so the heap is whole: between calls of `keep` only the open run's tags lag) and rebuilds the index if
+/// any block was freed.
+struct Sweep<'p, 'a> {
+    pool: &'p mut Pool<'a>,
+    freed: usize,
+    run: Option<Run>,
+}
+
+impl Drop for Sweep<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(run) = self.run.take() {
+            self.pool.close_run(run);
+        }
+        if self.freed != 0 {
+            self.pool.rebuild_index();
+        }
     }
 }
