@@ -135,18 +135,17 @@ impl<'a> ObjectHeap<'a> {
         // Nothing changes before the block is allocated: a failed allocation leaves the handle table (and
         // its capacity, counted in `handle_table_bytes`) as it was.
         let owner = self.table.prepare()?;
-        let block = match self.pool.alloc(size) {
-            Ok(block) => block,
+        let (block, payload) = match self.pool.alloc_with_payload(size) {
+            Ok(allocated) => allocated,
             Err(e) => self.alloc_retry(size, e)?,
         };
+        object::encode(payload, value, owner);
         if let Err(e) = self.table.reserve() {
             // Only the global allocator refusing a few bytes gets here. Give the block back; with deferred
             // coalescing the pool may keep it as a separate free block.
             self.pool.free(block).expect("the block was just allocated");
             return Err(e);
         }
-        let payload = self.pool.payload_mut(block).expect("the block was just allocated");
-        object::encode(payload, value, owner);
         self.table.insert(owner, block);
         Ok(owner)
     }
@@ -172,13 +171,13 @@ impl<'a> ObjectHeap<'a> {
     /// `size`, the object's payload.
     #[cold]
     #[inline(never)]
-    fn alloc_retry(&mut self, size: usize, e: mem3_pool::Error) -> Result<Block> {
+    fn alloc_retry(&mut self, size: usize, e: mem3_pool::Error) -> Result<(Block, &mut [u8])> {
         match e {
             mem3_pool::Error::OutOfMemory { .. }
                 if self.defragment_on_failure && self.fits_after_defragment(size) =>
             {
                 self.defragment();
-                Ok(self.pool.alloc(size)?)
+                Ok(self.pool.alloc_with_payload(size)?)
             }
             e => Err(e.into()),
         }

@@ -729,6 +729,14 @@ impl<'a> Pool<'a> {
         self.alloc_aligned(size, MIN_ALIGN)
     }
 
+    /// Allocates like [`alloc`](Pool::alloc) and returns the new block's payload with it, to be filled at once
+    /// without [`payload_mut`](Pool::payload_mut)'s check of a name that is known to be good.
+    #[inline]
+    pub fn alloc_with_payload(&mut self, size: usize) -> Result<(Block, &mut [u8])> {
+        let block = self.alloc(size)?;
+        Ok((block, self.payload_at_mut(block.offset() - HEADER_SIZE)))
+    }
+
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {

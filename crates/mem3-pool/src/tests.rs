@@ -997,3 +997,21 @@ fn allocations_carve_the_top_in_order_until_a_hole_below_it_fits() {
         pool.check().unwrap();
     }
 }
+
+#[test]
+fn alloc_with_payload_gives_the_blocks_own_payload() {
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    let first = pool.alloc(24).unwrap();
+    let (block, payload) = pool.alloc_with_payload(100).unwrap();
+    assert!(payload.len() >= 100);
+    payload.fill(0xAB);
+    assert_ne!(block, first);
+    assert_eq!(pool.payload(block).unwrap().len(), pool.usable_size(block).unwrap());
+    assert!(pool.payload(block).unwrap().iter().all(|&b| b == 0xAB));
+    pool.check().unwrap(); // the top's header after the payload is intact
+    let before = pool.stats();
+    assert!(matches!(pool.alloc_with_payload(usize::MAX), Err(Error::OutOfMemory { .. })));
+    assert_eq!(pool.stats(), before);
+    pool.check().unwrap();
+}
