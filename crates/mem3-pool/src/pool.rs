@@ -741,7 +741,8 @@ impl<'a> Pool<'a> {
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
         // The top is the only free block (a heap growing, or just compacted): the one candidate of either
-        // policy and either search, so carve it without searching. The rest, out of line, keeps this path's prologue short.
+        // policy and either search, so it is carved without searching. The search is out of line, so that
+        // this path does not pay its prologue.
         if self.free_blocks == 1
             && self.cache.blocks == 0
             && align.is_power_of_two()
