@@ -36,6 +36,15 @@ pub enum Error {
         /// The offset given.
         offset: usize,
     },
+    /// A list of blocks that must be in ascending address order, each named once, is not: the block at
+    /// `offset` does not lie above the one named before it.
+    #[error(
+        "block at offset {offset} is out of order: blocks must be named in ascending address order, once each"
+    )]
+    OutOfOrder {
+        /// The offset of the first block out of order.
+        offset: usize,
+    },
     /// The block is pinned and the operation would have to move it.
     #[error("block at offset {offset} is pinned and cannot move")]
     Pinned {

@@ -1,7 +1,10 @@
 //! Freeing many blocks in one pass: [`Pool::retain`].
 
 use crate::{
+    cache::FrontCache,
+    error::{Error, Result},
     pool::{Block, Coalescing, Pool},
+    summary::SLOT,
     tag::{BlockFlags, HEADER_SIZE},
 };
 
@@ -57,6 +60,60 @@ impl Pool<'_> {
             start += size;
         }
         sweep.freed
+    }
+
+    /// Keeps exactly the used blocks named in `keep`, which must be in ascending address order, and frees
+    /// every other used block (pinned ones too: a pin only stops compaction); returns how many it freed.
+    /// The space between two kept blocks becomes one free block, whatever the coalescing mode, and the
+    /// front cache is emptied into it. The freed blocks are never visited: the cost is O(`keep.len()`) plus
+    /// one write per bitmap word (1/512 of the heap) and an index rebuilt from the at most
+    /// `2 * keep.len() + 1` blocks left. A collector that knows its survivors (a copying collector's view)
+    /// pays for them, not for its garbage; [`retain`](Pool::retain) asks about every block instead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBlock`] for a name that is not a live block, [`Error::OutOfOrder`] for a block that
+    /// does not lie above the one before it (a repeated name included). Nothing changes then.
+    pub fn retain_only(&mut self, keep: &[Block]) -> Result<usize> {
+        let mut end = 0;
+        for &block in keep {
+            let start = self.validate(block)?;
+            if start < end {
+                return Err(Error::OutOfOrder { offset: block.offset() });
+            }
+            end = start + self.block_size(start);
+        }
+        let freed = self.used_blocks - keep.len();
+        // Cached blocks lie between kept ones: they become part of the free blocks written below.
+        self.cache = FrontCache::EMPTY;
+        for slot in 0..self.heap_len.div_ceil(SLOT) {
+            self.set_bit_words(slot, 0, 0);
+        }
+        let (mut end, mut used_size) = (0, 0);
+        for &block in keep {
+            let start = block.offset() - HEADER_SIZE;
+            let (size, mut flags) = self.header(start);
+            // A gap between used blocks is made of whole blocks, so it is at least the smallest block.
+            let gap = start - end;
+            if gap != 0 {
+                self.write_free(end, gap, BlockFlags::empty());
+                self.set_start_bit(end, true);
+            }
+            flags.set(BlockFlags::PREV_FREE, gap != 0);
+            self.set_header(start, size, flags);
+            self.set_start_bit(start, true);
+            used_size += size;
+            end = start + size;
+        }
+        if end < self.heap_len {
+            self.write_free(end, self.heap_len - end, BlockFlags::empty());
+            self.set_start_bit(end, true);
+        }
+        self.used_blocks = keep.len();
+        self.used_size = used_size;
+        self.free_size = self.heap_len - used_size;
+        self.rebuild_index();
+        Ok(freed)
     }
 
     /// Writes the tags of a swept run of free blocks that changed: one free block's header and footer, and

@@ -1015,3 +1015,45 @@ fn alloc_with_payload_gives_the_blocks_own_payload() {
     assert_eq!(pool.stats(), before);
     pool.check().unwrap();
 }
+
+#[test]
+fn retain_only_keeps_the_named_blocks_and_refuses_a_bad_list_whole() {
+    for config in [Config::default(), best_fit(), deferred(), front_cache()] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        let blocks: Vec<Block> = (0..8).map(|i| pool.alloc(24 + 40 * i).unwrap()).collect();
+        pool.pin(blocks[5]).unwrap();
+        pool.free(blocks[6]).unwrap();
+        pool.payload_mut(blocks[3]).unwrap().fill(7);
+        let before = (pool.blocks().collect::<Vec<_>>(), pool.stats());
+        let unchanged = |pool: &Pool<'_>| (pool.blocks().collect::<Vec<_>>(), pool.stats());
+        // A freed block, a repeated one, one out of order: each refused, and nothing changes.
+        let stale = Err(Error::InvalidBlock { offset: blocks[6].offset() });
+        assert_eq!(pool.retain_only(&[blocks[1], blocks[6]]), stale, "{config:?}");
+        let repeated = Err(Error::OutOfOrder { offset: blocks[3].offset() });
+        assert_eq!(pool.retain_only(&[blocks[3], blocks[3]]), repeated, "{config:?}");
+        let swapped = Err(Error::OutOfOrder { offset: blocks[1].offset() });
+        assert_eq!(pool.retain_only(&[blocks[3], blocks[1]]), swapped, "{config:?}");
+        assert_eq!(unchanged(&pool), before, "{config:?}");
+        // The pinned block and the others not named are freed; the kept ones stay where they are.
+        assert_eq!(pool.retain_only(&[blocks[1], blocks[3]]), Ok(5), "{config:?}");
+        pool.check().unwrap();
+        assert!(pool.payload(blocks[3]).unwrap().iter().all(|&b| b == 7));
+        let states: Vec<_> = pool.blocks().map(|info| (info.state, info.block())).collect();
+        assert_eq!(
+            states,
+            [
+                (BlockState::Free, None),
+                (BlockState::Used, Some(blocks[1])),
+                (BlockState::Free, None),
+                (BlockState::Used, Some(blocks[3])),
+                (BlockState::Free, None),
+            ],
+            "{config:?}"
+        );
+        // Keeping nothing leaves one free block as large as the pool.
+        assert_eq!(pool.retain_only(&[]), Ok(2));
+        assert_eq!(pool.stats().largest_free, pool.capacity());
+        pool.check().unwrap();
+    }
+}

@@ -21,6 +21,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Compact),
         1 => any::<u8>().prop_map(|at| Op::CompactPanic { at: at % 32 }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(modulus, unwind_at)| Op::Retain { modulus, unwind_at: unwind_at % 32 }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(modulus, disorder)| Op::RetainOnly { modulus, disorder }),
         1 => any::<u32>().prop_map(|offset| Op::FreeInvalid { offset }),
         1 => any::<u16>().prop_map(|index| Op::FreeStale { index }),
         1 => Just(Op::CompactTrimmed),

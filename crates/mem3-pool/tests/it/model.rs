@@ -45,6 +45,11 @@ pub(crate) enum Op {
     /// that unwinds at its `unwind_at`-th call if that is below 16. The reference (linear search) frees the
     /// same blocks one by one with `free`, so the two pools must come out alike.
     Retain { modulus: u8, unwind_at: u8 },
+    /// `retain_only` keeping the live blocks whose identity is not a multiple of `2 + modulus % 4`. The
+    /// reference frees the others one by one with `free`, then `coalesce`s (`retain_only` merges whatever the
+    /// mode, and empties the front cache), so the two pools must come out alike. With `disorder` (and two
+    /// blocks kept at least), two names are swapped first: both pools refuse the list and nothing changes.
+    RetainOnly { modulus: u8, disorder: bool },
     /// Free an arbitrary offset that is not a live block's payload (inside a block, a header, past the end).
     FreeInvalid { offset: u32 },
     /// Free a block that was already freed, unless its offset is live again.
@@ -189,6 +194,43 @@ impl Model<'_> {
         }
     }
 
+    /// [`Op::RetainOnly`]: keeps the live blocks whose identity is not a multiple of `m`.
+    fn retain_only(&mut self, m: u32, disorder: bool) {
+        self.live.sort_by_key(|l| l.block);
+        let mut kept: Vec<Block> =
+            self.live.iter().filter(|l| l.id % m != 0).map(|l| l.block).collect();
+        if disorder && kept.len() >= 2 {
+            kept.swap(0, 1);
+            let (before, stats) = (self.pool.blocks().collect::<Vec<_>>(), self.pool.stats());
+            assert_eq!(
+                self.pool.retain_only(&kept),
+                Err(Error::OutOfOrder { offset: kept[1].offset() })
+            );
+            assert_eq!(
+                before,
+                self.pool.blocks().collect::<Vec<_>>(),
+                "a refused list changed blocks"
+            );
+            assert_eq!(stats, self.pool.stats(), "a refused list changed the figures");
+            return;
+        }
+        let refused: Vec<Block> =
+            self.live.iter().filter(|l| l.id % m == 0).map(|l| l.block).collect();
+        if self.pool.config().search == Search::Index {
+            assert_eq!(self.pool.retain_only(&kept), Ok(refused.len()));
+        } else {
+            for &block in &refused {
+                self.pool.free(block).unwrap();
+            }
+            self.pool.coalesce();
+        }
+        self.live.retain(|l| !refused.contains(&l.block));
+        self.dead.extend(refused);
+        for live in &self.live {
+            verify(&self.pool, live);
+        }
+    }
+
     /// Applies `op`; returns what an allocation or resize returned, for the comparison of the two searches.
     fn apply(&mut self, op: &Op, id: u32) -> Option<Result<Block, Error>> {
         let base = self.pool.base().as_ptr() as usize;
@@ -282,6 +324,10 @@ impl Model<'_> {
             }
             Op::Retain { modulus, unwind_at } => {
                 self.retain(2 + u32::from(modulus % 4), usize::from(unwind_at));
+                None
+            }
+            Op::RetainOnly { modulus, disorder } => {
+                self.retain_only(2 + u32::from(modulus % 4), disorder);
                 None
             }
             Op::CompactTrimmed => {
@@ -452,7 +498,7 @@ pub(crate) fn run(config: Config, len: usize, ops: &[Op]) {
         let a = fast.apply(op, step as u32);
         let b = slow.apply(op, step as u32);
         assert_eq!(a, b, "index and linear search differ at step {step} ({op:?})");
-        if matches!(op, Op::Retain { .. }) {
+        if matches!(op, Op::Retain { .. } | Op::RetainOnly { .. }) {
             let (fast_blocks, slow_blocks): (Vec<_>, Vec<_>) =
                 (fast.pool.blocks().collect(), slow.pool.blocks().collect());
             assert_eq!(
