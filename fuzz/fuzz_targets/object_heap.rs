@@ -1,5 +1,6 @@
 //! Arbitrary sequences on an `ObjectHeap`: every live handle reads back exactly its value after any sequence
-//! of frees, pins and defragmentations; stale handles always error; `check()` passes after every step.
+//! of frees, pins, collections and defragmentations; stale handles always error; `check()` passes after
+//! every step.
 #![no_main]
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,9 @@ enum Op {
     Defragment,
     UseStale(u16),
     AutoDefragment(bool),
+    /// A collector's sweep keeping the live handles whose position is not a multiple of `2 + modulus % 3`,
+    /// by `retain_by_handles` or by `retain`.
+    Collect { modulus: u8, by_handles: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +76,18 @@ fuzz_target!(|input: Input| {
                 assert_eq!(heap.pin(h), Err(Error::StaleHandle));
             }
             Op::AutoDefragment(on) => heap.set_defragment_on_failure(on),
+            Op::Collect { modulus, by_handles } => {
+                let m = 2 + usize::from(modulus % 3);
+                let refused: Vec<Handle> = live.iter().copied().step_by(m).collect();
+                let keep = |h: Handle| !refused.contains(&h);
+                let freed = if by_handles { heap.retain_by_handles(keep) } else { heap.retain(keep) };
+                assert_eq!(freed, Ok(refused.len()));
+                live.retain(|h| !refused.contains(h));
+                for h in refused {
+                    model.remove(&h);
+                    stale.push(h);
+                }
+            }
             _ => {}
         }
         heap.check().unwrap();

@@ -74,6 +74,24 @@ const_assert!(core::mem::size_of::<Slot>() <= 16);
 /// The first generation a slot gives out.
 const FIRST_GENERATION: NonZeroU32 = NonZeroU32::MIN;
 
+/// What slot `index` becomes when its occupant of `generation` goes: vacant with the next generation, at
+/// the head of the free list `free_head`, or retired (counted in `retired`) if the generation cannot move on.
+#[inline]
+fn vacancy(
+    index: u32,
+    generation: NonZeroU32,
+    free_head: &mut Option<u32>,
+    retired: &mut usize,
+) -> Slot {
+    match generation.checked_add(1) {
+        Some(generation) => Slot::Vacant { generation, next_free: free_head.replace(index) },
+        None => {
+            *retired += 1;
+            Slot::Retired
+        }
+    }
+}
+
 /// The handle table: slots, a free list through the vacant slots, and counters.
 #[derive(Debug, Clone)]
 pub(crate) struct HandleTable {
@@ -174,6 +192,46 @@ impl HandleTable {
         true
     }
 
+    /// Asks `keep` about every live handle, in index order, and appends each one it keeps to `indices` (its
+    /// slot) and `blocks` (its block). Changes nothing in the table.
+    pub(crate) fn survivors(
+        &self,
+        mut keep: impl FnMut(Handle) -> bool,
+        indices: &mut Vec<u32>,
+        blocks: &mut Vec<Block>,
+    ) {
+        for (index, slot) in self.slots.iter().enumerate() {
+            if let Slot::Occupied { generation, block } = *slot {
+                if keep(Handle::new(index as u32, generation)) {
+                    indices.push(index as u32);
+                    blocks.push(block);
+                }
+            }
+        }
+    }
+
+    /// Empties every occupied slot but those in `kept` (ascending slot indices, as
+    /// [`survivors`](HandleTable::survivors) gives them) and returns how many it emptied. The slots are
+    /// emptied from the highest down, so the free list gives out the lowest first.
+    pub(crate) fn remove_all_but(&mut self, kept: &[u32]) -> usize {
+        // `kept[..below]` are the kept slots not yet passed.
+        let mut below = kept.len();
+        let (mut free_head, mut removed, mut retired) = (self.free_head, 0, 0);
+        for (index, slot) in self.slots.iter_mut().enumerate().rev() {
+            let Slot::Occupied { generation, .. } = *slot else { continue };
+            if below > 0 && kept[below - 1] as usize == index {
+                below -= 1;
+                continue;
+            }
+            *slot = vacancy(index as u32, generation, &mut free_head, &mut retired);
+            removed += 1;
+        }
+        self.free_head = free_head;
+        self.live -= removed;
+        self.retired += retired;
+        removed
+    }
+
     /// Empties the slot `h` names and returns the block it held. The slot's generation moves on, or the slot
     /// retires if its generation cannot.
     pub(crate) fn remove(&mut self, h: Handle) -> Result<Block> {
@@ -186,17 +244,8 @@ impl HandleTable {
     /// retires if its generation cannot move on.
     #[inline]
     fn vacate(&mut self, h: Handle) {
-        let vacated = match h.generation.checked_add(1) {
-            Some(generation) => {
-                let next_free = self.free_head.replace(h.index);
-                Slot::Vacant { generation, next_free }
-            }
-            None => {
-                self.retired += 1;
-                Slot::Retired
-            }
-        };
-        self.slots[h.index as usize] = vacated;
+        self.slots[h.index as usize] =
+            vacancy(h.index, h.generation, &mut self.free_head, &mut self.retired);
         self.live -= 1;
     }
 

@@ -680,3 +680,68 @@ fn encode_decode_round_trip() {
         }
     }
 }
+
+#[test]
+fn retain_by_handles_frees_what_retain_frees_and_leaves_the_same_pool() {
+    let (mut r1, mut r2) = (region(4096), region(4096));
+    let mut by_blocks = ObjectHeap::new(&mut r1).unwrap();
+    let mut by_handles = ObjectHeap::new(&mut r2).unwrap();
+    for heap in [&mut by_blocks, &mut by_handles] {
+        let hs: Vec<_> = (0..20).map(|i| heap.alloc_int(i).unwrap()).collect();
+        heap.alloc_str("a string among the ints").unwrap();
+        heap.pin(hs[3]).unwrap();
+        heap.free(hs[7]).unwrap();
+    }
+    let keep = |h: Handle| h.index() % 3 == 0;
+    assert_eq!(by_blocks.retain(keep), Ok(13));
+    assert_eq!(by_handles.retain_by_handles(keep), Ok(13));
+    by_handles.check().unwrap();
+    assert_eq!(by_handles.handles().collect::<Vec<_>>(), by_blocks.handles().collect::<Vec<_>>());
+    for h in by_handles.handles() {
+        assert_eq!(by_handles.get(h), by_blocks.get(h));
+    }
+    let blocks = |heap: &ObjectHeap<'_>| heap.pool().blocks().collect::<Vec<_>>();
+    assert_eq!(blocks(&by_handles), blocks(&by_blocks));
+    assert_eq!(by_handles.pool().stats(), by_blocks.pool().stats());
+    assert_eq!(by_handles.retain_by_handles(|_| false), Ok(7));
+    assert!(by_handles.is_empty());
+    assert_eq!(by_handles.pool().stats().free_blocks, 1);
+    by_handles.check().unwrap();
+}
+
+#[test]
+fn retain_by_handles_changes_nothing_when_keep_panics_or_the_table_is_corrupt() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let hs: Vec<_> = (0..12).map(|i| heap.alloc_int(i).unwrap()).collect();
+    let snapshot = |heap: &ObjectHeap<'_>| {
+        (heap.handles().collect::<Vec<_>>(), heap.pool().blocks().collect::<Vec<_>>())
+    };
+    let before = snapshot(&heap);
+    let mut calls = 0;
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        heap.retain_by_handles(|h| {
+            calls += 1;
+            if calls == 6 {
+                std::panic::resume_unwind(std::boxed::Box::new("keep fails"));
+            }
+            h.index() % 2 == 0
+        })
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(snapshot(&heap), before, "the rejected objects before the panic are still there");
+    heap.check().unwrap();
+    // Two slots naming one block: the pool refuses the survivors' list, and nothing changes.
+    let saved = heap.table.slots[1];
+    let Slot::Occupied { block, .. } = heap.table.slots[0] else { unreachable!() };
+    let Slot::Occupied { generation, .. } = saved else { unreachable!() };
+    heap.table.slots[1] = Slot::Occupied { generation, block };
+    let before = snapshot(&heap);
+    assert!(matches!(
+        heap.retain_by_handles(|h| h != hs[5]),
+        Err(Error::Pool(mem3_pool::Error::OutOfOrder { .. }))
+    ));
+    assert_eq!(snapshot(&heap), before);
+    heap.table.slots[1] = saved;
+    heap.check().unwrap();
+}

@@ -49,6 +49,12 @@ enum Op {
     /// Uses the stale handle at this position.
     UseStale(usize),
     SetAutoDefragment(bool),
+    /// A collector's sweep keeping the live handles whose position is not a multiple of `2 + modulus % 3`:
+    /// `retain_by_handles` if `by_handles`, else `retain`.
+    Collect {
+        modulus: u8,
+        by_handles: bool,
+    },
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -71,6 +77,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Defragment),
         2 => any::<usize>().prop_map(Op::UseStale),
         1 => any::<bool>().prop_map(Op::SetAutoDefragment),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(modulus, by_handles)| Op::Collect { modulus, by_handles }),
     ]
 }
 
@@ -184,6 +191,33 @@ fn run(region_len: usize, config: Config, ops: &[Op]) -> Result<(), TestCaseErro
             Op::SetAutoDefragment(on) => {
                 auto = *on;
                 heap.set_defragment_on_failure(auto);
+            }
+            Op::Collect { modulus, by_handles } => {
+                let m_ = 2 + usize::from(*modulus % 3);
+                let refused: HashSet<Handle> = m
+                    .order
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % m_ == 0)
+                    .map(|(_, &h)| h)
+                    .collect();
+                let mut asked = HashSet::new();
+                let keep = |h: Handle| {
+                    asked.insert(h);
+                    !refused.contains(&h)
+                };
+                let freed =
+                    if *by_handles { heap.retain_by_handles(keep) } else { heap.retain(keep) };
+                prop_assert_eq!(freed, Ok(refused.len()));
+                prop_assert_eq!(asked.len(), m.live.len(), "asked about every live handle");
+                for &h in &refused {
+                    m.live.remove(&h);
+                    m.pinned.remove(&h);
+                    m.stale.push(h);
+                }
+                m.order.retain(|h| !refused.contains(h));
+                let s = heap.pool().stats();
+                prop_assert_eq!(s.used_blocks, m.live.len(), "every refused block freed");
             }
         }
         // After every step: the heap is consistent and agrees with the model.
