@@ -688,7 +688,8 @@ impl<'p, 'a> Vm<'p, 'a> {
             let mark = &mut marks[h.index() as usize];
             *mark = (*mark).max(h.generation().get());
         }
-        let freed = self.heap.retain(|h| marks[h.index() as usize] == h.generation().get());
+        let freed =
+            self.heap.retain_by_handles(|h| marks[h.index() as usize] == h.generation().get());
         for h in self.stack.iter().chain(self.globals.iter().flatten()) {
             marks[h.index() as usize] = 0;
         }
