@@ -724,9 +724,13 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes, aligned to [`MIN_ALIGN`].
     ///
     /// A zero-size request gets a distinct block like any other.
-    #[inline]
     pub fn alloc(&mut self, size: usize) -> Result<Block> {
-        self.alloc_aligned(size, MIN_ALIGN)
+        if self.only_top_is_free() {
+            if let Some(block) = self.alloc_from_top(size) {
+                return Ok(block);
+            }
+        }
+        self.alloc_searched(size, MIN_ALIGN)
     }
 
     /// Allocates like [`alloc`](Pool::alloc) and returns the new block's payload with it, to be filled at once
@@ -740,24 +744,30 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
-        // The top is the only free block (a heap growing, or just compacted): the one candidate of either
-        // policy and either search, so it is carved without searching. The search is out of line, so that
-        // this path does not pay its prologue.
-        if self.free_blocks == 1
-            && self.cache.blocks == 0
-            && align.is_power_of_two()
-            && align <= MIN_ALIGN
-        {
-            if let Some(block) =
-                block_size_for(size, self.min_block).and_then(|need| self.carve_top(need))
-            {
+        if self.only_top_is_free() && align <= MIN_ALIGN && align.is_power_of_two() {
+            if let Some(block) = self.alloc_from_top(size) {
                 return Ok(block);
             }
         }
         self.alloc_searched(size, align)
     }
 
-    /// Every allocation the fast path of [`Pool::alloc_aligned`] does not serve.
+    /// Whether the top is the only free block (a heap growing, or just compacted), with nothing in the front
+    /// cache: then it is the one candidate of either policy and either search.
+    #[inline(always)]
+    fn only_top_is_free(&self) -> bool {
+        self.free_blocks == 1 && self.cache.blocks == 0
+    }
+
+    /// The fast path of [`alloc`](Pool::alloc) and [`alloc_aligned`](Pool::alloc_aligned) when
+    /// [`only_top_is_free`](Pool::only_top_is_free): the block carved off the top without a search, if the
+    /// top holds it. The search is out of line, so that this path does not pay its prologue.
+    #[inline(always)]
+    fn alloc_from_top(&mut self, size: usize) -> Option<Block> {
+        block_size_for(size, self.min_block).and_then(|need| self.carve_top(need))
+    }
+
+    /// Every allocation [`Pool::alloc_from_top`] does not serve.
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         if !align.is_power_of_two() {
