@@ -20,6 +20,13 @@ fn region(len: usize) -> Vec<u8> {
     vec![0; len]
 }
 
+/// The `len` bytes of `r` from its first 64-aligned byte (`r` holds `len + 64`): pools over two such slices
+/// have the same capacity and layout, whatever the allocator gave.
+fn aligned(r: &mut [u8], len: usize) -> &mut [u8] {
+    let at = r.as_ptr().align_offset(64);
+    &mut r[at..at + len]
+}
+
 /// Overwrites `bytes` at `at` in the payload of `h`'s object, as memory corruption would.
 fn poke(heap: &mut ObjectHeap<'_>, h: Handle, at: usize, bytes: &[u8]) {
     let block = heap.block(h).unwrap();
@@ -683,9 +690,10 @@ fn encode_decode_round_trip() {
 
 #[test]
 fn retain_by_handles_frees_what_retain_frees_and_leaves_the_same_pool() {
-    let (mut r1, mut r2) = (region(4096), region(4096));
-    let mut by_blocks = ObjectHeap::new(&mut r1).unwrap();
-    let mut by_handles = ObjectHeap::new(&mut r2).unwrap();
+    // Two regions at the same alignment, so that the two pools have the same capacity and layout.
+    let (mut r1, mut r2) = (region(4096 + 64), region(4096 + 64));
+    let mut by_blocks = ObjectHeap::new(aligned(&mut r1, 4096)).unwrap();
+    let mut by_handles = ObjectHeap::new(aligned(&mut r2, 4096)).unwrap();
     for heap in [&mut by_blocks, &mut by_handles] {
         let hs: Vec<_> = (0..20).map(|i| heap.alloc_int(i).unwrap()).collect();
         heap.alloc_str("a string among the ints").unwrap();
