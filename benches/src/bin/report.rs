@@ -179,6 +179,15 @@ replay 1.8-2.3×, 1.3-1.5× with the cache); the pair at 10^6 live ≤ 2× its c
 (1.00×); the VM allocation loop doubled, met: 14.7, 20.9 and 21.3 M allocations/s in the three runs against
 the first round's 5.86 (2.5-3.6×), from the VM's own 15-20% and this round's pool changes.
 
+**Targets of issue 12, the evening of 2026-12-06** (three runs of the report after the VM's pool work above,
+on another host, an AMD EPYC, whose neighbours moved timings by a third between runs; the table at the top is
+the last): requests/s ≥ talc's on every trace, missed: exact first fit 0.50-0.61× on gcc-as, 0.39-0.62× on
+sqlite-mem, 0.23-0.36× on perl-hash (talc itself ran 90-123 M requests/s across the runs); with the front cache
+0.60-0.65×, 0.59-0.73×, 0.47-0.51×. Random actions ≥ 1.0× talc, missed: 0.37-0.57× exact. The pair at 10^6
+live ≤ 2× its cost at 10^2, met (1.00-1.02×). The VM allocation loop, met: 29.6, 30.6 and 33.5 M
+allocations/s (5.1-5.7× the first round's 5.86, from 3.6× this morning). The whole-replay instruction counts
+(the paragraph on the pool's share of the VM, above) are the repeatable comparison; these timings are not.
+
 **Targets of issue 12** (the table at the top; two runs of the 2026-12-02 report, against the round before): requests/s ≥ talc's on every trace, missed (0.37-0.55×, from 0.34-0.63×; sqlite-mem rose from 0.42×
 to 0.51-0.52× and perl-hash from 0.34× to 0.37×, gcc-as fell from 0.63× to 0.53-0.55× while talc's own rate
 on it rose 20% between the rounds); random actions ≥ 1.0× talc, missed (0.37-0.60×, as before within noise);
