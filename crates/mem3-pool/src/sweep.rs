@@ -1,4 +1,5 @@
-//! Freeing many blocks in one pass: [`Pool::retain`].
+//! Freeing many blocks at once: [`Pool::retain`] asks about every block, [`Pool::retain_only`] is told
+//! which to keep.
 
 use crate::{
     cache::FrontCache,
@@ -93,27 +94,29 @@ impl Pool<'_> {
         for &block in keep {
             let start = block.offset() - HEADER_SIZE;
             let (size, mut flags) = self.header(start);
-            // A gap between used blocks is made of whole blocks, so it is at least the smallest block.
-            let gap = start - end;
-            if gap != 0 {
-                self.write_free(end, gap, BlockFlags::empty());
-                self.set_start_bit(end, true);
-            }
-            flags.set(BlockFlags::PREV_FREE, gap != 0);
+            flags.set(BlockFlags::PREV_FREE, self.free_span(end, start));
             self.set_header(start, size, flags);
             self.set_start_bit(start, true);
             used_size += size;
             end = start + size;
         }
-        if end < self.heap_len {
-            self.write_free(end, self.heap_len - end, BlockFlags::empty());
-            self.set_start_bit(end, true);
-        }
+        self.free_span(end, self.heap_len);
         self.used_blocks = keep.len();
         self.used_size = used_size;
         self.free_size = self.heap_len - used_size;
         self.rebuild_index();
         Ok(freed)
+    }
+
+    /// Makes the bytes `start..end` one free block, after a used block, and returns whether there were any.
+    /// The span is made of whole blocks, so it is empty or at least the smallest block.
+    fn free_span(&mut self, start: usize, end: usize) -> bool {
+        if start == end {
+            return false;
+        }
+        self.write_free(start, end - start, BlockFlags::empty());
+        self.set_start_bit(start, true);
+        true
     }
 
     /// Writes the tags of a swept run of free blocks that changed: one free block's header and footer, and
