@@ -193,12 +193,12 @@ fn run(region_len: usize, config: Config, ops: &[Op]) -> Result<(), TestCaseErro
                 heap.set_defragment_on_failure(auto);
             }
             Op::Collect { modulus, by_handles } => {
-                let m_ = 2 + usize::from(*modulus % 3);
+                let every = 2 + usize::from(*modulus % 3);
                 let refused: HashSet<Handle> = m
                     .order
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| i % m_ == 0)
+                    .filter(|(i, _)| i % every == 0)
                     .map(|(_, &h)| h)
                     .collect();
                 let mut asked = HashSet::new();
