@@ -753,3 +753,25 @@ fn retain_by_handles_changes_nothing_when_keep_panics_or_the_table_is_corrupt() 
     heap.table.slots[1] = saved;
     heap.check().unwrap();
 }
+
+#[test]
+fn retain_by_handles_retires_a_slot_whose_generation_is_used_up() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let first = heap.alloc_int(1).unwrap();
+    let kept = heap.alloc_int(2).unwrap();
+    heap.free(first).unwrap();
+    // Skip four billion frees: slot 0's next occupant gets the last generation.
+    let Slot::Vacant { generation, .. } = &mut heap.table.slots[0] else { panic!() };
+    *generation = NonZeroU32::MAX;
+    let last = heap.alloc_int(3).unwrap();
+    assert_eq!((last.index(), last.generation()), (0, NonZeroU32::MAX));
+    assert_eq!(heap.retain_by_handles(|h| h == kept), Ok(1));
+    assert_eq!(heap.table.slots[0], Slot::Retired);
+    assert_eq!(heap.stats().retired_slots, 1);
+    assert_eq!(heap.get(last), Err(Error::StaleHandle));
+    assert_eq!(heap.get(kept), Ok(ObjectRef::Int(2)));
+    // The retired slot is never handed out again.
+    assert_eq!(heap.alloc_int(4).unwrap().index(), 2);
+    heap.check().unwrap();
+}
