@@ -18,6 +18,8 @@ pub mod space;
 
 pub mod real_compaction;
 
+pub mod synthetic;
+
 pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
 
@@ -27,6 +29,11 @@ use mem3_trace::Trace;
 
 /// The shared traces, smallest first.
 pub const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];
+
+/// A trace by name: one of the [`synthetic`](synthetic::SYNTHETIC) shapes, else `tests/data/NAME.trace.gz`.
+pub fn trace_named(name: &str) -> Trace {
+    synthetic::synthetic_trace(name).unwrap_or_else(|| load_trace(name))
+}
 
 /// Reads and parses `tests/data/NAME.trace.gz` from the repository.
 pub fn load_trace(name: &str) -> Trace {

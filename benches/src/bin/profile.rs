@@ -3,13 +3,13 @@
 //! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
-//! Workloads: `trace NAME`, `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
+//! Workloads: `trace NAME` (a trace of `tests/data`, or a synthetic shape of `mem3_benches::synthetic`), `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
 
 #![forbid(unsafe_code)]
 
 use mem3_benches::{
-    Arena, Job, Kind, dispatch, load_trace,
+    Arena, Job, Kind, dispatch, trace_named,
     workloads::{
         compaction, pool_compaction, random_actions, scaling, trace_region, trace_throughput,
     },
@@ -24,7 +24,7 @@ impl Job for Work {
         let reps: usize = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
         match arg(0).as_str() {
             "trace" => {
-                let trace = load_trace(&arg(1));
+                let trace = trace_named(&arg(1));
                 let mut out = String::new();
                 for _ in 0..reps {
                     let r = trace_throughput::<A>(&trace, trace_region(&trace));

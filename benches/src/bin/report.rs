@@ -9,7 +9,9 @@
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{
-    Arena, Job, Kind, TRACES, dispatch, load_trace, real_compaction, workloads,
+    Arena, Job, Kind, TRACES, dispatch, load_trace, real_compaction,
+    synthetic::{SYNTHETIC, synthetic_trace},
+    workloads,
     workloads::{
         heap_efficiency, median, random_actions, scaling, trace_min_pool, trace_region,
         trace_throughput,
@@ -386,22 +388,22 @@ struct Target {
     met: bool,
 }
 
-fn main() {
-    let reps: usize =
-        std::env::var("MEM3_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
-    let out = std::env::var("MEM3_BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
-    });
-    progress("start");
-    let mut md = String::new();
-    let mut targets: Vec<Target> = Vec::new();
-    let talc_col = |m: &HashMap<Kind, f64>| m.get(&Kind::Talc).copied().unwrap_or(f64::NAN);
+/// Replay figures per (trace, allocator): requests per second (median), replays run, the failing line.
+type TraceSpeed<'a> = HashMap<(&'a str, Kind), (f64, usize, Option<usize>)>;
+/// Minimum pool per (trace, allocator): `None` where a replay is too slow to search.
+type TracePools<'a> = HashMap<(&'a str, Kind), Option<usize>>;
 
-    // 1. Real traces.
-    let traces: Vec<(&str, Trace)> = TRACES.iter().map(|&n| (n, load_trace(n))).collect();
-    let mut tput: HashMap<(&str, Kind), (f64, usize, Option<usize>)> = HashMap::new();
-    let mut minp: HashMap<(&str, Kind), Option<usize>> = HashMap::new();
-    for (name, trace) in &traces {
+/// Replays each trace on every allocator and writes the two tables (requests per second, then minimum pool
+/// after `min_pool_intro`) to `md`; returns the figures for the targets.
+fn trace_tables<'a>(
+    md: &mut String,
+    traces: &'a [(&'a str, Trace)],
+    reps: usize,
+    min_pool_intro: &str,
+) -> (TraceSpeed<'a>, TracePools<'a>) {
+    let mut tput: TraceSpeed<'a> = HashMap::new();
+    let mut minp: TracePools<'a> = HashMap::new();
+    for (name, trace) in traces {
         for kind in Kind::ALL {
             progress(&format!("trace {name}: {}", kind.name()));
             let runs = dispatch(kind, &mut Throughput { trace, region: trace_region(trace), reps });
@@ -419,25 +421,18 @@ fn main() {
         }
     }
 
-    let _ = writeln!(md, "## 1. Real traces\n");
-    let _ = writeln!(
-        md,
-        "Each trace (`tests/data/`) is parsed once, then replayed on a fresh allocator over a region of \
-         4 × `default_pool_bytes` (twice the peak live bytes, plus 32 B per live block, plus 64 KiB, times \
-         4). Requests per second time the requests alone; median of {reps} replays.\n"
-    );
     let _ = write!(md, "| allocator |");
-    for (name, t) in &traces {
+    for (name, t) in traces {
         let _ = write!(md, " {name} ({} requests) |", t.len());
     }
     let _ = write!(md, "\n|---|");
-    for _ in &traces {
+    for _ in traces {
         let _ = write!(md, "---|");
     }
     let _ = writeln!(md);
     for kind in Kind::ALL {
         let _ = write!(md, "| {} |", kind.name());
-        for (name, _) in &traces {
+        for (name, _) in traces {
             let (ops, n, failed) = tput[&(*name, kind)];
             let talc = tput[&(*name, Kind::Talc)].0;
             match failed {
@@ -452,25 +447,19 @@ fn main() {
         }
         let _ = writeln!(md);
     }
-    let _ = writeln!(
-        md,
-        "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
-         `mem3_trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
-         trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
-         and the ratio to talc's minimum pool (lower is better).\n"
-    );
+    let _ = writeln!(md, "{min_pool_intro}");
     let _ = write!(md, "| allocator |");
-    for (name, t) in &traces {
+    for (name, t) in traces {
         let _ = write!(md, " {name} (peak live {}) |", kib(t.peak_live_bytes()));
     }
     let _ = write!(md, "\n|---|");
-    for _ in &traces {
+    for _ in traces {
         let _ = write!(md, "---|");
     }
     let _ = writeln!(md);
     for kind in Kind::ARENAS {
         let _ = write!(md, "| {} |", kind.name());
-        for (name, t) in &traces {
+        for (name, t) in traces {
             let talc = minp[&(*name, Kind::Talc)];
             match minp[&(*name, kind)] {
                 Some(m) => {
@@ -489,6 +478,38 @@ fn main() {
         }
         let _ = writeln!(md);
     }
+    (tput, minp)
+}
+
+fn main() {
+    let reps: usize =
+        std::env::var("MEM3_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+    let out = std::env::var("MEM3_BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
+    });
+    progress("start");
+    let mut md = String::new();
+    let mut targets: Vec<Target> = Vec::new();
+    let talc_col = |m: &HashMap<Kind, f64>| m.get(&Kind::Talc).copied().unwrap_or(f64::NAN);
+
+    // 1. Real traces.
+    let traces: Vec<(&str, Trace)> = TRACES.iter().map(|&n| (n, load_trace(n))).collect();
+    let _ = writeln!(md, "## 1. Real traces\n");
+    let _ = writeln!(
+        md,
+        "Each trace (`tests/data/`) is parsed once, then replayed on a fresh allocator over a region of \
+         4 × `default_pool_bytes` (twice the peak live bytes, plus 32 B per live block, plus 64 KiB, times \
+         4). Requests per second time the requests alone; median of {reps} replays.\n"
+    );
+    let (tput, minp) = trace_tables(
+        &mut md,
+        &traces,
+        reps,
+        "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
+         `mem3_trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
+         trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
+         and the ratio to talc's minimum pool (lower is better).\n",
+    );
     for (name, _) in &traces {
         let t = tput[&(*name, Kind::Talc)].0;
         for kind in [Kind::Mem3FirstFit, Kind::Mem3FirstFitCached] {
@@ -744,6 +765,25 @@ fn main() {
          the free top. KiB, and in brackets the share of the region.\n"
     );
     md.push_str(&mem3_benches::space::breakdown_section());
+
+    // 8. Synthetic traces.
+    let shapes: Vec<(&str, Trace)> =
+        SYNTHETIC.iter().map(|&n| (n, synthetic_trace(n).expect("a synthetic shape"))).collect();
+    let _ = writeln!(
+        md,
+        "\n## 8. Synthetic traces of other shapes\n\nSix traces generated from a fixed seed \
+         (`benches/src/synthetic.rs`, whose module docs describe each shape: a message queue, a compiler's \
+         passes, power-law sizes with size-dependent lifetimes, buffers grown by resizes, a size mix that \
+         shifts between rounds, a VM's objects), so that no design choice is judged on the three recorded \
+         traces alone. Replayed as in section 1; `profile trace NAME` runs one under a profiler.\n"
+    );
+    let _ = trace_tables(
+        &mut md,
+        &shapes,
+        reps,
+        "\n### Minimum pool, synthetic traces\n\nAs in section 1: the smallest region, the overhead over \
+         the peak live bytes, the ratio to talc's.\n",
+    );
 
     md.push_str(ANALYSIS);
 
