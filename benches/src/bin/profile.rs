@@ -3,7 +3,7 @@
 //! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
-//! Workloads: `trace NAME` (a trace of `tests/data`, or a synthetic shape of `mem3_benches::synthetic`), `actions MAX`, `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
+//! Workloads: `trace NAME` (a trace of `tests/data`, or a synthetic shape of `mem3_benches::synthetic`), `actions MAX`, `efficiency MIB` (talc's heap efficiency over MIB MiB), `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
 
 #![forbid(unsafe_code)]
@@ -11,7 +11,8 @@
 use mem3_benches::{
     Arena, Job, Kind, dispatch, trace_named,
     workloads::{
-        compaction, pool_compaction, random_actions, scaling, trace_region, trace_throughput,
+        compaction, heap_efficiency, pool_compaction, random_actions, scaling, trace_region,
+        trace_throughput,
     },
 };
 
@@ -40,6 +41,11 @@ impl Job for Work {
                 let max = arg(1).parse().expect("MAX");
                 let r = random_actions::<A>(128 << 20, max, 200_000 * reps, 1);
                 format!("{:.2} M ops/s\n", r.per_sec() / 1e6)
+            }
+            "efficiency" => {
+                // talc's heap efficiency, 300 rounds over a region of MIB MiB.
+                let mib: usize = arg(1).parse().expect("MIB");
+                format!("{:.2}%\n", 100.0 * heap_efficiency::<A>(mib << 20, 300, 0x6d65_6d33))
             }
             "scaling" => {
                 let live = arg(1).parse().expect("LIVE");
