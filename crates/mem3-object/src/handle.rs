@@ -214,13 +214,16 @@ impl HandleTable {
     /// [`survivors`](HandleTable::survivors) gives them) and returns how many it emptied. The slots are
     /// emptied from the highest down, so the free list gives out the lowest first.
     pub(crate) fn remove_all_but(&mut self, kept: &[u32]) -> usize {
-        // `kept[..below]` are the kept slots not yet passed.
-        let mut below = kept.len();
         let (mut free_head, mut removed, mut retired) = (self.free_head, 0, 0);
+        // The kept slots not yet passed are `kept[..below]`; `next_kept` is the highest of them, or
+        // `usize::MAX` once none is left (no slot has that index).
+        let mut below = kept.len();
+        let mut next_kept = kept.last().map_or(usize::MAX, |&k| k as usize);
         for (index, slot) in self.slots.iter_mut().enumerate().rev() {
             let Slot::Occupied { generation, .. } = *slot else { continue };
-            if below > 0 && kept[below - 1] as usize == index {
+            if index == next_kept {
                 below -= 1;
+                next_kept = if below == 0 { usize::MAX } else { kept[below - 1] as usize };
                 continue;
             }
             *slot = vacancy(index as u32, generation, &mut free_head, &mut retired);
