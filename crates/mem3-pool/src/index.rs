@@ -460,7 +460,7 @@ impl Pool<'_> {
 
     /// The top block and its padding, if it holds a `need`-byte block aligned to `align`.
     #[inline]
-    fn top_fit(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    pub(crate) fn top_fit(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         if self.top < self.heap_len {
             self.fit(self.top, self.block_size(self.top), need, align).map(|pad| (self.top, pad))
         } else {

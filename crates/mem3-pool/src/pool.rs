@@ -783,20 +783,34 @@ impl<'a> Pool<'a> {
                 return Ok(Block::at(start));
             }
         }
-        let found = match self.find_placement(need, align) {
-            Some(found) => Some(found),
-            // Free the cached blocks and merge the deferred ones only when a merged run would hold the
-            // block, so a failure changes nothing.
-            None if (self.cache.blocks != 0 || self.config.coalescing == Coalescing::Deferred)
-                && self.merged_run_fits(need, align) =>
-            {
-                self.coalesce();
-                self.find_placement(need, align)
-            }
-            None => None,
+        // The default configuration's search inline; the others, and the retry, out of line.
+        let found = if self.config.policy == Policy::FirstFit && self.config.search == Search::Index
+        {
+            self.summary_find(need, align).or_else(|| self.top_fit(need, align))
+        } else {
+            self.find_placement(need, align)
         };
-        let (start, pad) = found.ok_or_else(|| self.out_of_memory(size))?;
+        let (start, pad) = match found {
+            Some(found) => found,
+            None => self.find_after_merging(need, align).ok_or_else(|| self.out_of_memory(size))?,
+        };
         Ok(self.take(start, pad, need))
+    }
+
+    /// The placement of a request the search found no block for, once the cached blocks are freed and the
+    /// deferred ones merged; they are only when a merged run would hold the block, so a failure changes
+    /// nothing.
+    #[cold]
+    #[inline(never)]
+    fn find_after_merging(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
+        if (self.cache.blocks != 0 || self.config.coalescing == Coalescing::Deferred)
+            && self.merged_run_fits(need, align)
+        {
+            self.coalesce();
+            self.find_placement(need, align)
+        } else {
+            None
+        }
     }
 
     /// The error a request for `requested` payload bytes fails with now: [`Error::OutOfMemory`] with the pool's

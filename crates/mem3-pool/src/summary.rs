@@ -310,7 +310,7 @@ impl Pool<'_> {
     /// The lowest-addressed indexed free block that holds `need` bytes aligned to `align`, and its padding.
     /// A marked slot whose entry promised a block it does not hold is settled on the way, so a stale entry
     /// misleads one search at most.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         let g = (need / GRANULE) as u32;
         let mut slot = self.first_slot(g);
