@@ -365,7 +365,7 @@ impl Pool<'_> {
     }
 
     /// The free block at `start` (header written, not the top) is new or has grown to `size` bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_raise(&mut self, start: usize, size: usize) {
         if !self.has_summary() {
             return;
