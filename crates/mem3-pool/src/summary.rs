@@ -247,7 +247,7 @@ impl Pool<'_> {
 
     /// The first slot whose entry is at least `g`: in the node of the lowest slot with a free block if it is
     /// there (small requests usually are), else by a descent from the root.
-    #[inline]
+    #[inline(always)]
     fn first_slot(&self, g: u32) -> Option<usize> {
         let first = self.summary.first;
         if first >= self.summary.levels[0].len {
