@@ -384,7 +384,27 @@ impl Pool<'_> {
 
     /// The free block at `old` becomes a free block at `new` of `size` bytes with header flags `flags`. No
     /// other free block may lie between `old` and `new`.
+    ///
+    /// Inline: first fit's common case, a block that is not the top and does not become it, is a few header
+    /// writes and summary updates; every other case is out of line.
+    #[inline(always)]
     pub(crate) fn free_replace(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+        if self.config.policy == Policy::FirstFit && old != self.top && new + size != self.heap_len
+        {
+            let old_size = self.block_size(old);
+            self.write_free(new, size, flags);
+            if old / SLOT != new / SLOT || size < old_size {
+                self.summary_lower(old, old_size);
+            }
+            self.summary_raise(new, size);
+        } else {
+            self.free_replace_other(old, new, size, flags);
+        }
+    }
+
+    /// [`Pool::free_replace`] but for first fit's common case.
+    #[inline(never)]
+    fn free_replace_other(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
         let is_top = new + size == self.heap_len;
         if old == self.top {
             self.write_free(new, size, flags);
