@@ -453,7 +453,7 @@ impl<'a> Pool<'a> {
     /// `64 * slot + i`.
     #[inline(always)]
     pub(crate) fn free_word(&self, slot: usize) -> u64 {
-        debug_assert!(self.summary.count != 0 && slot < self.heap_len.div_ceil(SLOT));
+        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
         let at = self.free_map + slot * 8;
         // SAFETY: under first fit the free-start bitmap, 8 bytes per slot, follows the start bitmap inside the
         // region (`from_raw_parts`), and `slot` is one of the heap's slots.
@@ -468,12 +468,12 @@ impl<'a> Pool<'a> {
         let slots = self.heap_len.div_ceil(SLOT);
         debug_assert!(slot < slots);
         // SAFETY: as in `start_word` and `free_word`: both bitmaps hold 8 bytes per slot inside the region,
-        // the free-start bitmap only under first fit (`summary.count != 0`); `&mut self` means no payload
+        // the free-start bitmap only under first fit (`summary.count() != 0`); `&mut self` means no payload
         // slice is alive, and the bitmaps lie outside the heap.
         unsafe {
             let at = self.base.as_ptr().add(self.heap_len + slot * 8);
             at.cast::<[u8; 8]>().write(start.to_le_bytes());
-            if self.summary.count != 0 {
+            if self.summary.count() != 0 {
                 at.add(slots * 8).cast::<[u8; 8]>().write(free.to_le_bytes());
             }
         }
@@ -482,7 +482,7 @@ impl<'a> Pool<'a> {
     /// Sets or clears the free-start bit of the granule at `start` (nothing under best fit).
     #[inline(always)]
     pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
-        if self.summary.count == 0 {
+        if self.summary.count() == 0 {
             return;
         }
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
@@ -500,7 +500,7 @@ impl<'a> Pool<'a> {
     /// Node `node` of summary level `level`: its `FANOUT` entries.
     #[inline(always)]
     pub(crate) fn summary_node(&self, level: usize, node: usize) -> &[u32; FANOUT] {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
         // SAFETY: the level's `len` entries lie inside the region (`from_raw_parts` laid them out within the
         // metadata it reserved), the node's entries are among them (asserted), and every level starts
@@ -515,7 +515,7 @@ impl<'a> Pool<'a> {
     /// Entry `i` of summary level `level`.
     #[inline(always)]
     pub(crate) fn summary_entry(&self, level: usize, i: usize) -> u32 {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_node`, for one entry.
         unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
@@ -523,10 +523,64 @@ impl<'a> Pool<'a> {
 
     #[inline(always)]
     pub(crate) fn set_summary_entry(&mut self, level: usize, i: usize, value: u32) {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_entry`; `&mut self` means no payload slice is alive, and the summary lies
         // outside the heap, so no payload overlaps it.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
+    }
+
+    /// [`Pool::summary_node`] without the bounds checks, for the nodes on the path of a checked slot (see
+    /// [`Summary`]'s shape invariant).
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `(node + 1) * FANOUT <= ` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn summary_node_unchecked(
+        &self,
+        level: usize,
+        node: usize,
+    ) -> &[u32; FANOUT] {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
+        // SAFETY: as in `summary_node`, the node's entries being among the level's by the caller's promise.
+        unsafe {
+            &*self.base.as_ptr().add(level.offset + node * FANOUT * 4).cast::<[u32; FANOUT]>()
+        }
+    }
+
+    /// [`Pool::summary_entry`] without the bounds checks, for the entries on the path of a checked slot.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `i <` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn summary_entry_unchecked(&self, level: usize, i: usize) -> u32 {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `summary_entry`, `i < len` by the caller's promise.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
+    }
+
+    /// [`Pool::set_summary_entry`] without the bounds checks, for the entries on the path of a checked slot.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `i <` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn set_summary_entry_unchecked(
+        &mut self,
+        level: usize,
+        i: usize,
+        value: u32,
+    ) {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `set_summary_entry`, `i < len` by the caller's promise.
         unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
     }
 

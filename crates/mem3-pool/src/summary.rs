@@ -63,12 +63,20 @@ pub(crate) struct Level {
 }
 
 /// Where the summary's levels are, and the slots marked for recomputation.
+///
+/// The levels' shape is set by [`Summary::layout`] alone (the fields are private to this module, and no
+/// other code here writes them), and the unchecked entry accessors rely on it: `count <= MAX_LEVELS`; every
+/// level in use has a non-zero multiple of `FANOUT` entries; and each level above the first has at least one
+/// entry per node of the level below (`levels[l + 1].len * FANOUT >= levels[l].len`); a level not in use
+/// has no entries. So if slot `s` is below `levels[0].len`, then `s / FANOUT^l` is an entry of level `l`
+/// and `s / FANOUT^(l + 1)` a node of it, for every level in use; and `i < levels[l].len` means level `l`
+/// is in use and `i / FANOUT` is one of its nodes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Summary {
     /// Level 0 (one entry per slot) first; the last level is a single node.
-    pub(crate) levels: [Level; MAX_LEVELS],
+    levels: [Level; MAX_LEVELS],
     /// Levels in use: 0 when the pool has no summary (best fit).
-    pub(crate) count: usize,
+    count: usize,
     /// Marked slots: the first `kept` left from earlier operations (oldest first), then this one's.
     marked: [usize; MARKS],
     marked_len: usize,
@@ -111,6 +119,30 @@ impl Summary {
             entries = len / FANOUT;
         }
         (summary, at - offset)
+    }
+
+    /// Levels in use: 0 when the pool has no summary (best fit).
+    #[inline(always)]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Level `level` (checked: below `MAX_LEVELS`).
+    #[inline(always)]
+    pub(crate) fn level(&self, level: usize) -> Level {
+        self.levels[level]
+    }
+
+    /// Level `level`, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.count()` (so below `MAX_LEVELS`).
+    #[inline(always)]
+    pub(crate) unsafe fn level_unchecked(&self, level: usize) -> Level {
+        debug_assert!(level < self.count);
+        // SAFETY: the caller's `level < count`, and `count <= MAX_LEVELS` (the type's invariant).
+        unsafe { *self.levels.get_unchecked(level) }
     }
 
     /// Bytes reserved to align the levels to a cache line: none for a heap of one node (at most
@@ -254,12 +286,16 @@ impl Pool<'_> {
             return None;
         }
         let node = first / FANOUT;
-        let mask = at_least(self.summary_node(0, node), g) & (u32::MAX << (first % FANOUT));
+        // SAFETY: `first < levels[0].len`, so level 0 is in use and `node` is one of its nodes (the shape
+        // invariant of `Summary`).
+        let mask = at_least(unsafe { self.summary_node_unchecked(0, node) }, g)
+            & (u32::MAX << (first % FANOUT));
         if mask != 0 {
             return Some(node * FANOUT + mask.trailing_zeros() as usize);
         }
         let top = self.summary.count - 1;
-        let mask = at_least(self.summary_node(top, 0), g);
+        // SAFETY: level 0 is in use, so `count >= 1` and `top` is the last level in use, which has a node.
+        let mask = at_least(unsafe { self.summary_node_unchecked(top, 0) }, g);
         if mask == 0 {
             return None;
         }
@@ -293,7 +329,10 @@ impl Pool<'_> {
             if i >= self.summary.levels[level].len {
                 return None;
             }
-            let mask = at_least(self.summary_node(level, node), g) & (u32::MAX << (i % FANOUT));
+            // SAFETY: `i < levels[level].len`, so `level` is in use and `node` is one of its nodes (the shape
+            // invariant of `Summary`).
+            let mask = at_least(unsafe { self.summary_node_unchecked(level, node) }, g)
+                & (u32::MAX << (i % FANOUT));
             if mask != 0 {
                 i = node * FANOUT + mask.trailing_zeros() as usize;
                 break;
@@ -372,12 +411,17 @@ impl Pool<'_> {
         }
         let g = (size / GRANULE) as u32;
         let mut i = slot_of(start);
+        assert!(i < self.summary.levels[0].len, "summary slot out of bounds");
         self.summary.first = self.summary.first.min(i);
         for level in 0..self.summary.count {
-            if self.summary_entry(level, i) >= g {
-                break;
+            // SAFETY: `level < count`, and `i` is the checked slot divided by `FANOUT^level`, an entry of
+            // the level (the shape invariant of `Summary`).
+            unsafe {
+                if self.summary_entry_unchecked(level, i) >= g {
+                    break;
+                }
+                self.set_summary_entry_unchecked(level, i, g);
             }
-            self.set_summary_entry(level, i, g);
             i /= FANOUT;
         }
     }
@@ -470,17 +514,23 @@ impl Pool<'_> {
             self.summary.first = self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
         }
         // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
+        // `slot` is an entry of level 0 (`summary_entry` checked it above), so each `node` below is an
+        // entry of `level` and a node of the level under it (the shape invariant of `Summary`), and
+        // `level < count`: the accesses below need no checks.
         let mut i = slot;
         for level in 1..self.summary.count {
             let node = i / FANOUT;
-            if self.summary_entry(level, node) != old {
+            // SAFETY: as above.
+            if unsafe { self.summary_entry_unchecked(level, node) } != old {
                 break;
             }
-            new = node_max(self.summary_node(level - 1, node));
+            // SAFETY: as above.
+            new = node_max(unsafe { self.summary_node_unchecked(level - 1, node) });
             if new == old {
                 break;
             }
-            self.set_summary_entry(level, node, new);
+            // SAFETY: as above.
+            unsafe { self.set_summary_entry_unchecked(level, node, new) };
             i = node;
         }
     }
