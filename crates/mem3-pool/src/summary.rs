@@ -464,8 +464,22 @@ impl Pool<'_> {
             self.summary_rebuild();
             return;
         }
-        // This operation's marks: settle each unless it is hot, which joins the kept ones.
         let mut kept = self.summary.kept;
+        if self.summary.marked_len == kept + 1 {
+            // The usual case, one mark, without the loop.
+            let slot = self.summary.marked[kept % MARKS];
+            if self.summary.recent.contains(&slot) {
+                self.summary.kept = kept + 1;
+                if kept + 1 > KEEP {
+                    self.settle_mark(0, None);
+                }
+            } else {
+                self.summary.marked_len = kept;
+                self.settle_slot(slot, None);
+            }
+            return;
+        }
+        // This operation's marks: settle each unless it is hot, which joins the kept ones.
         for m in self.summary.kept..self.summary.marked_len {
             let slot = self.summary.marked[m];
             if self.summary.recent.contains(&slot) {
