@@ -383,7 +383,17 @@ impl Pool<'_> {
             {
                 self.settle_mark(m, Some((max / GRANULE) as u32));
             }
-            slot = self.next_slot(s + 1, g);
+            // If that emptied the lowest slot with a free block, the next such slot is at hand (every entry
+            // between is 0): take it if it holds a block large enough.
+            let first = self.summary.first;
+            slot = if first > s
+                && first < self.summary.levels[0].len
+                && self.summary_entry(0, first) >= g
+            {
+                Some(first)
+            } else {
+                self.next_slot(s + 1, g)
+            };
         }
         None
     }
