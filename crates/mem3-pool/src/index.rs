@@ -363,7 +363,13 @@ impl Pool<'_> {
     /// Adds the free block at `start` (header and footer written) to the free set.
     #[inline]
     pub(crate) fn free_insert(&mut self, start: usize) {
-        let size = self.block_size(start);
+        self.free_insert_sized(start, self.block_size(start));
+    }
+
+    /// [`Pool::free_insert`] for a caller that has the block's `size` at hand (just written).
+    #[inline(always)]
+    pub(crate) fn free_insert_sized(&mut self, start: usize, size: usize) {
+        debug_assert_eq!(size, self.block_size(start));
         if start + size == self.heap_len {
             debug_assert!(self.top >= self.heap_len, "two top blocks");
             self.top = start;

@@ -1019,7 +1019,7 @@ impl<'a> Pool<'a> {
             (_, _) => {
                 self.free_replace(start, start, pad, flags);
                 self.write_free(rest_start, rest_size, BlockFlags::empty());
-                self.free_insert(rest_start);
+                self.free_insert_sized(rest_start, rest_size);
                 self.free_blocks += 1;
             }
         }
@@ -1119,7 +1119,7 @@ impl<'a> Pool<'a> {
         match (prev_free, next_free) {
             (false, false) => {
                 self.write_free(start, size, BlockFlags::empty());
-                self.free_insert(start);
+                self.free_insert_sized(start, size);
                 self.free_blocks += 1;
                 self.set_prev_free(next, true);
             }
