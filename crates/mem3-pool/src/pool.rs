@@ -5,7 +5,7 @@ use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 use crate::{
     cache::{CACHE_MAX, FrontCache},
     error::{Error, Result},
-    summary::{FANOUT, NODE_ALIGN, SLOT, Summary},
+    summary::{BIAS, FANOUT, NODE_ALIGN, SLOT, Summary},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
         NIL, SPLIT_MIN, WORD, block_size_for, round_up,
@@ -497,7 +497,8 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Node `node` of summary level `level`: its `FANOUT` entries.
+    /// Node `node` of summary level `level`: its `FANOUT` entries, in their stored form (top bit flipped,
+    /// see [`BIAS`]).
     #[inline(always)]
     pub(crate) fn summary_node(&self, level: usize, node: usize) -> &[u32; FANOUT] {
         let level = self.summary.level(level);
@@ -512,13 +513,13 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Entry `i` of summary level `level`.
+    /// Entry `i` of summary level `level`, as a value (unflipped; the setter flips it back).
     #[inline(always)]
     pub(crate) fn summary_entry(&self, level: usize, i: usize) -> u32 {
         let level = self.summary.level(level);
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_node`, for one entry.
-        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() ^ BIAS }
     }
 
     #[inline(always)]
@@ -527,7 +528,7 @@ impl<'a> Pool<'a> {
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_entry`; `&mut self` means no payload slice is alive, and the summary lies
         // outside the heap, so no payload overlaps it.
-        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value ^ BIAS) }
     }
 
     /// [`Pool::summary_node`] without the bounds checks, for the nodes on the path of a checked slot (see
@@ -551,13 +552,14 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// [`Pool::summary_entry`] without the bounds checks, for the entries on the path of a checked slot.
+    /// [`Pool::summary_entry`] in its stored form (see [`BIAS`]) without the bounds checks, for the entries on
+    /// the path of a checked slot.
     ///
     /// # Safety
     ///
     /// `level < self.summary.count()` and `i <` that level's `len`.
     #[inline(always)]
-    pub(crate) unsafe fn summary_entry_unchecked(&self, level: usize, i: usize) -> u32 {
+    pub(crate) unsafe fn summary_stored_unchecked(&self, level: usize, i: usize) -> u32 {
         // SAFETY: the caller's `level < count`.
         let level = unsafe { self.summary.level_unchecked(level) };
         debug_assert!(i < level.len, "summary entry out of bounds");
@@ -565,23 +567,24 @@ impl<'a> Pool<'a> {
         unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
     }
 
-    /// [`Pool::set_summary_entry`] without the bounds checks, for the entries on the path of a checked slot.
+    /// [`Pool::set_summary_entry`] in its stored form (see [`BIAS`]) without the bounds checks, for the entries
+    /// on the path of a checked slot.
     ///
     /// # Safety
     ///
     /// `level < self.summary.count()` and `i <` that level's `len`.
     #[inline(always)]
-    pub(crate) unsafe fn set_summary_entry_unchecked(
+    pub(crate) unsafe fn set_summary_stored_unchecked(
         &mut self,
         level: usize,
         i: usize,
-        value: u32,
+        stored: u32,
     ) {
         // SAFETY: the caller's `level < count`.
         let level = unsafe { self.summary.level_unchecked(level) };
         debug_assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `set_summary_entry`, `i < len` by the caller's promise.
-        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(stored) }
     }
 
     /// Copies `len` bytes from heap offset `from` to `to` (the ranges may overlap).

@@ -157,26 +157,29 @@ impl Summary {
     }
 }
 
-/// Bit `i` set where `node[i] >= g`: four SSE2 compares (the x86-64 baseline) and one movemask.
+/// The stored form of an entry: its value with the top bit flipped, so that signed order (SSE2's only
+/// compare) is the values' unsigned order and a node is compared without flipping every lane.
+/// [`Pool::summary_entry`] and its kin store and read values; only [`at_least`], [`node_max`] and
+/// [`Pool::exact_node_max`] see nodes in the stored form.
+pub(crate) const BIAS: u32 = 1 << 31;
+
+/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`: four SSE2 compares (the x86-64
+/// baseline) and one movemask.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     use core::arch::x86_64::{
         __m128i, _mm_cmpgt_epi32, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
-        _mm_set_epi32, _mm_set1_epi32, _mm_xor_si128,
+        _mm_set_epi32, _mm_set1_epi32,
     };
-    // SSE2 compares signed lanes: flipping the sign bit of both sides orders unsigned values.
+    // SSE2 compares signed lanes: the stored entries and `g` flipped order as unsigned values.
     // SAFETY: these intrinsics only need SSE2, which every x86-64 processor has (it is in the target's
     // baseline features); they touch no memory but their arguments.
     unsafe {
-        let bias = _mm_set1_epi32(i32::MIN);
-        let g = _mm_xor_si128(_mm_set1_epi32(g as i32), bias);
+        let g = _mm_set1_epi32((g ^ BIAS) as i32);
         let below = |i: usize| -> __m128i {
             let lane = |k: usize| node[i + k] as i32;
-            _mm_cmpgt_epi32(
-                g,
-                _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias),
-            )
+            _mm_cmpgt_epi32(g, _mm_set_epi32(lane(3), lane(2), lane(1), lane(0)))
         };
         let low = _mm_packs_epi32(below(0), below(4));
         let high = _mm_packs_epi32(below(8), below(12));
@@ -184,21 +187,20 @@ fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     }
 }
 
-/// The largest entry of `node`.
+/// The largest entry of `node` (stored form), as a value.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn node_max(node: &[u32; FANOUT]) -> u32 {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_set_epi32, _mm_set1_epi32,
+        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_set_epi32,
         _mm_shuffle_epi32, _mm_xor_si128,
     };
     // SAFETY: as in `at_least`: SSE2 only, on registers.
     unsafe {
-        // Lanes hold entries with the sign bit flipped, so signed order is unsigned order.
-        let bias = _mm_set1_epi32(i32::MIN);
+        // Lanes hold stored entries, whose signed order is their values' unsigned order.
         let lanes = |i: usize| -> __m128i {
             let lane = |k: usize| node[i + k] as i32;
-            _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias)
+            _mm_set_epi32(lane(3), lane(2), lane(1), lane(0))
         };
         let max = |a: __m128i, b: __m128i| {
             _mm_xor_si128(b, _mm_and_si128(_mm_xor_si128(a, b), _mm_cmpgt_epi32(a, b)))
@@ -206,24 +208,24 @@ fn node_max(node: &[u32; FANOUT]) -> u32 {
         let m = max(max(lanes(0), lanes(4)), max(lanes(8), lanes(12)));
         let m = max(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
         let m = max(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
-        (_mm_cvtsi128_si32(m) as u32) ^ (1 << 31)
+        (_mm_cvtsi128_si32(m) as u32) ^ BIAS
     }
 }
 
-/// The largest entry of `node`.
+/// The largest entry of `node` (stored form), as a value.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn node_max(node: &[u32; FANOUT]) -> u32 {
-    node.iter().copied().max().unwrap_or(0)
+    node.iter().map(|&entry| entry ^ BIAS).max().unwrap_or(0)
 }
 
-/// Bit `i` set where `node[i] >= g`.
+/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     let mut mask = 0;
     for (i, &entry) in node.iter().enumerate() {
-        mask |= u32::from(entry >= g) << i;
+        mask |= u32::from((entry ^ BIAS) >= g) << i;
     }
     mask
 }
@@ -263,10 +265,10 @@ impl Pool<'_> {
             }
         }
         let mut max = 0;
-        for (k, &entry) in self.summary_node(level, node).iter().enumerate() {
+        for (k, &stored) in self.summary_node(level, node).iter().enumerate() {
             let i = node * FANOUT + k;
             let exact = if stale & (1 << k) == 0 {
-                entry
+                stored ^ BIAS
             } else if level == 0 {
                 self.slot_max(i)
             } else {
@@ -423,14 +425,16 @@ impl Pool<'_> {
         let mut i = slot_of(start);
         assert!(i < self.summary.levels[0].len, "summary slot out of bounds");
         self.summary.first = self.summary.first.min(i);
+        // Stored forms compare as signed values.
+        let stored = g ^ BIAS;
         for level in 0..self.summary.count {
             // SAFETY: `level < count`, and `i` is the checked slot divided by `FANOUT^level`, an entry of
             // the level (the shape invariant of `Summary`).
             unsafe {
-                if self.summary_entry_unchecked(level, i) >= g {
+                if self.summary_stored_unchecked(level, i) as i32 >= stored as i32 {
                     break;
                 }
-                self.set_summary_entry_unchecked(level, i, g);
+                self.set_summary_stored_unchecked(level, i, stored);
             }
             i /= FANOUT;
         }
@@ -528,7 +532,7 @@ impl Pool<'_> {
         }
         self.summary.recent[0] = slot;
         let old = self.summary_entry(0, slot);
-        let mut new = max.unwrap_or_else(|| self.slot_max(slot));
+        let new = max.unwrap_or_else(|| self.slot_max(slot));
         debug_assert_eq!(new, self.slot_max(slot));
         if new == old {
             return;
@@ -542,19 +546,20 @@ impl Pool<'_> {
         // entry of `level` and a node of the level under it (the shape invariant of `Summary`), and
         // `level < count`: the accesses below need no checks.
         let mut i = slot;
+        let old = old ^ BIAS;
         for level in 1..self.summary.count {
             let node = i / FANOUT;
             // SAFETY: as above.
-            if unsafe { self.summary_entry_unchecked(level, node) } != old {
+            if unsafe { self.summary_stored_unchecked(level, node) } != old {
                 break;
             }
             // SAFETY: as above.
-            new = node_max(unsafe { self.summary_node_unchecked(level - 1, node) });
-            if new == old {
+            let stored = node_max(unsafe { self.summary_node_unchecked(level - 1, node) }) ^ BIAS;
+            if stored == old {
                 break;
             }
             // SAFETY: as above.
-            unsafe { self.set_summary_entry_unchecked(level, node, new) };
+            unsafe { self.set_summary_stored_unchecked(level, node, stored) };
             i = node;
         }
     }
