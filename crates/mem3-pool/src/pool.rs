@@ -801,6 +801,12 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
+        self.alloc_aligned_inline(size, align)
+    }
+
+    /// [`Pool::alloc_aligned`], inline in `realloc_aligned`.
+    #[inline(always)]
+    fn alloc_aligned_inline(&mut self, size: usize, align: usize) -> Result<Block> {
         if self.only_top_is_free() && align <= MIN_ALIGN && align.is_power_of_two() {
             if let Some(block) = self.alloc_from_top(size) {
                 return Ok(block);
@@ -1195,7 +1201,7 @@ impl<'a> Pool<'a> {
         if flags.contains(BlockFlags::PINNED) {
             return Err(Error::Pinned { offset: block.offset() });
         }
-        let new = self.alloc_aligned(new_size, align)?;
+        let new = self.alloc_aligned_inline(new_size, align)?;
         let new_start = new.offset() - HEADER_SIZE;
         let len = (size - HEADER_SIZE).min(self.block_size(new_start) - HEADER_SIZE);
         self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
