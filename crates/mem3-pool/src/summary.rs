@@ -481,7 +481,7 @@ impl Pool<'_> {
         let mut kept = self.summary.kept;
         if self.summary.marked_len == kept + 1 {
             // The usual case, one mark, without the loop.
-            let slot = self.summary.marked[kept % MARKS];
+            let slot = self.summary.marked[kept];
             if self.summary.recent.contains(&slot) {
                 self.summary.kept = kept + 1;
                 if kept + 1 > KEEP {
