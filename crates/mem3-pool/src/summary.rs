@@ -442,7 +442,7 @@ impl Pool<'_> {
 
     /// The indexed free block at `start`, of `size` bytes, is going away or shrinking: if it held its slot's
     /// maximum, the slot is recomputed at the end of the operation ([`Pool::summary_settle`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_lower(&mut self, start: usize, size: usize) {
         if !self.has_summary() {
             return;
