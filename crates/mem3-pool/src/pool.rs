@@ -712,14 +712,14 @@ impl<'a> Pool<'a> {
     #[inline]
     pub(crate) fn validate(&self, block: Block) -> Result<usize> {
         let offset = block.offset();
-        let invalid = Error::InvalidBlock { offset };
-        let start = offset.checked_sub(HEADER_SIZE).ok_or(invalid.clone())?;
-        if start % GRANULE != 0
-            || start >= self.heap_len
+        // An offset below `HEADER_SIZE` wraps to a start beyond the heap.
+        let start = offset.wrapping_sub(HEADER_SIZE);
+        if start >= self.heap_len
+            || start % GRANULE != 0
             || !self.start_bit(start)
             || !self.header(start).1.contains(BlockFlags::USED)
         {
-            return Err(invalid);
+            return Err(Error::InvalidBlock { offset });
         }
         Ok(start)
     }
