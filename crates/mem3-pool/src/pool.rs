@@ -1001,7 +1001,45 @@ impl<'a> Pool<'a> {
     }
 
     /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.
+    #[inline(always)]
     fn take(&mut self, start: usize, pad: usize, need: usize) -> Block {
+        if pad == 0 { self.take_front(start, need) } else { self.take_padded(start, pad, need) }
+    }
+
+    /// [`Pool::take`] without padding, the usual case: the used block at the free block's start, the rest
+    /// (if large enough to split off) staying free after it.
+    #[inline(always)]
+    fn take_front(&mut self, start: usize, need: usize) -> Block {
+        let (size, flags) = self.header(start);
+        let rest = size - need;
+        // Update the free set first: the rest, if any, keeps the block's place in key order.
+        let split = rest >= SPLIT_MIN;
+        let (used_size, rest_start) = if split {
+            self.free_replace(start, start + need, rest, BlockFlags::empty());
+            (need, start + need)
+        } else {
+            self.free_remove(start);
+            self.free_blocks -= 1;
+            (size, start + size)
+        };
+        self.set_header(start, used_size, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
+        self.set_free_bit(start, false);
+        if split {
+            self.set_start_bit(rest_start, true);
+        } else {
+            self.set_prev_free(rest_start, false);
+        }
+        self.used_blocks += 1;
+        self.used_size += used_size;
+        self.free_size -= used_size;
+        self.peak_extent = self.peak_extent.max(rest_start);
+        self.summary_settle();
+        Block::at(start)
+    }
+
+    /// [`Pool::take`] with padding in front of the used block (larger alignments).
+    #[inline(never)]
+    fn take_padded(&mut self, start: usize, pad: usize, need: usize) -> Block {
         let (size, flags) = self.header(start);
         let used = start + pad;
         let rest = size - pad - need;
