@@ -833,6 +833,17 @@ impl<'a> Pool<'a> {
     /// Every allocation [`Pool::alloc_from_top`] does not serve.
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
+        // The usual alignment gets a copy of its own, in which no padding is ever computed.
+        if align.is_power_of_two() && align <= MIN_ALIGN {
+            self.alloc_searched_at(size, MIN_ALIGN)
+        } else {
+            self.alloc_searched_at(size, align)
+        }
+    }
+
+    /// [`Pool::alloc_searched`] for `align`, inline in it.
+    #[inline(always)]
+    fn alloc_searched_at(&mut self, size: usize, align: usize) -> Result<Block> {
         if !align.is_power_of_two() {
             return Err(Error::BadAlignment { align });
         }
