@@ -395,9 +395,22 @@ impl Pool<'_> {
     /// writes and summary updates; every other case is out of line.
     #[inline(always)]
     pub(crate) fn free_replace(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+        self.free_replace_sized(old, self.block_size(old), new, size, flags);
+    }
+
+    /// [`Pool::free_replace`] for a caller that has read the old block's size, `old_size`.
+    #[inline(always)]
+    pub(crate) fn free_replace_sized(
+        &mut self,
+        old: usize,
+        old_size: usize,
+        new: usize,
+        size: usize,
+        flags: BlockFlags,
+    ) {
+        debug_assert_eq!(old_size, self.block_size(old));
         if self.config.policy == Policy::FirstFit && old != self.top && new + size != self.heap_len
         {
-            let old_size = self.block_size(old);
             self.write_free(new, size, flags);
             if old / SLOT != new / SLOT || size < old_size {
                 self.summary_lower(old, old_size);

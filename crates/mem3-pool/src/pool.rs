@@ -1026,7 +1026,7 @@ impl<'a> Pool<'a> {
         // Update the free set first: the rest, if any, keeps the block's place in key order.
         let split = rest >= SPLIT_MIN;
         let (used_size, rest_start) = if split {
-            self.free_replace(start, start + need, rest, BlockFlags::empty());
+            self.free_replace_sized(start, size, start + need, rest, BlockFlags::empty());
             (need, start + need)
         } else {
             self.free_remove(start);
@@ -1185,13 +1185,19 @@ impl<'a> Pool<'a> {
                 // The freed block takes the place of its free successor.
                 let next_size = self.block_size(next);
                 self.set_start_bit(next, false);
-                self.free_replace(next, start, size + next_size, BlockFlags::empty());
+                self.free_replace_sized(
+                    next,
+                    next_size,
+                    start,
+                    size + next_size,
+                    BlockFlags::empty(),
+                );
             }
             (true, false) => {
                 let prev = start - self.word(start - WORD);
                 let (prev_size, prev_flags) = self.header(prev);
                 self.set_start_bit(start, false);
-                self.free_replace(prev, prev, prev_size + size, prev_flags);
+                self.free_replace_sized(prev, prev_size, prev, prev_size + size, prev_flags);
                 self.set_prev_free(next, true);
             }
             (true, true) => {
@@ -1202,7 +1208,13 @@ impl<'a> Pool<'a> {
                 self.free_blocks -= 1;
                 self.set_start_bit(start, false);
                 self.set_start_bit(next, false);
-                self.free_replace(prev, prev, prev_size + size + next_size, prev_flags);
+                self.free_replace_sized(
+                    prev,
+                    prev_size,
+                    prev,
+                    prev_size + size + next_size,
+                    prev_flags,
+                );
             }
         }
     }
@@ -1289,7 +1301,7 @@ impl<'a> Pool<'a> {
         self.set_start_bit(next, false);
         let new_size = if rest >= SPLIT_MIN {
             self.set_start_bit(start + need, true);
-            self.free_replace(next, start + need, rest, BlockFlags::empty());
+            self.free_replace_sized(next, next_size, start + need, rest, BlockFlags::empty());
             need
         } else {
             self.free_remove(next);
