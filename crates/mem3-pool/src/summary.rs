@@ -323,9 +323,14 @@ impl Pool<'_> {
     /// The first slot at or after `from` whose entry is at least `g`.
     #[inline]
     fn next_slot(&self, from: usize, g: u32) -> Option<usize> {
+        self.climb(0, from, g)
+    }
+
+    /// The first slot under an entry at or after entry `i` of `level` whose entry is at least `g`: climbs
+    /// until a node holds a large enough entry at or after the path's, then descends.
+    #[inline]
+    fn climb(&self, mut level: usize, mut i: usize, g: u32) -> Option<usize> {
         let top = self.summary.count - 1;
-        // Climb until a node holds a large enough entry at or after `i`.
-        let (mut level, mut i) = (0, from);
         loop {
             let node = i / FANOUT;
             if i >= self.summary.levels[level].len {
@@ -539,7 +544,17 @@ impl Pool<'_> {
         }
         self.set_summary_entry(0, slot, new);
         if new == 0 && slot == self.summary.first {
-            self.summary.first = self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
+            // The next non-empty slot, in the same node if it is there (no climb).
+            let node = slot / FANOUT;
+            // SAFETY: `slot < levels[0].len` (checked by `summary_entry` above), so level 0 is in use and
+            // `node` is one of its nodes (the shape invariant of `Summary`).
+            let mask = at_least(unsafe { self.summary_node_unchecked(0, node) }, 1)
+                & (u32::MAX << (slot % FANOUT));
+            self.summary.first = if mask != 0 {
+                node * FANOUT + mask.trailing_zeros() as usize
+            } else {
+                self.climb(1, node + 1, 1).unwrap_or(self.summary.levels[0].len)
+            };
         }
         // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
         // `slot` is an entry of level 0 (`summary_entry` checked it above), so each `node` below is an
