@@ -301,6 +301,18 @@ impl Pool<'_> {
         if mask == 0 {
             return None;
         }
+        if top >= 2 {
+            // Some block fits: look in the parent node of `first`'s node before descending from the root,
+            // since a block just past that node is found in two levels.
+            let parent = node / FANOUT;
+            // SAFETY: `node` is an entry of level 1, which is in use (`top >= 2`), and `parent` one of its
+            // nodes (the shape invariant of `Summary`).
+            let near = at_least(unsafe { self.summary_node_unchecked(1, parent) }, g)
+                & (u32::MAX << (node % FANOUT) << 1);
+            if near != 0 {
+                return self.descend(1, parent * FANOUT + near.trailing_zeros() as usize, g);
+            }
+        }
         self.descend(top, mask.trailing_zeros() as usize, g)
     }
 
