@@ -489,28 +489,41 @@ impl Pool<'_> {
         }
     }
 
+    /// The work `summary_settle` found. Its usual case, one mark, needs no registers of its own: the work is
+    /// in the functions it jumps to.
     #[inline(never)]
     fn settle_marked(&mut self) {
+        let kept = self.summary.kept;
+        if self.summary.overflow || self.summary.marked_len != kept + 1 {
+            return self.settle_marks();
+        }
+        let slot = self.summary.marked[kept];
+        if self.summary.recent.contains(&slot) {
+            self.summary.kept = kept + 1;
+            if kept + 1 > KEEP {
+                self.settle_mark(0, None);
+            }
+        } else {
+            self.summary.marked_len = kept;
+            self.settle_slot_now(slot);
+        }
+    }
+
+    /// [`Pool::settle_slot`] out of line, for `settle_marked`.
+    #[inline(never)]
+    fn settle_slot_now(&mut self, slot: usize) {
+        self.settle_slot(slot, None);
+    }
+
+    /// `settle_marked` for an overflow or more than one mark.
+    #[inline(never)]
+    fn settle_marks(&mut self) {
         if self.summary.overflow {
             self.summary_rebuild();
             return;
         }
-        let mut kept = self.summary.kept;
-        if self.summary.marked_len == kept + 1 {
-            // The usual case, one mark, without the loop.
-            let slot = self.summary.marked[kept];
-            if self.summary.recent.contains(&slot) {
-                self.summary.kept = kept + 1;
-                if kept + 1 > KEEP {
-                    self.settle_mark(0, None);
-                }
-            } else {
-                self.summary.marked_len = kept;
-                self.settle_slot(slot, None);
-            }
-            return;
-        }
         // This operation's marks: settle each unless it is hot, which joins the kept ones.
+        let mut kept = self.summary.kept;
         for m in self.summary.kept..self.summary.marked_len {
             let slot = self.summary.marked[m];
             if self.summary.recent.contains(&slot) {
