@@ -24,7 +24,7 @@ impl BitWriter {
     fn new(pool: &Pool<'_>, from: usize) -> BitWriter {
         let slot = from / SLOT;
         let keep = (1u64 << ((from % SLOT) / GRANULE)) - 1;
-        let free = if pool.summary.count != 0 { pool.free_word(slot) & keep } else { 0 };
+        let free = if pool.summary.count() != 0 { pool.free_word(slot) & keep } else { 0 };
         BitWriter { slot, start: pool.start_word(slot) & keep, free }
     }
 

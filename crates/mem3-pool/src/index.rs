@@ -363,7 +363,13 @@ impl Pool<'_> {
     /// Adds the free block at `start` (header and footer written) to the free set.
     #[inline]
     pub(crate) fn free_insert(&mut self, start: usize) {
-        let size = self.block_size(start);
+        self.free_insert_sized(start, self.block_size(start));
+    }
+
+    /// [`Pool::free_insert`] for a caller that has the block's `size` at hand (just written).
+    #[inline(always)]
+    pub(crate) fn free_insert_sized(&mut self, start: usize, size: usize) {
+        debug_assert_eq!(size, self.block_size(start));
         if start + size == self.heap_len {
             debug_assert!(self.top >= self.heap_len, "two top blocks");
             self.top = start;
@@ -384,7 +390,40 @@ impl Pool<'_> {
 
     /// The free block at `old` becomes a free block at `new` of `size` bytes with header flags `flags`. No
     /// other free block may lie between `old` and `new`.
+    ///
+    /// Inline: first fit's common case, a block that is not the top and does not become it, is a few header
+    /// writes and summary updates; every other case is out of line.
+    #[inline(always)]
     pub(crate) fn free_replace(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
+        self.free_replace_sized(old, self.block_size(old), new, size, flags);
+    }
+
+    /// [`Pool::free_replace`] for a caller that has read the old block's size, `old_size`.
+    #[inline(always)]
+    pub(crate) fn free_replace_sized(
+        &mut self,
+        old: usize,
+        old_size: usize,
+        new: usize,
+        size: usize,
+        flags: BlockFlags,
+    ) {
+        debug_assert_eq!(old_size, self.block_size(old));
+        if self.config.policy == Policy::FirstFit && old != self.top && new + size != self.heap_len
+        {
+            self.write_free(new, size, flags);
+            if old / SLOT != new / SLOT || size < old_size {
+                self.summary_lower(old, old_size);
+            }
+            self.summary_raise(new, size);
+        } else {
+            self.free_replace_other(old, new, size, flags);
+        }
+    }
+
+    /// [`Pool::free_replace`] but for first fit's common case.
+    #[inline(never)]
+    fn free_replace_other(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
         let is_top = new + size == self.heap_len;
         if old == self.top {
             self.write_free(new, size, flags);
@@ -460,7 +499,7 @@ impl Pool<'_> {
 
     /// The top block and its padding, if it holds a `need`-byte block aligned to `align`.
     #[inline]
-    fn top_fit(&self, need: usize, align: usize) -> Option<(usize, usize)> {
+    pub(crate) fn top_fit(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         if self.top < self.heap_len {
             self.fit(self.top, self.block_size(self.top), need, align).map(|pad| (self.top, pad))
         } else {

@@ -5,7 +5,7 @@ use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 use crate::{
     cache::{CACHE_MAX, FrontCache},
     error::{Error, Result},
-    summary::{FANOUT, NODE_ALIGN, SLOT, Summary},
+    summary::{BIAS, FANOUT, NODE_ALIGN, SLOT, Summary},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
         NIL, SPLIT_MIN, WORD, block_size_for, round_up,
@@ -453,7 +453,7 @@ impl<'a> Pool<'a> {
     /// `64 * slot + i`.
     #[inline(always)]
     pub(crate) fn free_word(&self, slot: usize) -> u64 {
-        debug_assert!(self.summary.count != 0 && slot < self.heap_len.div_ceil(SLOT));
+        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
         let at = self.free_map + slot * 8;
         // SAFETY: under first fit the free-start bitmap, 8 bytes per slot, follows the start bitmap inside the
         // region (`from_raw_parts`), and `slot` is one of the heap's slots.
@@ -468,12 +468,12 @@ impl<'a> Pool<'a> {
         let slots = self.heap_len.div_ceil(SLOT);
         debug_assert!(slot < slots);
         // SAFETY: as in `start_word` and `free_word`: both bitmaps hold 8 bytes per slot inside the region,
-        // the free-start bitmap only under first fit (`summary.count != 0`); `&mut self` means no payload
+        // the free-start bitmap only under first fit (`summary.count() != 0`); `&mut self` means no payload
         // slice is alive, and the bitmaps lie outside the heap.
         unsafe {
             let at = self.base.as_ptr().add(self.heap_len + slot * 8);
             at.cast::<[u8; 8]>().write(start.to_le_bytes());
-            if self.summary.count != 0 {
+            if self.summary.count() != 0 {
                 at.add(slots * 8).cast::<[u8; 8]>().write(free.to_le_bytes());
             }
         }
@@ -482,7 +482,7 @@ impl<'a> Pool<'a> {
     /// Sets or clears the free-start bit of the granule at `start` (nothing under best fit).
     #[inline(always)]
     pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
-        if self.summary.count == 0 {
+        if self.summary.count() == 0 {
             return;
         }
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
@@ -497,10 +497,11 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Node `node` of summary level `level`: its `FANOUT` entries.
+    /// Node `node` of summary level `level`: its `FANOUT` entries, in their stored form (top bit flipped,
+    /// see [`BIAS`]).
     #[inline(always)]
     pub(crate) fn summary_node(&self, level: usize, node: usize) -> &[u32; FANOUT] {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
         // SAFETY: the level's `len` entries lie inside the region (`from_raw_parts` laid them out within the
         // metadata it reserved), the node's entries are among them (asserted), and every level starts
@@ -512,22 +513,78 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Entry `i` of summary level `level`.
+    /// Entry `i` of summary level `level`, as a value (unflipped; the setter flips it back).
     #[inline(always)]
     pub(crate) fn summary_entry(&self, level: usize, i: usize) -> u32 {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_node`, for one entry.
-        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() ^ BIAS }
     }
 
     #[inline(always)]
     pub(crate) fn set_summary_entry(&mut self, level: usize, i: usize, value: u32) {
-        let level = self.summary.levels[level];
+        let level = self.summary.level(level);
         assert!(i < level.len, "summary entry out of bounds");
         // SAFETY: as in `summary_entry`; `&mut self` means no payload slice is alive, and the summary lies
         // outside the heap, so no payload overlaps it.
-        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value) }
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(value ^ BIAS) }
+    }
+
+    /// [`Pool::summary_node`] without the bounds checks, for the nodes on the path of a checked slot (see
+    /// [`Summary`]'s shape invariant).
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `(node + 1) * FANOUT <= ` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn summary_node_unchecked(
+        &self,
+        level: usize,
+        node: usize,
+    ) -> &[u32; FANOUT] {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
+        // SAFETY: as in `summary_node`, the node's entries being among the level's by the caller's promise.
+        unsafe {
+            &*self.base.as_ptr().add(level.offset + node * FANOUT * 4).cast::<[u32; FANOUT]>()
+        }
+    }
+
+    /// [`Pool::summary_entry`] in its stored form (see [`BIAS`]) without the bounds checks, for the entries on
+    /// the path of a checked slot.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `i <` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn summary_stored_unchecked(&self, level: usize, i: usize) -> u32 {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `summary_entry`, `i < len` by the caller's promise.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().read() }
+    }
+
+    /// [`Pool::set_summary_entry`] in its stored form (see [`BIAS`]) without the bounds checks, for the entries
+    /// on the path of a checked slot.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.summary.count()` and `i <` that level's `len`.
+    #[inline(always)]
+    pub(crate) unsafe fn set_summary_stored_unchecked(
+        &mut self,
+        level: usize,
+        i: usize,
+        stored: u32,
+    ) {
+        // SAFETY: the caller's `level < count`.
+        let level = unsafe { self.summary.level_unchecked(level) };
+        debug_assert!(i < level.len, "summary entry out of bounds");
+        // SAFETY: as in `set_summary_entry`, `i < len` by the caller's promise.
+        unsafe { self.base.as_ptr().add(level.offset + i * 4).cast::<u32>().write(stored) }
     }
 
     /// Copies `len` bytes from heap offset `from` to `to` (the ranges may overlap).
@@ -655,14 +712,14 @@ impl<'a> Pool<'a> {
     #[inline]
     pub(crate) fn validate(&self, block: Block) -> Result<usize> {
         let offset = block.offset();
-        let invalid = Error::InvalidBlock { offset };
-        let start = offset.checked_sub(HEADER_SIZE).ok_or(invalid.clone())?;
-        if start % GRANULE != 0
-            || start >= self.heap_len
+        // An offset below `HEADER_SIZE` wraps to a start beyond the heap.
+        let start = offset.wrapping_sub(HEADER_SIZE);
+        if start >= self.heap_len
+            || start % GRANULE != 0
             || !self.start_bit(start)
             || !self.header(start).1.contains(BlockFlags::USED)
         {
-            return Err(invalid);
+            return Err(Error::InvalidBlock { offset });
         }
         Ok(start)
     }
@@ -744,6 +801,12 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
+        self.alloc_aligned_inline(size, align)
+    }
+
+    /// [`Pool::alloc_aligned`], inline in `realloc_aligned`.
+    #[inline(always)]
+    fn alloc_aligned_inline(&mut self, size: usize, align: usize) -> Result<Block> {
         if self.only_top_is_free() && align <= MIN_ALIGN && align.is_power_of_two() {
             if let Some(block) = self.alloc_from_top(size) {
                 return Ok(block);
@@ -770,6 +833,17 @@ impl<'a> Pool<'a> {
     /// Every allocation [`Pool::alloc_from_top`] does not serve.
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
+        // The usual alignment gets a copy of its own, in which no padding is ever computed.
+        if align.is_power_of_two() && align <= MIN_ALIGN {
+            self.alloc_searched_at(size, MIN_ALIGN)
+        } else {
+            self.alloc_searched_at(size, align)
+        }
+    }
+
+    /// [`Pool::alloc_searched`] for `align`, inline in it.
+    #[inline(always)]
+    fn alloc_searched_at(&mut self, size: usize, align: usize) -> Result<Block> {
         if !align.is_power_of_two() {
             return Err(Error::BadAlignment { align });
         }
@@ -783,20 +857,34 @@ impl<'a> Pool<'a> {
                 return Ok(Block::at(start));
             }
         }
-        let found = match self.find_placement(need, align) {
-            Some(found) => Some(found),
-            // Free the cached blocks and merge the deferred ones only when a merged run would hold the
-            // block, so a failure changes nothing.
-            None if (self.cache.blocks != 0 || self.config.coalescing == Coalescing::Deferred)
-                && self.merged_run_fits(need, align) =>
-            {
-                self.coalesce();
-                self.find_placement(need, align)
-            }
-            None => None,
+        // The default configuration's search inline; the others, and the retry, out of line.
+        let found = if self.config.policy == Policy::FirstFit && self.config.search == Search::Index
+        {
+            self.summary_find(need, align).or_else(|| self.top_fit(need, align))
+        } else {
+            self.find_placement(need, align)
         };
-        let (start, pad) = found.ok_or_else(|| self.out_of_memory(size))?;
+        let (start, pad) = match found {
+            Some(found) => found,
+            None => self.find_after_merging(need, align).ok_or_else(|| self.out_of_memory(size))?,
+        };
         Ok(self.take(start, pad, need))
+    }
+
+    /// The placement of a request the search found no block for, once the cached blocks are freed and the
+    /// deferred ones merged; they are only when a merged run would hold the block, so a failure changes
+    /// nothing.
+    #[cold]
+    #[inline(never)]
+    fn find_after_merging(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
+        if (self.cache.blocks != 0 || self.config.coalescing == Coalescing::Deferred)
+            && self.merged_run_fits(need, align)
+        {
+            self.coalesce();
+            self.find_placement(need, align)
+        } else {
+            None
+        }
     }
 
     /// The error a request for `requested` payload bytes fails with now: [`Error::OutOfMemory`] with the pool's
@@ -924,7 +1012,45 @@ impl<'a> Pool<'a> {
     }
 
     /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.
+    #[inline(always)]
     fn take(&mut self, start: usize, pad: usize, need: usize) -> Block {
+        if pad == 0 { self.take_front(start, need) } else { self.take_padded(start, pad, need) }
+    }
+
+    /// [`Pool::take`] without padding, the usual case: the used block at the free block's start, the rest
+    /// (if large enough to split off) staying free after it.
+    #[inline(always)]
+    fn take_front(&mut self, start: usize, need: usize) -> Block {
+        let (size, flags) = self.header(start);
+        let rest = size - need;
+        // Update the free set first: the rest, if any, keeps the block's place in key order.
+        let split = rest >= SPLIT_MIN;
+        let (used_size, rest_start) = if split {
+            self.free_replace_sized(start, size, start + need, rest, BlockFlags::empty());
+            (need, start + need)
+        } else {
+            self.free_remove(start);
+            self.free_blocks -= 1;
+            (size, start + size)
+        };
+        self.set_header(start, used_size, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
+        self.set_free_bit(start, false);
+        if split {
+            self.set_start_bit(rest_start, true);
+        } else {
+            self.set_prev_free(rest_start, false);
+        }
+        self.used_blocks += 1;
+        self.used_size += used_size;
+        self.free_size -= used_size;
+        self.peak_extent = self.peak_extent.max(rest_start);
+        self.summary_settle();
+        Block::at(start)
+    }
+
+    /// [`Pool::take`] with padding in front of the used block (larger alignments).
+    #[inline(never)]
+    fn take_padded(&mut self, start: usize, pad: usize, need: usize) -> Block {
         let (size, flags) = self.header(start);
         let used = start + pad;
         let rest = size - pad - need;
@@ -951,7 +1077,7 @@ impl<'a> Pool<'a> {
             (_, _) => {
                 self.free_replace(start, start, pad, flags);
                 self.write_free(rest_start, rest_size, BlockFlags::empty());
-                self.free_insert(rest_start);
+                self.free_insert_sized(rest_start, rest_size);
                 self.free_blocks += 1;
             }
         }
@@ -985,7 +1111,27 @@ impl<'a> Pool<'a> {
 
     /// Frees `block`. With immediate coalescing it merges with its free neighbours at once; with the front
     /// cache on, a small block goes on the cache's list of its size instead.
+    #[inline]
     pub fn free(&mut self, block: Block) -> Result<()> {
+        if self.config.front_cache {
+            self.free_with_cache(block)
+        } else {
+            self.free_without_cache(block)
+        }
+    }
+
+    /// `free` without the front cache: the validation and the release in one function.
+    #[inline(never)]
+    fn free_without_cache(&mut self, block: Block) -> Result<()> {
+        let start = self.validate(block)?;
+        self.release_inline(start);
+        Ok(())
+    }
+
+    /// `free` with the front cache on: a function of its own, so that neither path pays for the other's
+    /// registers.
+    #[inline(never)]
+    fn free_with_cache(&mut self, block: Block) -> Result<()> {
         let start = self.validate(block)?;
         self.free_used(start);
         Ok(())
@@ -1001,6 +1147,12 @@ impl<'a> Pool<'a> {
 
     /// Frees the used block at `start`.
     pub(crate) fn release(&mut self, start: usize) {
+        self.release_inline(start);
+    }
+
+    /// [`Pool::release`], inline in `free`.
+    #[inline(always)]
+    fn release_inline(&mut self, start: usize) {
         let (size, flags) = self.header(start);
         self.used_blocks -= 1;
         self.used_size -= size;
@@ -1025,7 +1177,7 @@ impl<'a> Pool<'a> {
         match (prev_free, next_free) {
             (false, false) => {
                 self.write_free(start, size, BlockFlags::empty());
-                self.free_insert(start);
+                self.free_insert_sized(start, size);
                 self.free_blocks += 1;
                 self.set_prev_free(next, true);
             }
@@ -1033,13 +1185,19 @@ impl<'a> Pool<'a> {
                 // The freed block takes the place of its free successor.
                 let next_size = self.block_size(next);
                 self.set_start_bit(next, false);
-                self.free_replace(next, start, size + next_size, BlockFlags::empty());
+                self.free_replace_sized(
+                    next,
+                    next_size,
+                    start,
+                    size + next_size,
+                    BlockFlags::empty(),
+                );
             }
             (true, false) => {
                 let prev = start - self.word(start - WORD);
                 let (prev_size, prev_flags) = self.header(prev);
                 self.set_start_bit(start, false);
-                self.free_replace(prev, prev, prev_size + size, prev_flags);
+                self.free_replace_sized(prev, prev_size, prev, prev_size + size, prev_flags);
                 self.set_prev_free(next, true);
             }
             (true, true) => {
@@ -1050,7 +1208,13 @@ impl<'a> Pool<'a> {
                 self.free_blocks -= 1;
                 self.set_start_bit(start, false);
                 self.set_start_bit(next, false);
-                self.free_replace(prev, prev, prev_size + size + next_size, prev_flags);
+                self.free_replace_sized(
+                    prev,
+                    prev_size,
+                    prev,
+                    prev_size + size + next_size,
+                    prev_flags,
+                );
             }
         }
     }
@@ -1098,7 +1262,7 @@ impl<'a> Pool<'a> {
         if flags.contains(BlockFlags::PINNED) {
             return Err(Error::Pinned { offset: block.offset() });
         }
-        let new = self.alloc_aligned(new_size, align)?;
+        let new = self.alloc_aligned_inline(new_size, align)?;
         let new_start = new.offset() - HEADER_SIZE;
         let len = (size - HEADER_SIZE).min(self.block_size(new_start) - HEADER_SIZE);
         self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
@@ -1137,7 +1301,7 @@ impl<'a> Pool<'a> {
         self.set_start_bit(next, false);
         let new_size = if rest >= SPLIT_MIN {
             self.set_start_bit(start + need, true);
-            self.free_replace(next, start + need, rest, BlockFlags::empty());
+            self.free_replace_sized(next, next_size, start + need, rest, BlockFlags::empty());
             need
         } else {
             self.free_remove(next);

@@ -63,12 +63,20 @@ pub(crate) struct Level {
 }
 
 /// Where the summary's levels are, and the slots marked for recomputation.
+///
+/// The levels' shape is set by [`Summary::layout`] alone (the fields are private to this module, and no
+/// other code here writes them), and the unchecked entry accessors rely on it: `count <= MAX_LEVELS`; every
+/// level in use has a non-zero multiple of `FANOUT` entries; and each level above the first has at least one
+/// entry per node of the level below (`levels[l + 1].len * FANOUT >= levels[l].len`); a level not in use
+/// has no entries. So if slot `s` is below `levels[0].len`, then `s / FANOUT^l` is an entry of level `l`
+/// and `s / FANOUT^(l + 1)` a node of it, for every level in use; and `i < levels[l].len` means level `l`
+/// is in use and `i / FANOUT` is one of its nodes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Summary {
     /// Level 0 (one entry per slot) first; the last level is a single node.
-    pub(crate) levels: [Level; MAX_LEVELS],
+    levels: [Level; MAX_LEVELS],
     /// Levels in use: 0 when the pool has no summary (best fit).
-    pub(crate) count: usize,
+    count: usize,
     /// Marked slots: the first `kept` left from earlier operations (oldest first), then this one's.
     marked: [usize; MARKS],
     marked_len: usize,
@@ -113,6 +121,30 @@ impl Summary {
         (summary, at - offset)
     }
 
+    /// Levels in use: 0 when the pool has no summary (best fit).
+    #[inline(always)]
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Level `level` (checked: below `MAX_LEVELS`).
+    #[inline(always)]
+    pub(crate) fn level(&self, level: usize) -> Level {
+        self.levels[level]
+    }
+
+    /// Level `level`, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// `level < self.count()` (so below `MAX_LEVELS`).
+    #[inline(always)]
+    pub(crate) unsafe fn level_unchecked(&self, level: usize) -> Level {
+        debug_assert!(level < self.count);
+        // SAFETY: the caller's `level < count`, and `count <= MAX_LEVELS` (the type's invariant).
+        unsafe { *self.levels.get_unchecked(level) }
+    }
+
     /// Bytes reserved to align the levels to a cache line: none for a heap of one node (at most
     /// `FANOUT` slots), whose node is read whole whatever its alignment, so that small pools stay small.
     pub(crate) fn align_reserve(heap_len: usize) -> usize {
@@ -125,26 +157,29 @@ impl Summary {
     }
 }
 
-/// Bit `i` set where `node[i] >= g`: four SSE2 compares (the x86-64 baseline) and one movemask.
+/// The stored form of an entry: its value with the top bit flipped, so that signed order (SSE2's only
+/// compare) is the values' unsigned order and a node is compared without flipping every lane.
+/// [`Pool::summary_entry`] and its kin store and read values; only [`at_least`], [`node_max`] and
+/// [`Pool::exact_node_max`] see nodes in the stored form.
+pub(crate) const BIAS: u32 = 1 << 31;
+
+/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`: four SSE2 compares (the x86-64
+/// baseline) and one movemask.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     use core::arch::x86_64::{
         __m128i, _mm_cmpgt_epi32, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
-        _mm_set_epi32, _mm_set1_epi32, _mm_xor_si128,
+        _mm_set_epi32, _mm_set1_epi32,
     };
-    // SSE2 compares signed lanes: flipping the sign bit of both sides orders unsigned values.
+    // SSE2 compares signed lanes: the stored entries and `g` flipped order as unsigned values.
     // SAFETY: these intrinsics only need SSE2, which every x86-64 processor has (it is in the target's
     // baseline features); they touch no memory but their arguments.
     unsafe {
-        let bias = _mm_set1_epi32(i32::MIN);
-        let g = _mm_xor_si128(_mm_set1_epi32(g as i32), bias);
+        let g = _mm_set1_epi32((g ^ BIAS) as i32);
         let below = |i: usize| -> __m128i {
             let lane = |k: usize| node[i + k] as i32;
-            _mm_cmpgt_epi32(
-                g,
-                _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias),
-            )
+            _mm_cmpgt_epi32(g, _mm_set_epi32(lane(3), lane(2), lane(1), lane(0)))
         };
         let low = _mm_packs_epi32(below(0), below(4));
         let high = _mm_packs_epi32(below(8), below(12));
@@ -152,21 +187,20 @@ fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     }
 }
 
-/// The largest entry of `node`.
+/// The largest entry of `node` (stored form), as a value.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn node_max(node: &[u32; FANOUT]) -> u32 {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_set_epi32, _mm_set1_epi32,
+        __m128i, _mm_and_si128, _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_set_epi32,
         _mm_shuffle_epi32, _mm_xor_si128,
     };
     // SAFETY: as in `at_least`: SSE2 only, on registers.
     unsafe {
-        // Lanes hold entries with the sign bit flipped, so signed order is unsigned order.
-        let bias = _mm_set1_epi32(i32::MIN);
+        // Lanes hold stored entries, whose signed order is their values' unsigned order.
         let lanes = |i: usize| -> __m128i {
             let lane = |k: usize| node[i + k] as i32;
-            _mm_xor_si128(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), bias)
+            _mm_set_epi32(lane(3), lane(2), lane(1), lane(0))
         };
         let max = |a: __m128i, b: __m128i| {
             _mm_xor_si128(b, _mm_and_si128(_mm_xor_si128(a, b), _mm_cmpgt_epi32(a, b)))
@@ -174,24 +208,24 @@ fn node_max(node: &[u32; FANOUT]) -> u32 {
         let m = max(max(lanes(0), lanes(4)), max(lanes(8), lanes(12)));
         let m = max(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
         let m = max(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
-        (_mm_cvtsi128_si32(m) as u32) ^ (1 << 31)
+        (_mm_cvtsi128_si32(m) as u32) ^ BIAS
     }
 }
 
-/// The largest entry of `node`.
+/// The largest entry of `node` (stored form), as a value.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn node_max(node: &[u32; FANOUT]) -> u32 {
-    node.iter().copied().max().unwrap_or(0)
+    node.iter().map(|&entry| entry ^ BIAS).max().unwrap_or(0)
 }
 
-/// Bit `i` set where `node[i] >= g`.
+/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     let mut mask = 0;
     for (i, &entry) in node.iter().enumerate() {
-        mask |= u32::from(entry >= g) << i;
+        mask |= u32::from((entry ^ BIAS) >= g) << i;
     }
     mask
 }
@@ -231,10 +265,10 @@ impl Pool<'_> {
             }
         }
         let mut max = 0;
-        for (k, &entry) in self.summary_node(level, node).iter().enumerate() {
+        for (k, &stored) in self.summary_node(level, node).iter().enumerate() {
             let i = node * FANOUT + k;
             let exact = if stale & (1 << k) == 0 {
-                entry
+                stored ^ BIAS
             } else if level == 0 {
                 self.slot_max(i)
             } else {
@@ -247,21 +281,37 @@ impl Pool<'_> {
 
     /// The first slot whose entry is at least `g`: in the node of the lowest slot with a free block if it is
     /// there (small requests usually are), else by a descent from the root.
-    #[inline]
+    #[inline(always)]
     fn first_slot(&self, g: u32) -> Option<usize> {
         let first = self.summary.first;
         if first >= self.summary.levels[0].len {
             return None;
         }
         let node = first / FANOUT;
-        let mask = at_least(self.summary_node(0, node), g) & (u32::MAX << (first % FANOUT));
+        // SAFETY: `first < levels[0].len`, so level 0 is in use and `node` is one of its nodes (the shape
+        // invariant of `Summary`).
+        let mask = at_least(unsafe { self.summary_node_unchecked(0, node) }, g)
+            & (u32::MAX << (first % FANOUT));
         if mask != 0 {
             return Some(node * FANOUT + mask.trailing_zeros() as usize);
         }
         let top = self.summary.count - 1;
-        let mask = at_least(self.summary_node(top, 0), g);
+        // SAFETY: level 0 is in use, so `count >= 1` and `top` is the last level in use, which has a node.
+        let mask = at_least(unsafe { self.summary_node_unchecked(top, 0) }, g);
         if mask == 0 {
             return None;
+        }
+        if top >= 2 {
+            // Some block fits: look in the parent node of `first`'s node before descending from the root,
+            // since a block just past that node is found in two levels.
+            let parent = node / FANOUT;
+            // SAFETY: `node` is an entry of level 1, which is in use (`top >= 2`), and `parent` one of its
+            // nodes (the shape invariant of `Summary`).
+            let near = at_least(unsafe { self.summary_node_unchecked(1, parent) }, g)
+                & (u32::MAX << (node % FANOUT) << 1);
+            if near != 0 {
+                return self.descend(1, parent * FANOUT + near.trailing_zeros() as usize, g);
+            }
         }
         self.descend(top, mask.trailing_zeros() as usize, g)
     }
@@ -285,15 +335,23 @@ impl Pool<'_> {
     /// The first slot at or after `from` whose entry is at least `g`.
     #[inline]
     fn next_slot(&self, from: usize, g: u32) -> Option<usize> {
+        self.climb(0, from, g)
+    }
+
+    /// The first slot under an entry at or after entry `i` of `level` whose entry is at least `g`: climbs
+    /// until a node holds a large enough entry at or after the path's, then descends.
+    #[inline]
+    fn climb(&self, mut level: usize, mut i: usize, g: u32) -> Option<usize> {
         let top = self.summary.count - 1;
-        // Climb until a node holds a large enough entry at or after `i`.
-        let (mut level, mut i) = (0, from);
         loop {
             let node = i / FANOUT;
             if i >= self.summary.levels[level].len {
                 return None;
             }
-            let mask = at_least(self.summary_node(level, node), g) & (u32::MAX << (i % FANOUT));
+            // SAFETY: `i < levels[level].len`, so `level` is in use and `node` is one of its nodes (the shape
+            // invariant of `Summary`).
+            let mask = at_least(unsafe { self.summary_node_unchecked(level, node) }, g)
+                & (u32::MAX << (i % FANOUT));
             if mask != 0 {
                 i = node * FANOUT + mask.trailing_zeros() as usize;
                 break;
@@ -310,7 +368,7 @@ impl Pool<'_> {
     /// The lowest-addressed indexed free block that holds `need` bytes aligned to `align`, and its padding.
     /// A marked slot whose entry promised a block it does not hold is settled on the way, so a stale entry
     /// misleads one search at most.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         let g = (need / GRANULE) as u32;
         let mut slot = self.first_slot(g);
@@ -344,7 +402,17 @@ impl Pool<'_> {
             {
                 self.settle_mark(m, Some((max / GRANULE) as u32));
             }
-            slot = self.next_slot(s + 1, g);
+            // If that emptied the lowest slot with a free block, the next such slot is at hand (every entry
+            // between is 0): take it if it holds a block large enough.
+            let first = self.summary.first;
+            slot = if first > s
+                && first < self.summary.levels[0].len
+                && self.summary_entry(0, first) >= g
+            {
+                Some(first)
+            } else {
+                self.next_slot(s + 1, g)
+            };
         }
         None
     }
@@ -365,26 +433,33 @@ impl Pool<'_> {
     }
 
     /// The free block at `start` (header written, not the top) is new or has grown to `size` bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_raise(&mut self, start: usize, size: usize) {
         if !self.has_summary() {
             return;
         }
         let g = (size / GRANULE) as u32;
         let mut i = slot_of(start);
+        assert!(i < self.summary.levels[0].len, "summary slot out of bounds");
         self.summary.first = self.summary.first.min(i);
+        // Stored forms compare as signed values.
+        let stored = g ^ BIAS;
         for level in 0..self.summary.count {
-            if self.summary_entry(level, i) >= g {
-                break;
+            // SAFETY: `level < count`, and `i` is the checked slot divided by `FANOUT^level`, an entry of
+            // the level (the shape invariant of `Summary`).
+            unsafe {
+                if self.summary_stored_unchecked(level, i) as i32 >= stored as i32 {
+                    break;
+                }
+                self.set_summary_stored_unchecked(level, i, stored);
             }
-            self.set_summary_entry(level, i, g);
             i /= FANOUT;
         }
     }
 
     /// The indexed free block at `start`, of `size` bytes, is going away or shrinking: if it held its slot's
     /// maximum, the slot is recomputed at the end of the operation ([`Pool::summary_settle`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn summary_lower(&mut self, start: usize, size: usize) {
         if !self.has_summary() {
             return;
@@ -414,8 +489,35 @@ impl Pool<'_> {
         }
     }
 
+    /// The work `summary_settle` found. Its usual case, one mark, needs no registers of its own: the work is
+    /// in the functions it jumps to.
     #[inline(never)]
     fn settle_marked(&mut self) {
+        let kept = self.summary.kept;
+        if self.summary.overflow || self.summary.marked_len != kept + 1 {
+            return self.settle_marks();
+        }
+        let slot = self.summary.marked[kept];
+        if self.summary.recent.contains(&slot) {
+            self.summary.kept = kept + 1;
+            if kept + 1 > KEEP {
+                self.settle_mark(0, None);
+            }
+        } else {
+            self.summary.marked_len = kept;
+            self.settle_slot_now(slot);
+        }
+    }
+
+    /// [`Pool::settle_slot`] out of line, for `settle_marked`.
+    #[inline(never)]
+    fn settle_slot_now(&mut self, slot: usize) {
+        self.settle_slot(slot, None);
+    }
+
+    /// `settle_marked` for an overflow or more than one mark.
+    #[inline(never)]
+    fn settle_marks(&mut self) {
         if self.summary.overflow {
             self.summary_rebuild();
             return;
@@ -460,27 +562,44 @@ impl Pool<'_> {
         }
         self.summary.recent[0] = slot;
         let old = self.summary_entry(0, slot);
-        let mut new = max.unwrap_or_else(|| self.slot_max(slot));
+        let new = max.unwrap_or_else(|| self.slot_max(slot));
         debug_assert_eq!(new, self.slot_max(slot));
         if new == old {
             return;
         }
         self.set_summary_entry(0, slot, new);
         if new == 0 && slot == self.summary.first {
-            self.summary.first = self.next_slot(slot + 1, 1).unwrap_or(self.summary.levels[0].len);
+            // The next non-empty slot, in the same node if it is there (no climb).
+            let node = slot / FANOUT;
+            // SAFETY: `slot < levels[0].len` (checked by `summary_entry` above), so level 0 is in use and
+            // `node` is one of its nodes (the shape invariant of `Summary`).
+            let mask = at_least(unsafe { self.summary_node_unchecked(0, node) }, 1)
+                & (u32::MAX << (slot % FANOUT));
+            self.summary.first = if mask != 0 {
+                node * FANOUT + mask.trailing_zeros() as usize
+            } else {
+                self.climb(1, node + 1, 1).unwrap_or(self.summary.levels[0].len)
+            };
         }
         // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
+        // `slot` is an entry of level 0 (`summary_entry` checked it above), so each `node` below is an
+        // entry of `level` and a node of the level under it (the shape invariant of `Summary`), and
+        // `level < count`: the accesses below need no checks.
         let mut i = slot;
+        let old = old ^ BIAS;
         for level in 1..self.summary.count {
             let node = i / FANOUT;
-            if self.summary_entry(level, node) != old {
+            // SAFETY: as above.
+            if unsafe { self.summary_stored_unchecked(level, node) } != old {
                 break;
             }
-            new = node_max(self.summary_node(level - 1, node));
-            if new == old {
+            // SAFETY: as above.
+            let stored = node_max(unsafe { self.summary_node_unchecked(level - 1, node) }) ^ BIAS;
+            if stored == old {
                 break;
             }
-            self.set_summary_entry(level, node, new);
+            // SAFETY: as above.
+            unsafe { self.set_summary_stored_unchecked(level, node, stored) };
             i = node;
         }
     }

@@ -413,7 +413,7 @@ fn check_reports_corruption_with_its_offset() {
     pool.set_summary_entry(0, slot, entry);
     pool.check().unwrap();
     // A wrong maximum above it.
-    let top = pool.summary.count - 1;
+    let top = pool.summary.count() - 1;
     pool.set_summary_entry(top, 0, entry + 1);
     assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
 }
