@@ -151,7 +151,7 @@ pub fn section(reps: usize, mut progress: impl FnMut(&str)) -> Section {
          (`Pool::move_to_end`). The **floor** is the most bytes the live blocks occupy at once under mem3's \
          layout (`mem3_trace::floor_bytes`: `block_size_for` of each live request: 8-byte header, 8-byte \
          rounding, the policy's smallest block: 16 bytes under first fit, 32 under best fit); the **floor's pool** is the smallest region whose heap holds it \
-         (`region_for_heap`: the floor plus the pool's metadata, 1.6% under best fit, 3.9% under first fit). \
+         (`region_for_heap`: the floor plus the pool's metadata, 1.6% under best fit, 3.1% under first fit). \
          Minimum pools are searched as in section 1 (`min_pool`, bisection at 8 bytes); in brackets the \
          excess over the floor's pool of the same policy, or for the non-moving allocators over the best-fit \
          floor's pool. Pinned: every 100th allocation pinned (`Pinning::every(100)`). Regenerate this \

@@ -157,7 +157,7 @@ impl BlockInfo {
 pub struct Stats {
     /// Bytes the blocks tile (the region less alignment and metadata).
     pub capacity: usize,
-    /// Bytes of the caller's region the pool uses: `capacity` plus the block-start bitmap.
+    /// Bytes of the caller's region the pool uses: `capacity` plus the metadata.
     pub region_bytes: usize,
     /// Payload bytes of used blocks (what their owners may use).
     pub used_bytes: usize,
@@ -173,7 +173,8 @@ pub struct Stats {
     pub free_blocks: usize,
     /// The high-water mark: the highest end of a used block since the pool was made.
     pub peak_extent: usize,
-    /// Bytes of the pool's own metadata (the block-start bitmap).
+    /// Bytes of the pool's own metadata (the block-start bitmap; under first fit also the free-pair bitmap
+    /// and the summary).
     pub metadata_bytes: usize,
 }
 
@@ -191,6 +192,66 @@ pub(crate) fn fragmentation(free_bytes: usize, largest_free: usize) -> f64 {
     if free_bytes == 0 { 0.0 } else { 1.0 - largest_free as f64 / free_bytes as f64 }
 }
 
+/// The free-pair word of a slot's free-start word `free` (bit `i` for granule `i`): bit `j` set where granule
+/// `2 * j` or `2 * j + 1` is a free block's start. The inverse of [`spread_pairs`] on words with at most one
+/// bit in each pair. Not on a hot path: the bitmaps written a word at a time (compaction, `retain_only`).
+#[inline]
+pub(crate) fn pair_bits(free: u64) -> u32 {
+    // Fold each pair onto its even bit, then gather the even bits into the low half, a doubling at a time.
+    let mut x = (free | free >> 1) & 0x5555_5555_5555_5555;
+    x = (x | x >> 1) & 0x3333_3333_3333_3333;
+    x = (x | x >> 2) & 0x0f0f_0f0f_0f0f_0f0f;
+    x = (x | x >> 4) & 0x00ff_00ff_00ff_00ff;
+    x = (x | x >> 8) & 0x0000_ffff_0000_ffff;
+    x = (x | x >> 16) & 0x0000_0000_ffff_ffff;
+    x as u32
+}
+
+/// Both bits of each pair of granules set where the pair's bit in `pairs` is set (bit `j` to bits `2 * j`
+/// and `2 * j + 1`): a mask that, over a slot's start word, leaves the free blocks' starts. Not on a hot path
+/// either: searches walk the pair bits ([`FreeStarts`]).
+#[inline]
+pub(crate) fn spread_pairs(pairs: u32) -> u64 {
+    // Spread the bits apart a halving at a time, to the even bits, then copy each to the odd bit above it.
+    let mut x = u64::from(pairs);
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff;
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff;
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+    x = (x | x << 2) & 0x3333_3333_3333_3333;
+    x = (x | x << 1) & 0x5555_5555_5555_5555;
+    x * 3
+}
+
+/// The starts of the free blocks of one slot, in address order, as heap offsets: the slot's free-pair bits
+/// walked lowest first, each pair's start picked from the slot's start word (the one start bit of the
+/// pair). [`Pool::free_starts`] makes it.
+#[derive(Clone, Copy)]
+pub(crate) struct FreeStarts {
+    /// The heap offset of the slot.
+    slot_start: usize,
+    /// The free-pair bits not yet walked.
+    pairs: u32,
+    /// The slot's start word shifted down by one: bit `2 * j` set where pair `j`'s block starts at its odd
+    /// granule.
+    odd: u64,
+}
+
+impl Iterator for FreeStarts {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.pairs == 0 {
+            return None;
+        }
+        let even = 2 * self.pairs.trailing_zeros() as usize;
+        self.pairs &= self.pairs - 1;
+        // The pair's one start: its odd granule if that bit is set, else its even one.
+        let granule = even + (self.odd >> even) as usize % 2;
+        Some(self.slot_start + granule * GRANULE)
+    }
+}
+
 /// A memory pool over one caller-provided region.
 ///
 /// See the [crate docs](crate) for the layout and the guarantees.
@@ -201,7 +262,8 @@ pub struct Pool<'a> {
     pub(crate) heap_len: usize,
     /// Bytes of the caller's region in use: alignment padding not counted, heap and bitmap counted.
     pub(crate) region_bytes: usize,
-    /// Offset from `base` of the free-start bitmap (first fit), just after the block-start bitmap.
+    /// Offset from `base` of the free-pair bitmap (first fit), just after the block-start bitmap: one bit per
+    /// aligned pair of granules, set where the block starting in that pair is free.
     pub(crate) free_map: usize,
     /// Root of the best-fit index (a granule number), or `NIL`.
     pub(crate) root: u32,
@@ -252,7 +314,8 @@ impl<'a> Pool<'a> {
     /// Makes a pool over `region` with `config`.
     ///
     /// The pool aligns the region's start internally and keeps a block-start bitmap (1 bit per 8 bytes,
-    /// about 1.6% of the region) at its end; [`Stats::capacity`] is what remains for blocks.
+    /// about 1.5% of the region) at its end, under first fit with a free-pair bitmap (1 bit per 16 bytes) and
+    /// the summary after it (about 3.1% in all); [`Stats::capacity`] is what remains for blocks.
     pub fn with_config(region: &'a mut [u8], config: Config) -> Result<Self> {
         let len = region.len();
         // SAFETY: the pointer and length come from a live `&'a mut [u8]`, which the returned pool borrows for
@@ -278,12 +341,13 @@ impl<'a> Pool<'a> {
         let pad = (GRANULE - (addr.wrapping_add(HEADER_SIZE) % GRANULE)) % GRANULE;
         let first_fit = config.policy == Policy::FirstFit;
         // Metadata after the heap: the block-start bitmap (8 bytes per slot), then under first fit the
-        // summary, aligned to a cache line. Its size does not depend on the region's address.
+        // free-pair bitmap (4 bytes per slot) and the summary, aligned to a cache line. Its size does not
+        // depend on the region's address.
         let meta = |heap_len: usize| {
-            let bitmap = heap_len.div_ceil(SLOT) * 8;
-            bitmap
+            let slots = heap_len.div_ceil(SLOT);
+            slots * 8
                 + if first_fit {
-                    bitmap + Summary::align_reserve(heap_len) + Summary::bytes(heap_len)
+                    slots * 4 + Summary::align_reserve(heap_len) + Summary::bytes(heap_len)
                 } else {
                     0
                 }
@@ -294,7 +358,7 @@ impl<'a> Pool<'a> {
             return Err(Error::RegionTooSmall { len, min });
         }
         let avail = len - pad;
-        let per_slot = 8 + if first_fit { 8 + 4 + 1 } else { 0 };
+        let per_slot = 8 + if first_fit { 4 + 4 + 1 } else { 0 };
         let mut heap_len = (avail / (SLOT + per_slot) * SLOT).min(MAX_HEAP) & tag::SIZE_MASK;
         while heap_len + SLOT + meta(heap_len + SLOT) <= avail && heap_len + SLOT <= MAX_HEAP {
             heap_len += SLOT;
@@ -311,14 +375,15 @@ impl<'a> Pool<'a> {
             return Err(Error::RegionTooSmall { len, min: min + GRANULE });
         }
         let bitmap_len = heap_len.div_ceil(SLOT) * 8;
+        let pairs_len = if first_fit { heap_len.div_ceil(SLOT) * 4 } else { 0 };
         // `wrapping_add` keeps the region's provenance; `pad < len` so the result is inside it.
         let base = NonNull::new(ptr.as_ptr().wrapping_add(pad)).unwrap_or(ptr);
         let (summary, _) = if first_fit {
-            // The free-start bitmap follows the start bitmap, then the levels.
-            let end = base.as_ptr().addr().wrapping_add(heap_len + 2 * bitmap_len);
+            // The free-pair bitmap follows the start bitmap, then the levels.
+            let end = base.as_ptr().addr().wrapping_add(heap_len + bitmap_len + pairs_len);
             let align_pad =
                 end.wrapping_neg() % NODE_ALIGN % (Summary::align_reserve(heap_len) + 1);
-            Summary::layout(heap_len, heap_len + 2 * bitmap_len + align_pad)
+            Summary::layout(heap_len, heap_len + bitmap_len + pairs_len + align_pad)
         } else {
             (Summary::NONE, 0)
         };
@@ -341,9 +406,8 @@ impl<'a> Pool<'a> {
             _region: PhantomData,
         };
         // (`pad + heap_len + meta(heap_len) <= len`, ensured above.)
-        let bitmaps = if first_fit { 2 } else { 1 };
         // SAFETY: the bitmaps' bytes start at `base + heap_len` and end inside the region, as above.
-        unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmaps * bitmap_len) };
+        unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmap_len + pairs_len) };
         pool.summary_clear();
         pool.set_start_bit(0, true);
         pool.write_free(0, heap_len, BlockFlags::empty());
@@ -450,49 +514,76 @@ impl<'a> Pool<'a> {
     }
 
     /// The free-start bits of `slot` (first fit only): bit `i` set where a free block starts at granule
-    /// `64 * slot + i`.
-    #[inline(always)]
+    /// `64 * slot + i`. Computed from the slot's free-pair word ([`Pool::free_pairs`]) and its start word:
+    /// every block is at least 16 bytes, so at most one block starts in a pair, and a set pair bit names the
+    /// one start bit of its pair. For the word at once (compaction); searches walk [`Pool::free_starts`].
+    #[inline]
     pub(crate) fn free_word(&self, slot: usize) -> u64 {
+        spread_pairs(self.free_pairs(slot)) & self.start_word(slot)
+    }
+
+    /// The starts of the free blocks of `slot` (first fit only), in address order, as heap offsets.
+    #[inline(always)]
+    pub(crate) fn free_starts(&self, slot: usize) -> FreeStarts {
+        FreeStarts {
+            slot_start: slot * SLOT,
+            pairs: self.free_pairs(slot),
+            odd: self.start_word(slot) >> 1,
+        }
+    }
+
+    /// The free-pair bits of `slot` (first fit only): bit `j` set where the block starting at granule
+    /// `64 * slot + 2 * j` or `+ 2 * j + 1` is free.
+    #[inline(always)]
+    pub(crate) fn free_pairs(&self, slot: usize) -> u32 {
         debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
-        let at = self.free_map + slot * 8;
-        // SAFETY: under first fit the free-start bitmap, 8 bytes per slot, follows the start bitmap inside the
+        let at = self.free_map + slot * 4;
+        // SAFETY: under first fit the free-pair bitmap, 4 bytes per slot, follows the start bitmap inside the
         // region (`from_raw_parts`), and `slot` is one of the heap's slots.
-        let bytes = unsafe { self.base.as_ptr().add(at).cast::<[u8; 8]>().read() };
-        u64::from_le_bytes(bytes)
+        let bytes = unsafe { self.base.as_ptr().add(at).cast::<[u8; 4]>().read() };
+        u32::from_le_bytes(bytes)
     }
 
     /// Writes the start bits of `slot` and, under first fit, its free-start bits (bit `i` for granule
-    /// `64 * slot + i`), as whole words.
+    /// `64 * slot + i`; stored as the pair bits of the free-pair bitmap), as whole words.
     #[inline(always)]
     pub(crate) fn set_bit_words(&mut self, slot: usize, start: u64, free: u64) {
         let slots = self.heap_len.div_ceil(SLOT);
         debug_assert!(slot < slots);
-        // SAFETY: as in `start_word` and `free_word`: both bitmaps hold 8 bytes per slot inside the region,
-        // the free-start bitmap only under first fit (`summary.count() != 0`); `&mut self` means no payload
-        // slice is alive, and the bitmaps lie outside the heap.
+        debug_assert_eq!(free & !start, 0, "a free start that is no block start");
+        debug_assert_eq!(
+            free & free >> 1 & 0x5555_5555_5555_5555,
+            0,
+            "two free starts in one pair"
+        );
+        // SAFETY: as in `start_word` and `free_pairs`: the start bitmap holds 8 bytes per slot inside the
+        // region, followed under first fit only (`summary.count() != 0`) by the free-pair bitmap's 4 bytes per
+        // slot; `&mut self` means no payload slice is alive, and the bitmaps lie outside the heap.
         unsafe {
             let at = self.base.as_ptr().add(self.heap_len + slot * 8);
             at.cast::<[u8; 8]>().write(start.to_le_bytes());
             if self.summary.count() != 0 {
-                at.add(slots * 8).cast::<[u8; 8]>().write(free.to_le_bytes());
+                let pairs = self.base.as_ptr().add(self.free_map + slot * 4);
+                pairs.cast::<[u8; 4]>().write(pair_bits(free).to_le_bytes());
             }
         }
     }
 
-    /// Sets or clears the free-start bit of the granule at `start` (nothing under best fit).
+    /// Sets or clears the free-pair bit of the granule pair holding `start` (nothing under best fit). At most
+    /// one block starts in a pair, so the bit is that block's.
     #[inline(always)]
     pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
         if self.summary.count() == 0 {
             return;
         }
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
-        let granule = start / GRANULE;
-        let at = self.free_map + granule / 8;
-        // SAFETY: as in `free_word`, for the byte holding this granule's bit; `&mut self` means no payload
+        let pair = start / (2 * GRANULE);
+        let at = self.free_map + pair / 8;
+        // SAFETY: as in `free_pairs`, for the byte holding this pair's bit; `&mut self` means no payload
         // slice is alive.
         unsafe {
             let byte = self.base.as_ptr().add(at);
-            let mask = 1 << (granule % 8);
+            let mask = 1 << (pair % 8);
             byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
         }
     }
@@ -505,7 +596,7 @@ impl<'a> Pool<'a> {
         assert!((node + 1) * FANOUT <= level.len, "summary node out of bounds");
         // SAFETY: the level's `len` entries lie inside the region (`from_raw_parts` laid them out within the
         // metadata it reserved), the node's entries are among them (asserted), and every level starts
-        // 4-aligned: `base` is, the heap and bitmaps before it are multiples of 8 bytes, and the levels are
+        // 4-aligned: `base` is, the heap and bitmaps before it are multiples of 4 bytes, and the levels are
         // multiples of 64. `&self` keeps every writer (`&mut self` methods)
         // out while the reference lives.
         unsafe {

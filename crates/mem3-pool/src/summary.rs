@@ -30,7 +30,7 @@
 //! slots are always exactly the maxima of their nodes, so a descent never meets a dead end.
 
 use crate::{
-    pool::Pool,
+    pool::{Pool, pair_bits},
     tag::{BlockFlags, GRANULE, MIN_ALIGN},
 };
 
@@ -374,12 +374,9 @@ impl Pool<'_> {
         let mut slot = self.first_slot(g);
         while let Some(s) = slot {
             // The slot's free blocks in address order; for `MIN_ALIGN`, the entry guarantees one fits.
-            let mut bits = self.free_word(s);
             // The largest block walked: if none fits, the slot's maximum.
             let mut max = 0;
-            while bits != 0 {
-                let start = (s * SLOT_GRANULES + bits.trailing_zeros() as usize) * GRANULE;
-                bits &= bits - 1;
+            for start in self.free_starts(s) {
                 let (size, flags) = self.header(start);
                 debug_assert!(!flags.contains(BlockFlags::USED));
                 if start == self.top {
@@ -420,11 +417,8 @@ impl Pool<'_> {
     /// The largest indexed free block starting in `slot`, in granules, from its headers.
     #[inline]
     pub(crate) fn slot_max(&self, slot: usize) -> u32 {
-        let mut bits = self.free_word(slot);
         let mut max = 0;
-        while bits != 0 {
-            let start = (slot * SLOT_GRANULES + bits.trailing_zeros() as usize) * GRANULE;
-            bits &= bits - 1;
+        for start in self.free_starts(slot) {
             if start != self.top {
                 max = max.max((self.block_size(start) / GRANULE) as u32);
             }
@@ -662,8 +656,11 @@ impl Pool<'_> {
                     expected |= 1 << i;
                 }
             }
-            if self.free_word(slot) != expected {
-                return Err("free-start bitmap is not set exactly at free blocks");
+            // The stored pair bits themselves, so that a bit set in a pair where no block starts is found too.
+            if self.free_pairs(slot) != pair_bits(expected) {
+                return Err(
+                    "free-pair bitmap is not set exactly at the pairs where free blocks start",
+                );
             }
         }
         let len = self.summary.levels[0].len;

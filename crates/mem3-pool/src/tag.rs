@@ -58,6 +58,8 @@ const_assert!(GRANULE.is_power_of_two());
 const_assert!(HEADER_SIZE % 4 == 0 && GRANULE % HEADER_SIZE == 0);
 const_assert!(MIN_BLOCK % GRANULE == 0 && MIN_BLOCK_BEST_FIT % GRANULE == 0);
 const_assert!(SPLIT_MIN >= MIN_BLOCK && SPLIT_MIN >= MIN_BLOCK_BEST_FIT);
+// At most one block starts in each aligned pair of granules: the free-pair bitmap keeps one bit per pair.
+const_assert!(MIN_BLOCK >= 2 * GRANULE && MIN_BLOCK_BEST_FIT >= 2 * GRANULE);
 // The footer of the smallest block must not overlap its index fields.
 const_assert!(HEIGHT + 4 <= MIN_BLOCK_BEST_FIT - WORD);
 // Three flags fit below the size bits.

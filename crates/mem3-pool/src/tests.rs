@@ -419,6 +419,82 @@ fn check_reports_corruption_with_its_offset() {
 }
 
 #[test]
+fn check_reports_a_wrong_free_pair_bit() {
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    // 24-byte blocks: the second starts at granule 3, the odd granule of its pair.
+    let a = pool.alloc(16).unwrap();
+    let b = pool.alloc(16).unwrap();
+    let c = pool.alloc(100).unwrap();
+    pool.alloc(100).unwrap();
+    pool.free(b).unwrap();
+    pool.check().unwrap();
+    let (a, hole, c) =
+        (a.offset() - HEADER_SIZE, b.offset() - HEADER_SIZE, c.offset() - HEADER_SIZE);
+    assert_eq!((hole / GRANULE) % 2, 1);
+    // The free block's start is found from its pair's bit and the start bitmap.
+    assert_eq!(pool.free_word(0) & !(1 << (pool.top / GRANULE)), 1 << (hole / GRANULE));
+    // A free block whose pair bit is clear, a used block whose pair bit is set, and a bit set in a pair
+    // where no block starts (inside `c`, which `free_word` alone would not show).
+    for (at, value) in [(hole, false), (a, true), (c, true), (c + 16, true)] {
+        pool.set_free_bit(at, value);
+        assert!(
+            matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)),
+            "bit of {at} set to {value}"
+        );
+        pool.set_free_bit(at, !value);
+        pool.check().unwrap();
+    }
+}
+
+#[test]
+fn free_starts_are_found_at_either_granule_of_their_pair() {
+    // Blocks of 16 and 24 bytes, every other one freed: free blocks start at even and odd granules,
+    // among them granule 63, the odd granule of a slot's last pair.
+    for pattern in [[16usize, 16, 16], [16, 24, 16], [24, 24, 24], [24, 16, 24]] {
+        let mut r = region();
+        let mut pool = Pool::new(&mut r.0).unwrap();
+        let blocks: Vec<Block> =
+            (0..120).map(|i| pool.alloc(pattern[i % 3] - HEADER_SIZE).unwrap()).collect();
+        for b in blocks.iter().skip(1).step_by(2) {
+            pool.free(*b).unwrap();
+        }
+        pool.check().unwrap();
+        let free: Vec<usize> =
+            pool.blocks().filter(|b| b.state == BlockState::Free).map(|b| b.start).collect();
+        for slot in 0..pool.capacity().div_ceil(summary::SLOT) {
+            let in_slot: Vec<usize> =
+                free.iter().copied().filter(|s| s / summary::SLOT == slot).collect();
+            assert_eq!(pool.free_starts(slot).collect::<Vec<_>>(), in_slot, "slot {slot}");
+            let word = in_slot.iter().fold(0u64, |w, s| w | 1 << (s % summary::SLOT / GRANULE));
+            assert_eq!(pool.free_word(slot), word, "slot {slot}");
+        }
+        if pattern == [24, 24, 24] {
+            assert!(free.contains(&(63 * GRANULE)));
+        }
+    }
+}
+
+#[test]
+fn pair_bits_and_spread_pairs_are_inverse() {
+    use crate::pool::{pair_bits, spread_pairs};
+    // Each granule's bit goes to its pair's bit, and back to both granules of the pair.
+    for g in 0..64 {
+        assert_eq!(pair_bits(1 << g), 1 << (g / 2), "granule {g}");
+        assert_eq!(spread_pairs(1 << (g / 2)), 3 << (g & 62), "granule {g}");
+    }
+    for pairs in [0, 1, 1 << 31, 0x8000_0001, 0xdead_beef, u32::MAX] {
+        assert_eq!(pair_bits(spread_pairs(pairs)), pairs);
+        // One start in each pair, at either granule.
+        for starts in [0x5555_5555_5555_5555u64, 0xaaaa_aaaa_aaaa_aaaa, 0x9999_6666_a5a5_5a5a] {
+            let free = spread_pairs(pairs) & starts;
+            assert_eq!(free.count_ones(), pairs.count_ones());
+            assert_eq!(pair_bits(free), pairs);
+        }
+    }
+}
+
+#[test]
 fn check_reports_a_corrupt_best_fit_tree() {
     let mut r = region();
     let mut pool = pool_with(&mut r, best_fit());
