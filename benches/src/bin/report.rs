@@ -204,8 +204,8 @@ space cost of the second bitmap (issue 14: the first-fit metadata is 3.8% of the
 1.5%; section 7 shows it is the whole gap to dlmalloc on gcc-as and sqlite-mem).
 
 **Minimum pool (issue 14), read off section 7.** The first-fit pool's metadata is the start bitmap, the
-free-start bitmap and the summary: 1/64 + 1/64 + 1/128 of the heap, 3.8% of the region (best fit keeps only
-the start bitmap, 1.5%). On gcc-as and sqlite-mem that metadata is the whole difference from dlmalloc: there are
+free-pair bitmap and the summary: 1/64 + 1/128 + about 1/120 of the heap, 3.1% of the region (3.8% until the
+free-start bitmap became a free-pair bitmap, below; best fit keeps only the start bitmap, 1.5%). On gcc-as and sqlite-mem that metadata is the whole difference from dlmalloc: there are
 almost no holes at the peak (under 0.5% of the pool), and mem3's per-block rule (8-byte header, 8-byte granule,
 smallest block 16 bytes under first fit) costs less than dlmalloc's (8-byte header, 16-byte chunks, 32 at
 least) on every trace. On perl-hash, the per-block costs dominate: under best fit (32-byte smallest block)
@@ -214,14 +214,17 @@ This round's 16-byte first-fit block (splits still only of remainders of 32 byte
 minimum pool there from 14687 KiB (+48% over the peak live bytes) to 12654 KiB (+28%), below every peer
 (buddy_system_allocator 13040 KiB, dlmalloc 13292 KiB); the pool 8 bytes smaller fails with no hole at all,
 its free top a few bytes short of an 843,352-byte request. What is left to take back is the first-fit
-metadata: a bitmap scheme that needs one bitmap, not two, would cut 1.6 points; computing the free starts
-from the headers instead was measured at +16% instructions per allocation and free on perl-hash and +18% on
-random actions of 200 bytes (+1% on sqlite-mem), beyond the 5% of speed the issue allows. Beating
+metadata. Its free-start bitmap now keeps one bit per pair of granules instead of one per granule: every
+block is at least 16 bytes, so at most one starts in a pair, and the start bitmap says which granule; that
+took 0.75% off every shared trace's minimum pool for 1-4% more instructions (each start is picked from the
+start word). Doing without that bitmap altogether, computing the free starts from the headers, was measured
+at +16% instructions per allocation and free on perl-hash and +18% on random actions of 200 bytes (+1% on
+sqlite-mem), beyond the 5% of speed the issue allows. Beating
 linked_list_allocator (+0.5% on sqlite-mem) needs more than that: it keeps no header, since its caller passes
 the size back at free; mem3's safe `free(Block)` needs the header.
 
-**Heap efficiency.** First fit lost about two points with the summary (92.7% with the AVL): its metadata is
-3.8% of the region against 1.5%; the 16-byte block did not change it (90.58%), since this benchmark's
+**Heap efficiency.** First fit lost about two points with the summary (92.7% with the AVL): its metadata was
+3.8% of the region against 1.5% (3.1% since the free-pair bitmap, which gained 0.66 points); the 16-byte block did not change it (90.58%), since this benchmark's
 requests are large. This benchmark resizes a random block to up to 100,000 bytes 40% of the time; first fit
 keeps low addresses dense and leaves the large holes high, where a later large request may not fit.
 
@@ -245,7 +248,7 @@ header only for its pinned flag.
 
 **Compaction on real traces (issue 15).** With every block movable, mem3's minimum pool is its floor's
 pool to within 0.03% on every shared trace: what is left is mem3's layout. The floor's pool is 1.6% (best
-fit) or 3.9% (first fit) above the floor, the pool's metadata beside the heap; the floor itself counts an
+fit) or 3.1% (first fit; 3.9% before the free-pair bitmap) above the floor, the pool's metadata beside the heap; the floor itself counts an
 8-byte header per block and the policy's smallest block, which is why linked_list_allocator (no header,
 16-byte smallest block) and, on sqlite-mem, talc, rlsf and dlmalloc need less without moving anything: on
 gcc-as linked_list_allocator's minimum pool is 4% below mem3's floor, before any pool metadata. So the
