@@ -37,8 +37,10 @@ pub(crate) const RIGHT: usize = HEADER_SIZE + 4;
 pub(crate) const MAX: usize = HEADER_SIZE + 8;
 pub(crate) const HEIGHT: usize = HEADER_SIZE + 12;
 /// The smallest block of a first-fit pool: a header and a footer (a free block needs both; the summary keeps
-/// nothing in it).
-pub const MIN_BLOCK: usize = round_up(HEADER_SIZE + WORD, GRANULE);
+/// nothing in it), and at least two granules, so that at most one block starts in an aligned pair of granules
+/// (the free-pair bitmap keeps one bit per pair). On 64-bit targets the header and footer are those 16 bytes;
+/// on 32-bit ones they would fit in one granule, and the block is raised to two.
+pub const MIN_BLOCK: usize = max(round_up(HEADER_SIZE + WORD, GRANULE), 2 * GRANULE);
 /// The smallest block of a best-fit pool: a header, the tree's fields and a footer.
 pub const MIN_BLOCK_BEST_FIT: usize = round_up(HEADER_SIZE + 16 + WORD, GRANULE);
 /// The smallest remainder that splitting, shrinking or growing a block in place leaves as a free block of its
@@ -81,6 +83,11 @@ bitflags::bitflags! {
 /// Rounds `n` up to a multiple of `align` (a power of two), without overflow checks.
 pub(crate) const fn round_up(n: usize, align: usize) -> usize {
     (n + align - 1) & !(align - 1)
+}
+
+/// The larger of `a` and `b`, in a constant.
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
 }
 
 /// The whole block (header included) that holds a `size`-byte payload at [`MIN_ALIGN`] in a pool whose
