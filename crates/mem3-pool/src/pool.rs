@@ -742,7 +742,14 @@ impl<'a> Pool<'a> {
     #[inline]
     fn payload_at_mut(&mut self, start: usize) -> &mut [u8] {
         let size = self.block_size(start);
-        // SAFETY: as in `payload_at`, and `&mut self` makes the slice the only access to those bytes.
+        self.payload_at_sized_mut(start, size)
+    }
+
+    /// The payload of the used block at `start`, whose size (header included) is `size`, to write.
+    #[inline(always)]
+    fn payload_at_sized_mut(&mut self, start: usize, size: usize) -> &mut [u8] {
+        debug_assert_eq!(size, self.block_size(start));
+        // SAFETY: as in `payload_at_sized`, and `&mut self` makes the slice the only access to those bytes.
         unsafe {
             core::slice::from_raw_parts_mut(
                 self.base.as_ptr().add(start + HEADER_SIZE),
@@ -883,8 +890,22 @@ impl<'a> Pool<'a> {
 
     /// Allocates like [`alloc`](Pool::alloc) and returns the new block's payload with it, to be filled at once
     /// without [`payload_mut`](Pool::payload_mut)'s check of a name that is known to be good.
+    ///
+    /// The fast path ([`Pool::alloc_from_top`]) is inline here, so a caller that allocates only through this
+    /// method (the object heap) carves the top without a call, and sizes the slice with the size it carved
+    /// instead of reading the header back; `alloc` stays out of line for the pool's other callers.
     #[inline]
     pub fn alloc_with_payload(&mut self, size: usize) -> Result<(Block, &mut [u8])> {
+        if self.only_top_is_free() {
+            if let Some(need) = block_size_for(size, self.min_block) {
+                if let Some(block) = self.carve_top(need) {
+                    return Ok((
+                        block,
+                        self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need),
+                    ));
+                }
+            }
+        }
         let block = self.alloc(size)?;
         Ok((block, self.payload_at_mut(block.offset() - HEADER_SIZE)))
     }
