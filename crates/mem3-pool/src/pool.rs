@@ -276,8 +276,6 @@ pub struct Pool<'a> {
     /// Sum of the sizes of used blocks, headers included.
     pub(crate) used_size: usize,
     pub(crate) free_blocks: usize,
-    /// Sum of the sizes of free blocks.
-    pub(crate) free_size: usize,
     pub(crate) peak_extent: usize,
     /// The policy's smallest block ([`Policy::min_block`]).
     pub(crate) min_block: usize,
@@ -299,7 +297,7 @@ impl fmt::Debug for Pool<'_> {
             .field("config", &self.config)
             .field("used_blocks", &self.used_blocks)
             .field("free_blocks", &self.free_blocks)
-            .field("free_bytes", &self.free_size)
+            .field("free_bytes", &self.free_size())
             .finish_non_exhaustive()
     }
 }
@@ -399,7 +397,6 @@ impl<'a> Pool<'a> {
             used_blocks: 0,
             used_size: 0,
             free_blocks: 1,
-            free_size: heap_len,
             peak_extent: 0,
             min_block: config.policy.min_block(),
             cache: FrontCache::EMPTY,
@@ -428,6 +425,13 @@ impl<'a> Pool<'a> {
     /// Bytes available to blocks (see [`Stats::capacity`]).
     pub fn capacity(&self) -> usize {
         self.heap_len
+    }
+
+    /// Sum of the sizes of free blocks (cached blocks included): every byte of the heap is in a used block or
+    /// a free one, so this is what the used blocks leave, and only `used_size` is kept.
+    #[inline(always)]
+    pub(crate) fn free_size(&self) -> usize {
+        self.heap_len - self.used_size
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -1003,7 +1007,7 @@ impl<'a> Pool<'a> {
     /// free bytes and largest free block. Allocations make their errors with it, and so can code above the
     /// pool that refuses a request itself (mem3-object, for an object too long for its header).
     pub fn out_of_memory(&self, requested: usize) -> Error {
-        Error::OutOfMemory { requested, free: self.free_size, largest_free: self.largest_free() }
+        Error::OutOfMemory { requested, free: self.free_size(), largest_free: self.largest_free() }
     }
 
     /// The largest free block's size.
@@ -1118,7 +1122,6 @@ impl<'a> Pool<'a> {
         self.top = rest_start;
         self.used_blocks += 1;
         self.used_size += need;
-        self.free_size -= need;
         self.peak_extent = self.peak_extent.max(rest_start);
         Some(Block::at(top))
     }
@@ -1154,7 +1157,6 @@ impl<'a> Pool<'a> {
         }
         self.used_blocks += 1;
         self.used_size += used_size;
-        self.free_size -= used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         self.summary_settle();
         Block::at(start)
@@ -1212,7 +1214,6 @@ impl<'a> Pool<'a> {
         }
         self.used_blocks += 1;
         self.used_size += absorbed + used_size;
-        self.free_size -= absorbed + used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         self.summary_settle();
         Block::at(used)
@@ -1268,7 +1269,6 @@ impl<'a> Pool<'a> {
         let (size, flags) = self.header(start);
         self.used_blocks -= 1;
         self.used_size -= size;
-        self.free_size += size;
         let next = start + size;
         let prev_free = flags.contains(BlockFlags::PREV_FREE);
         if self.config.coalescing == Coalescing::Deferred {
@@ -1423,7 +1423,6 @@ impl<'a> Pool<'a> {
         };
         self.set_header(start, new_size, flags);
         self.used_size += new_size - size;
-        self.free_size -= new_size - size;
         self.peak_extent = self.peak_extent.max(start + new_size);
         self.summary_settle();
         true
@@ -1440,7 +1439,7 @@ impl<'a> Pool<'a> {
             region_bytes: self.region_bytes,
             used_bytes: self.used_size - self.used_blocks * HEADER_SIZE,
             overhead_bytes: self.used_blocks * HEADER_SIZE,
-            free_bytes: self.free_size,
+            free_bytes: self.free_size(),
             largest_free,
             used_blocks: self.used_blocks,
             free_blocks: self.free_blocks + self.cache.blocks,
