@@ -272,11 +272,13 @@ pub struct Pool<'a> {
     /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
     pub(crate) top: usize,
     pub(crate) config: Config,
-    pub(crate) used_blocks: usize,
+    // The counters' order matters: with `used_blocks` next to `used_size`, LLVM paired their updates into one
+    // SSE add through a constant vector (six instructions for two adds), on every allocation and free.
     /// Sum of the sizes of used blocks, headers included.
     pub(crate) used_size: usize,
-    pub(crate) free_blocks: usize,
     pub(crate) peak_extent: usize,
+    pub(crate) free_blocks: usize,
+    pub(crate) used_blocks: usize,
     /// The policy's smallest block ([`Policy::min_block`]).
     pub(crate) min_block: usize,
     /// The front cache's lists (empty unless `config.front_cache`).
