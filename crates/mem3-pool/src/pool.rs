@@ -575,6 +575,35 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// Writes the free-pair bits of `slot` (first fit only; see [`Pool::free_pairs`]).
+    #[inline(always)]
+    fn set_free_pairs(&mut self, slot: usize, pairs: u32) {
+        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
+        let at = self.free_map + slot * 4;
+        // SAFETY: as in `free_pairs`, for the same 4 bytes; `&mut self` means no payload slice is alive, and the
+        // bitmap lies outside the heap.
+        unsafe { self.base.as_ptr().add(at).cast::<[u8; 4]>().write(pairs.to_le_bytes()) }
+    }
+
+    /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear): one
+    /// read-modify-write of the slot's word when both pairs are in one slot, as a carve from the top nearly
+    /// always leaves them (nothing under best fit).
+    #[inline(always)]
+    fn move_free_bit(&mut self, from: usize, to: usize) {
+        if self.summary.count() == 0 {
+            return;
+        }
+        let (slot, to_slot) = (from / SLOT, to / SLOT);
+        if slot == to_slot {
+            let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
+            let pairs = self.free_pairs(slot) & !bit(from) | bit(to);
+            self.set_free_pairs(slot, pairs);
+        } else {
+            self.set_free_bit(from, false);
+            self.set_free_bit(to, true);
+        }
+    }
+
     /// Sets or clears the free-pair bit of the granule pair holding `start` (nothing under best fit). At most
     /// one block starts in a pair, so the bit is that block's.
     #[inline(always)]
@@ -1118,8 +1147,10 @@ impl<'a> Pool<'a> {
         debug_assert_eq!(self.fit(top, size, need, MIN_ALIGN), Some(0));
         let rest_start = top + need;
         self.set_header(top, need, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
-        self.set_free_bit(top, false);
-        self.write_free(rest_start, rest, BlockFlags::empty());
+        // The rest's header and footer, and the free bit moved from the top's pair to the rest's.
+        self.set_header(rest_start, rest, BlockFlags::empty());
+        self.set_word(rest_start + rest - WORD, rest);
+        self.move_free_bit(top, rest_start);
         self.set_start_bit(rest_start, true);
         self.top = rest_start;
         self.used_blocks += 1;
