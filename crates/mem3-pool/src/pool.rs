@@ -519,6 +519,24 @@ impl<'a> Pool<'a> {
         u64::from_le_bytes(bytes)
     }
 
+    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's whole word, whose
+    /// bit index needs no masking (a shift of a `u64` takes its count modulo 64).
+    #[inline(always)]
+    fn add_start_bit(&mut self, start: usize) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let slot = start / SLOT;
+        let word = self.start_word(slot) | 1u64 << (start / GRANULE % 64);
+        // SAFETY: as in `start_word`, for the same 8 bytes; `&mut self` means no payload slice is alive, and the
+        // bitmap lies outside the heap.
+        unsafe {
+            self.base
+                .as_ptr()
+                .add(self.heap_len + slot * 8)
+                .cast::<[u8; 8]>()
+                .write(word.to_le_bytes())
+        }
+    }
+
     /// The free-start bits of `slot` (first fit only): bit `i` set where a free block starts at granule
     /// `64 * slot + i`. Computed from the slot's free-pair word ([`Pool::free_pairs`]) and its start word:
     /// every block is at least 16 bytes, so at most one block starts in a pair, and a set pair bit names the
@@ -1151,7 +1169,7 @@ impl<'a> Pool<'a> {
         self.set_header(rest_start, rest, BlockFlags::empty());
         self.set_word(rest_start + rest - WORD, rest);
         self.move_free_bit(top, rest_start);
-        self.set_start_bit(rest_start, true);
+        self.add_start_bit(rest_start);
         self.top = rest_start;
         self.used_blocks += 1;
         self.used_size += need;
