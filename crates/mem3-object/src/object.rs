@@ -160,18 +160,29 @@ fn data8(data: &[u8]) -> [u8; NUMBER_SIZE] {
     *data.first_chunk().expect("decode_header checked the length")
 }
 
+/// Two `u32` fields, `first` before `second` in memory, as one native-endian `u64`.
+#[inline(always)]
+fn two_fields(first: u32, second: u32) -> u64 {
+    if cfg!(target_endian = "little") {
+        u64::from(first) | u64::from(second) << 32
+    } else {
+        u64::from(first) << 32 | u64::from(second)
+    }
+}
+
 /// Writes `value`, owned by `owner`, into `payload`, which holds at least `value.encoded_size()` bytes.
-/// A number and its header are one 24-byte store; a string's header is one 16-byte store and its bytes one
-/// copy.
+/// The header is built as two words (kind and reserved bytes with the length; the owner's index with its
+/// generation), so a number and its header are three word stores behind one bounds check; a string's
+/// header is two and its bytes one copy.
 #[inline]
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
     let header = |kind: ObjectKind, len: u32| {
-        let mut hdr = [0u8; OBJECT_HEADER_SIZE];
-        hdr[KIND_OFFSET] = kind as u8;
         // `reserved` stays 0.
-        hdr[LEN_OFFSET..INDEX_OFFSET].copy_from_slice(&len.to_ne_bytes());
-        hdr[INDEX_OFFSET..GENERATION_OFFSET].copy_from_slice(&owner.index().to_ne_bytes());
-        hdr[GENERATION_OFFSET..].copy_from_slice(&owner.generation().get().to_ne_bytes());
+        let kind_word = u32::from_ne_bytes([kind as u8, 0, 0, 0]);
+        let mut hdr = [0u8; OBJECT_HEADER_SIZE];
+        hdr[KIND_OFFSET..INDEX_OFFSET].copy_from_slice(&two_fields(kind_word, len).to_ne_bytes());
+        hdr[INDEX_OFFSET..]
+            .copy_from_slice(&two_fields(owner.index(), owner.generation().get()).to_ne_bytes());
         hdr
     };
     let number = |kind, bits: [u8; NUMBER_SIZE]| {

@@ -71,7 +71,6 @@ impl Pool<'_> {
         self.set_header(start, size, BlockFlags::USED | flags);
         self.used_blocks += 1;
         self.used_size += size;
-        self.free_size -= size;
         Some(start)
     }
 
@@ -94,7 +93,6 @@ impl Pool<'_> {
         self.cache.blocks += 1;
         self.used_blocks -= 1;
         self.used_size -= size;
-        self.free_size += size;
         true
     }
 

@@ -81,7 +81,7 @@ impl Pool<'_> {
             ("used_blocks", used_blocks == self.used_blocks),
             ("used_size", used_size == self.used_size),
             ("free_blocks", free_blocks == self.free_blocks),
-            ("free_size", free_size == self.free_size),
+            ("free_size", free_size == self.free_size()),
             ("peak_extent", highest_used_end <= self.peak_extent),
         ];
         if let Some((name, _)) = counters.iter().find(|(_, ok)| !ok) {

@@ -108,7 +108,7 @@ impl Pool<'_> {
     /// moves a block across a pinned one, so the free bytes of each stretch between pinned blocks become one
     /// free block. O(1) when all the free bytes together are too few, else O(n) in the number of blocks.
     pub fn fits_after_compaction(&self, need: usize) -> bool {
-        if need > self.free_size {
+        if need > self.free_size() {
             return false;
         }
         let mut gap = 0;
@@ -372,7 +372,6 @@ impl Pool<'_> {
                     pool.write_free(start + want, end - start - want, BlockFlags::empty());
                     pool.set_prev_free(end, true);
                     pool.used_size -= size - want;
-                    pool.free_size += size - want;
                     (cursor, start) = (start + want, end);
                 } else if want < size {
                     pool.set_header(start, size, flags);
@@ -408,7 +407,6 @@ impl Pool<'_> {
                     pool.set_start_bit(cursor, true);
                     pool.write_free(cursor, start - cursor, BlockFlags::empty());
                     pool.used_size -= size - want;
-                    pool.free_size += size - want;
                 }
             }
         }
@@ -450,7 +448,6 @@ impl Pool<'_> {
                     self.set_start_bit(free, true);
                     self.write_free(free, end - free, BlockFlags::empty());
                     self.used_size -= gap;
-                    self.free_size += gap;
                     return (free, end);
                 }
                 // A pinned block or the end: the slack stays where it is.
@@ -483,7 +480,6 @@ impl Pool<'_> {
                 self.write_free(free, end - free, BlockFlags::empty());
                 self.set_prev_free(end, true);
                 self.used_size -= gap;
-                self.free_size += gap;
                 return (free, end);
             }
             (last, last_want, pos) = (to, next_want, end);

@@ -272,13 +272,13 @@ pub struct Pool<'a> {
     /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
     pub(crate) top: usize,
     pub(crate) config: Config,
-    pub(crate) used_blocks: usize,
+    // The counters' order matters: with `used_blocks` next to `used_size`, LLVM paired their updates into one
+    // SSE add through a constant vector (six instructions for two adds), on every allocation and free.
     /// Sum of the sizes of used blocks, headers included.
     pub(crate) used_size: usize,
-    pub(crate) free_blocks: usize,
-    /// Sum of the sizes of free blocks.
-    pub(crate) free_size: usize,
     pub(crate) peak_extent: usize,
+    pub(crate) free_blocks: usize,
+    pub(crate) used_blocks: usize,
     /// The policy's smallest block ([`Policy::min_block`]).
     pub(crate) min_block: usize,
     /// The front cache's lists (empty unless `config.front_cache`).
@@ -299,7 +299,7 @@ impl fmt::Debug for Pool<'_> {
             .field("config", &self.config)
             .field("used_blocks", &self.used_blocks)
             .field("free_blocks", &self.free_blocks)
-            .field("free_bytes", &self.free_size)
+            .field("free_bytes", &self.free_size())
             .finish_non_exhaustive()
     }
 }
@@ -399,7 +399,6 @@ impl<'a> Pool<'a> {
             used_blocks: 0,
             used_size: 0,
             free_blocks: 1,
-            free_size: heap_len,
             peak_extent: 0,
             min_block: config.policy.min_block(),
             cache: FrontCache::EMPTY,
@@ -428,6 +427,13 @@ impl<'a> Pool<'a> {
     /// Bytes available to blocks (see [`Stats::capacity`]).
     pub fn capacity(&self) -> usize {
         self.heap_len
+    }
+
+    /// Sum of the sizes of free blocks (cached blocks included): every byte of the heap is in a used block or
+    /// a free one, so this is what the used blocks leave, and only `used_size` is kept.
+    #[inline(always)]
+    pub(crate) fn free_size(&self) -> usize {
+        self.heap_len - self.used_size
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -513,6 +519,24 @@ impl<'a> Pool<'a> {
         u64::from_le_bytes(bytes)
     }
 
+    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's whole word, whose
+    /// bit index needs no masking (a shift of a `u64` takes its count modulo 64).
+    #[inline(always)]
+    fn add_start_bit(&mut self, start: usize) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let slot = start / SLOT;
+        let word = self.start_word(slot) | 1u64 << (start / GRANULE % 64);
+        // SAFETY: as in `start_word`, for the same 8 bytes; `&mut self` means no payload slice is alive, and the
+        // bitmap lies outside the heap.
+        unsafe {
+            self.base
+                .as_ptr()
+                .add(self.heap_len + slot * 8)
+                .cast::<[u8; 8]>()
+                .write(word.to_le_bytes())
+        }
+    }
+
     /// The free-start bits of `slot` (first fit only): bit `i` set where a free block starts at granule
     /// `64 * slot + i`. Computed from the slot's free-pair word ([`Pool::free_pairs`]) and its start word:
     /// every block is at least 16 bytes, so at most one block starts in a pair, and a set pair bit names the
@@ -566,6 +590,35 @@ impl<'a> Pool<'a> {
                 let pairs = self.base.as_ptr().add(self.free_map + slot * 4);
                 pairs.cast::<[u8; 4]>().write(pair_bits(free).to_le_bytes());
             }
+        }
+    }
+
+    /// Writes the free-pair bits of `slot` (first fit only; see [`Pool::free_pairs`]).
+    #[inline(always)]
+    fn set_free_pairs(&mut self, slot: usize, pairs: u32) {
+        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
+        let at = self.free_map + slot * 4;
+        // SAFETY: as in `free_pairs`, for the same 4 bytes; `&mut self` means no payload slice is alive, and the
+        // bitmap lies outside the heap.
+        unsafe { self.base.as_ptr().add(at).cast::<[u8; 4]>().write(pairs.to_le_bytes()) }
+    }
+
+    /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear): one
+    /// read-modify-write of the slot's word when both pairs are in one slot, as a carve from the top nearly
+    /// always leaves them (nothing under best fit).
+    #[inline(always)]
+    fn move_free_bit(&mut self, from: usize, to: usize) {
+        if self.summary.count() == 0 {
+            return;
+        }
+        let (slot, to_slot) = (from / SLOT, to / SLOT);
+        if slot == to_slot {
+            let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
+            let pairs = self.free_pairs(slot) & !bit(from) | bit(to);
+            self.set_free_pairs(slot, pairs);
+        } else {
+            self.set_free_bit(from, false);
+            self.set_free_bit(to, true);
         }
     }
 
@@ -742,7 +795,14 @@ impl<'a> Pool<'a> {
     #[inline]
     fn payload_at_mut(&mut self, start: usize) -> &mut [u8] {
         let size = self.block_size(start);
-        // SAFETY: as in `payload_at`, and `&mut self` makes the slice the only access to those bytes.
+        self.payload_at_sized_mut(start, size)
+    }
+
+    /// The payload of the used block at `start`, whose size (header included) is `size`, to write.
+    #[inline(always)]
+    fn payload_at_sized_mut(&mut self, start: usize, size: usize) -> &mut [u8] {
+        debug_assert_eq!(size, self.block_size(start));
+        // SAFETY: as in `payload_at_sized`, and `&mut self` makes the slice the only access to those bytes.
         unsafe {
             core::slice::from_raw_parts_mut(
                 self.base.as_ptr().add(start + HEADER_SIZE),
@@ -883,8 +943,22 @@ impl<'a> Pool<'a> {
 
     /// Allocates like [`alloc`](Pool::alloc) and returns the new block's payload with it, to be filled at once
     /// without [`payload_mut`](Pool::payload_mut)'s check of a name that is known to be good.
+    ///
+    /// The fast path ([`Pool::alloc_from_top`]) is inline here, so a caller that allocates only through this
+    /// method (the object heap) carves the top without a call, and sizes the slice with the size it carved
+    /// instead of reading the header back; `alloc` stays out of line for the pool's other callers.
     #[inline]
     pub fn alloc_with_payload(&mut self, size: usize) -> Result<(Block, &mut [u8])> {
+        if self.only_top_is_free() {
+            if let Some(need) = block_size_for(size, self.min_block) {
+                if let Some(block) = self.carve_top(need) {
+                    return Ok((
+                        block,
+                        self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need),
+                    ));
+                }
+            }
+        }
         let block = self.alloc(size)?;
         Ok((block, self.payload_at_mut(block.offset() - HEADER_SIZE)))
     }
@@ -982,7 +1056,7 @@ impl<'a> Pool<'a> {
     /// free bytes and largest free block. Allocations make their errors with it, and so can code above the
     /// pool that refuses a request itself (mem3-object, for an object too long for its header).
     pub fn out_of_memory(&self, requested: usize) -> Error {
-        Error::OutOfMemory { requested, free: self.free_size, largest_free: self.largest_free() }
+        Error::OutOfMemory { requested, free: self.free_size(), largest_free: self.largest_free() }
     }
 
     /// The largest free block's size.
@@ -1091,13 +1165,14 @@ impl<'a> Pool<'a> {
         debug_assert_eq!(self.fit(top, size, need, MIN_ALIGN), Some(0));
         let rest_start = top + need;
         self.set_header(top, need, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
-        self.set_free_bit(top, false);
-        self.write_free(rest_start, rest, BlockFlags::empty());
-        self.set_start_bit(rest_start, true);
+        // The rest's header and footer, and the free bit moved from the top's pair to the rest's.
+        self.set_header(rest_start, rest, BlockFlags::empty());
+        self.set_word(rest_start + rest - WORD, rest);
+        self.move_free_bit(top, rest_start);
+        self.add_start_bit(rest_start);
         self.top = rest_start;
         self.used_blocks += 1;
         self.used_size += need;
-        self.free_size -= need;
         self.peak_extent = self.peak_extent.max(rest_start);
         Some(Block::at(top))
     }
@@ -1133,7 +1208,6 @@ impl<'a> Pool<'a> {
         }
         self.used_blocks += 1;
         self.used_size += used_size;
-        self.free_size -= used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         self.summary_settle();
         Block::at(start)
@@ -1191,7 +1265,6 @@ impl<'a> Pool<'a> {
         }
         self.used_blocks += 1;
         self.used_size += absorbed + used_size;
-        self.free_size -= absorbed + used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
         self.summary_settle();
         Block::at(used)
@@ -1247,7 +1320,6 @@ impl<'a> Pool<'a> {
         let (size, flags) = self.header(start);
         self.used_blocks -= 1;
         self.used_size -= size;
-        self.free_size += size;
         let next = start + size;
         let prev_free = flags.contains(BlockFlags::PREV_FREE);
         if self.config.coalescing == Coalescing::Deferred {
@@ -1402,7 +1474,6 @@ impl<'a> Pool<'a> {
         };
         self.set_header(start, new_size, flags);
         self.used_size += new_size - size;
-        self.free_size -= new_size - size;
         self.peak_extent = self.peak_extent.max(start + new_size);
         self.summary_settle();
         true
@@ -1419,7 +1490,7 @@ impl<'a> Pool<'a> {
             region_bytes: self.region_bytes,
             used_bytes: self.used_size - self.used_blocks * HEADER_SIZE,
             overhead_bytes: self.used_blocks * HEADER_SIZE,
-            free_bytes: self.free_size,
+            free_bytes: self.free_size(),
             largest_free,
             used_blocks: self.used_blocks,
             free_blocks: self.free_blocks + self.cache.blocks,

@@ -38,7 +38,6 @@ impl Pool<'_> {
                 } else {
                     pool.used_blocks -= 1;
                     pool.used_size -= size;
-                    pool.free_size += size;
                     true
                 }
             } else {
@@ -103,7 +102,6 @@ impl Pool<'_> {
         self.free_span(end, self.heap_len);
         self.used_blocks = keep.len();
         self.used_size = used_size;
-        self.free_size = self.heap_len - used_size;
         self.rebuild_index();
         Ok(freed)
     }

@@ -105,6 +105,7 @@ const fn max(a: usize, b: usize) -> usize {
 /// assert_eq!(block_size_for(1, Policy::BestFit.min_block()), Some(Policy::BestFit.min_block()));
 /// assert_eq!(block_size_for(usize::MAX, min), None);
 /// ```
+#[inline]
 pub fn block_size_for(size: usize, min_block: usize) -> Option<usize> {
     let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & SIZE_MASK;
     Some(total.max(min_block))
