@@ -190,6 +190,78 @@ live ≤ 2× its cost at 10^2, met (1.00-1.02×). The VM allocation loop, met: 2
 allocations/s (5.1-5.7× the first round's 5.86, from 3.6× this morning). The whole-replay instruction counts
 (the paragraph on the pool's share of the VM, above) are the repeatable comparison; these timings are not.
 
+**Late on 2026-12-06: the search's constant factors, the free-pair bitmap, and six other shapes.** Section 8
+is new: six synthetic traces (`benches/src/synthetic.rs`) of shapes the recorded ones lack, so that a change
+is not judged on three traces. On them, before this work, exact first fit ran 0.16-0.80× talc's requests/s
+(0.16× on `objects`, a VM's live set of small objects replaced at random, where the front cache ran 1.19×) and
+needed a larger minimum pool than talc on all six (1.02-1.12×; best fit 0.98-1.06×): the first-fit
+metadata, then 3.8% of the region against best fit's 1.5%, is most of that gap on `queue` and `passes`, and
+first fit's placements the rest on `power-law`, `growth` and `size-shift`. Then, with the placements
+unchanged (the model test compares every one with the linear reference):
+- *the search's constant factors*: the common case of `take` (no padding) in a function of its own and a copy
+  of the allocation path for `MIN_ALIGN` with no padding arithmetic; the summary's entries stored with the
+  top bit flipped, so SSE2's signed compare reads a node as it lies; no bounds checks on the nodes of a slot
+  already checked (the levels' shape is fixed when the pool is made); a search that misses the first slot's
+  node looks in its parent before the root; after a settle empties the lowest free slot, its successor is
+  looked for in the same node before any climb; the frees of pools without the front cache in one
+  function. About twenty steps, each measured with callgrind;
+- *the free-pair bitmap* (issue 14): one free bit per pair of granules instead of one per granule (every
+  block is at least 16 bytes, so at most one starts in a pair, and the start bitmap says which granule):
+  first fit's metadata from 3.8% to 3.1% of the region, every shared trace's minimum pool 0.75% smaller,
+  heap efficiency +0.66 points, for 1-4% more instructions on the replays (each free start is picked from
+  the start word as the search walks);
+- *the collector's table sweep* (issue 17): `remove_all_but` compares each slot with the next kept index in
+  a register instead of a bounds-checked look at the list: 69.7 K to 47.2 K instructions per collection on
+  fib.
+
+Whole-replay instructions (`REPS=1 valgrind --tool=callgrind target/release/profile trace T mem3`,
+`benches/scripts/per-call.py OUT mem3_trace::replay::replay`; `random_actions` for the actions rows), at the
+start of this work (831b910) and after it, with talc's for scale:
+
+| workload | before | after | change | talc | after / talc |
+|---|---|---|---|---|---|
+| trace gcc-as | 8.1 M | 7.0 M | -13.3% | 4.9 M | 1.42× |
+| trace sqlite-mem | 80.9 M | 67.0 M | -17.2% | 39.7 M | 1.69× |
+| trace perl-hash | 262.6 M | 213.2 M | -18.8% | 108.1 M | 1.97× |
+| synthetic queue | 276.4 M | 214.0 M | -22.6% | 87.0 M | 2.46× |
+| synthetic passes | 321.6 M | 248.1 M | -22.9% | 93.3 M | 2.66× |
+| synthetic power-law | 232.2 M | 184.3 M | -20.6% | 63.5 M | 2.90× |
+| synthetic growth | 623.3 M | 587.4 M | -5.8% | 549.8 M | 1.07× |
+| synthetic size-shift | 97.8 M | 80.4 M | -17.8% | 39.2 M | 2.05× |
+| synthetic objects | 204.3 M | 159.8 M | -21.8% | 59.5 M | 2.69× |
+| random actions, max 200 | 105.1 M | 81.9 M | -22.0% | 33.7 M | 2.43× |
+| random actions, max 1000 | 118.9 M | 94.7 M | -20.3% | 35.6 M | 2.66× |
+| random actions, max 10000 | 169.6 M | 145.6 M | -14.2% | 69.3 M | 2.10× |
+| random actions, max 30000 | 327.7 M | 303.1 M | -7.5% | 227.6 M | 1.33× |
+
+Per call, after: `Pool::alloc_aligned` 159 / 287 / 265 instructions on gcc-as / sqlite-mem / perl-hash (367
+on perl-hash before this work), 452 and 703 on random actions at 1000 and 30000, 403 on `objects`; a free
+without the front cache (`free_without_cache`) 125-155 on the traces, 165 and 231 on random actions; talc's
+`allocate` and `deallocate` take 59-100 and 37-53. (Allocations inside resizes are no longer counted here: a
+resize that moves calls the allocation's body inline.) The last step above, the VM's allocation path (the top
+carved inside `alloc_with_payload`, free bytes derived from the used bytes instead of counted, the carve's
+bitmap bits moved a word at a time), took 1-2.5% more off the replays and 5-9% off the VM programs
+(docs/interpreters.md).
+
+Measured and not kept: growing a resized block backwards into a free block before it (as in place, but
+moving the contents down) instead of moving it to the first fit: heap efficiency 85.66% to 85.56% over 4 MiB
+(`profile efficiency 4 mem3`), perl-hash's minimum pool +0.03%, gcc-as and sqlite-mem unchanged; one
+handle-table step for the object heap's allocation instead of prepare/reserve/insert: +1.5-1.7% on the VM
+programs; a spread of the pair bits to a free-start word instead of walking the pairs: +3-6% on the replays.
+
+**Targets of issue 12, late on 2026-12-06** (one run of the report after the work above; the table at the top):
+requests/s ≥ talc's on every trace, missed: exact first fit 0.64× on gcc-as, 0.58× on sqlite-mem, 0.53× on
+perl-hash (0.50-0.61×, 0.39-0.62× and 0.23-0.36× in the evening's three runs; talc itself ran 70-100 M
+requests/s in this run against 90-123 M then, so part of the rise is the host); with the front cache 0.72×,
+0.66×, 0.73×. Random actions ≥ 1.0× talc, missed: 0.42-0.65× exact. Instructions within 1.5× talc's, missed:
+per replay 1.42-1.97× on the traces (from 1.64-2.43×), 2.0-2.9× on the synthetic shapes but `growth` (1.07×,
+mostly the resizes' copies), per call 1.6-8× on allocation and 2.9-4.4× on free. The pair at 10^6 live ≤ 2× its
+cost at 10^2, met (0.97×). The VM allocation loop, met: 37.2 M allocations/s (6.3× the first round's 5.86).
+Minimum pool ≤ every peer's (issue 14): met on perl-hash (12558 KiB against dlmalloc's 13292), missed on
+gcc-as (3151 KiB against linked_list_allocator's 2977 and dlmalloc's 3129) and sqlite-mem (8678 against 8373
+and 8417); heap efficiency 91.24% against talc's 95.15% and best fit's 96.02%, missed. On the synthetic
+shapes exact first fit needs 1.02-1.11× talc's minimum pool, best fit 0.98-1.06×.
+
 **Targets of issue 12** (the table at the top; two runs of the 2026-12-02 report, against the round before): requests/s ≥ talc's on every trace, missed (0.37-0.55×, from 0.34-0.63×; sqlite-mem rose from 0.42×
 to 0.51-0.52× and perl-hash from 0.34× to 0.37×, gcc-as fell from 0.63× to 0.53-0.55× while talc's own rate
 on it rose 20% between the rounds); random actions ≥ 1.0× talc, missed (0.37-0.60×, as before within noise);
@@ -247,7 +319,7 @@ and free-start bitmaps (64 granules per word, no dependent loads) instead of fro
 header only for its pinned flag.
 
 **Compaction on real traces (issue 15).** With every block movable, mem3's minimum pool is its floor's
-pool to within 0.03% on every shared trace: what is left is mem3's layout. The floor's pool is 1.6% (best
+pool to within 0.07% on every shared trace: what is left is mem3's layout. The floor's pool is 1.6% (best
 fit) or 3.1% (first fit; 3.9% before the free-pair bitmap) above the floor, the pool's metadata beside the heap; the floor itself counts an
 8-byte header per block and the policy's smallest block, which is why linked_list_allocator (no header,
 16-byte smallest block) and, on sqlite-mem, talc, rlsf and dlmalloc need less without moving anything: on
@@ -255,8 +327,8 @@ gcc-as linked_list_allocator's minimum pool is 4% below mem3's floor, before any
 targets "within 1% of the floor" (missed by the metadata alone, 1.56% under best fit) and "below every
 non-moving allocator" (met on perl-hash only) are limited by the block layout and the metadata, not by
 compaction. perl-hash is where holes cost the non-moving allocators most: compacting under first fit, mem3
-needs 12104 KiB, 4.3% below its own non-moving first-fit pool and 7.2% below the best non-moving peer
-(buddy_system_allocator), and with 1% of the blocks pinned still just below its own non-moving pool. Reaching
+needs 12014 KiB (12104 KiB before the free-pair bitmap), 4.3% below its own non-moving first-fit pool and 7.9%
+below the best non-moving peer (buddy_system_allocator), and with 1% of the blocks pinned still just below its own non-moving pool. Reaching
 the floor on perl-hash took two pool operations beyond `compact`: `compact_trimmed` (blocks that took a whole
 hole, their rest too small to split off, give the slack back, including the never-moving blocks at the
 bottom of the heap) and `move_to_end` (a block that grows 4 KiB at a time, larger than the free space left
