@@ -944,9 +944,10 @@ impl<'a> Pool<'a> {
     /// Allocates like [`alloc`](Pool::alloc) and returns the new block's payload with it, to be filled at once
     /// without [`payload_mut`](Pool::payload_mut)'s check of a name that is known to be good.
     ///
-    /// The fast path ([`Pool::alloc_from_top`]) is inline here, so a caller that allocates only through this
-    /// method (the object heap) carves the top without a call, and sizes the slice with the size it carved
-    /// instead of reading the header back; `alloc` stays out of line for the pool's other callers.
+    /// The fast path (carving the top when it is the only free block) is inline here, so a caller that
+    /// allocates only through this method (the object heap) carves the top without a call, and sizes the slice
+    /// with the size it carved instead of reading the header back; `alloc` stays out of line for the pool's
+    /// other callers.
     #[inline]
     pub fn alloc_with_payload(&mut self, size: usize) -> Result<(Block, &mut [u8])> {
         if self.only_top_is_free() {
