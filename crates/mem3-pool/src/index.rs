@@ -421,7 +421,8 @@ impl Pool<'_> {
         }
     }
 
-    /// [`Pool::free_replace`] but for first fit's common case.
+    /// [`Pool::free_replace`] in every case but first fit's common one (inline in
+    /// [`Pool::free_replace_sized`]): the top is the old block or becomes the new one, or the policy is best fit.
     #[inline(never)]
     fn free_replace_other(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
         let is_top = new + size == self.heap_len;
@@ -437,14 +438,8 @@ impl Pool<'_> {
             self.index_take(old);
             self.write_free(new, size, flags);
             self.top = new;
-        } else if self.config.policy == Policy::FirstFit {
-            let old_size = self.block_size(old);
-            self.write_free(new, size, flags);
-            if old / SLOT != new / SLOT || size < old_size {
-                self.summary_lower(old, old_size);
-            }
-            self.summary_raise(new, size);
         } else {
+            debug_assert!(self.config.policy == Policy::BestFit, "first fit's case is inline");
             self.reindex(old, new, size, flags);
         }
     }
