@@ -934,7 +934,7 @@ impl<'a> Pool<'a> {
     /// A zero-size request gets a distinct block like any other.
     pub fn alloc(&mut self, size: usize) -> Result<Block> {
         if self.only_top_is_free() {
-            if let Some(block) = self.alloc_from_top(size) {
+            if let Some((block, _)) = self.alloc_from_top(size) {
                 return Ok(block);
             }
         }
@@ -951,13 +951,8 @@ impl<'a> Pool<'a> {
     #[inline]
     pub fn alloc_with_payload(&mut self, size: usize) -> Result<(Block, &mut [u8])> {
         if self.only_top_is_free() {
-            if let Some(need) = block_size_for(size, self.min_block) {
-                if let Some(block) = self.carve_top(need) {
-                    return Ok((
-                        block,
-                        self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need),
-                    ));
-                }
+            if let Some((block, need)) = self.alloc_from_top(size) {
+                return Ok((block, self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need)));
             }
         }
         let block = self.alloc(size)?;
@@ -974,7 +969,7 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     fn alloc_aligned_inline(&mut self, size: usize, align: usize) -> Result<Block> {
         if self.only_top_is_free() && align <= MIN_ALIGN && align.is_power_of_two() {
-            if let Some(block) = self.alloc_from_top(size) {
+            if let Some((block, _)) = self.alloc_from_top(size) {
                 return Ok(block);
             }
         }
@@ -990,10 +985,12 @@ impl<'a> Pool<'a> {
 
     /// The fast path of [`alloc`](Pool::alloc) and [`alloc_aligned`](Pool::alloc_aligned) when
     /// [`only_top_is_free`](Pool::only_top_is_free): the block carved off the top without a search, if the
-    /// top holds it. The search is out of line, so that this path does not pay its prologue.
+    /// top holds it, and the block's size. The search is out of line, so that this path does not pay its
+    /// prologue.
     #[inline(always)]
-    fn alloc_from_top(&mut self, size: usize) -> Option<Block> {
-        block_size_for(size, self.min_block).and_then(|need| self.carve_top(need))
+    fn alloc_from_top(&mut self, size: usize) -> Option<(Block, usize)> {
+        let need = block_size_for(size, self.min_block)?;
+        Some((self.carve_top(need)?, need))
     }
 
     /// Every allocation [`Pool::alloc_from_top`] does not serve.
