@@ -220,7 +220,7 @@ start of this work (831b910) and after it, with talc's for scale:
 
 | workload | before | after | change | talc | after / talc |
 |---|---|---|---|---|---|
-| trace gcc-as | 8.1 M | 7.0 M | -13.3% | 4.9 M | 1.42× |
+| trace gcc-as | 8.1 M | 7.0 M | -13.0% | 4.9 M | 1.43× |
 | trace sqlite-mem | 80.9 M | 67.0 M | -17.2% | 39.7 M | 1.69× |
 | trace perl-hash | 262.6 M | 213.2 M | -18.8% | 108.1 M | 1.97× |
 | synthetic queue | 276.4 M | 214.0 M | -22.6% | 87.0 M | 2.46× |
@@ -254,7 +254,7 @@ requests/s ≥ talc's on every trace, missed: exact first fit 0.64× on gcc-as, 
 perl-hash (0.50-0.61×, 0.39-0.62× and 0.23-0.36× in the evening's three runs; talc itself ran 70-100 M
 requests/s in this run against 90-123 M then, so part of the rise is the host); with the front cache 0.72×,
 0.66×, 0.73×. Random actions ≥ 1.0× talc, missed: 0.42-0.65× exact. Instructions within 1.5× talc's, missed:
-per replay 1.42-1.97× on the traces (from 1.64-2.43×), 2.0-2.9× on the synthetic shapes but `growth` (1.07×,
+per replay 1.43-1.97× on the traces (from 1.64-2.43×), 2.0-2.9× on the synthetic shapes but `growth` (1.07×,
 mostly the resizes' copies), per call 1.6-8× on allocation and 2.9-4.4× on free. The pair at 10^6 live ≤ 2× its
 cost at 10^2, met (0.97×). The VM allocation loop, met: 37.2 M allocations/s (6.3× the first round's 5.86).
 Minimum pool ≤ every peer's (issue 14): met on perl-hash (12558 KiB against dlmalloc's 13292), missed on
