@@ -525,7 +525,13 @@ impl<'a> Pool<'a> {
     fn add_start_bit(&mut self, start: usize) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         let slot = start / SLOT;
-        let word = self.start_word(slot) | 1u64 << (start / GRANULE % 64);
+        self.set_start_word(slot, self.start_word(slot) | 1u64 << (start / GRANULE % 64));
+    }
+
+    /// Writes the start bits of `slot` (bit `i` for granule `64 * slot + i`).
+    #[inline(always)]
+    fn set_start_word(&mut self, slot: usize, word: u64) {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
         // SAFETY: as in `start_word`, for the same 8 bytes; `&mut self` means no payload slice is alive, and the
         // bitmap lies outside the heap.
         unsafe {
@@ -572,24 +578,15 @@ impl<'a> Pool<'a> {
     /// `64 * slot + i`; stored as the pair bits of the free-pair bitmap), as whole words.
     #[inline(always)]
     pub(crate) fn set_bit_words(&mut self, slot: usize, start: u64, free: u64) {
-        let slots = self.heap_len.div_ceil(SLOT);
-        debug_assert!(slot < slots);
         debug_assert_eq!(free & !start, 0, "a free start that is no block start");
         debug_assert_eq!(
             free & free >> 1 & 0x5555_5555_5555_5555,
             0,
             "two free starts in one pair"
         );
-        // SAFETY: as in `start_word` and `free_pairs`: the start bitmap holds 8 bytes per slot inside the
-        // region, followed under first fit only (`summary.count() != 0`) by the free-pair bitmap's 4 bytes per
-        // slot; `&mut self` means no payload slice is alive, and the bitmaps lie outside the heap.
-        unsafe {
-            let at = self.base.as_ptr().add(self.heap_len + slot * 8);
-            at.cast::<[u8; 8]>().write(start.to_le_bytes());
-            if self.summary.count() != 0 {
-                let pairs = self.base.as_ptr().add(self.free_map + slot * 4);
-                pairs.cast::<[u8; 4]>().write(pair_bits(free).to_le_bytes());
-            }
+        self.set_start_word(slot, start);
+        if self.summary.count() != 0 {
+            self.set_free_pairs(slot, pair_bits(free));
         }
     }
 
