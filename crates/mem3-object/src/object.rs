@@ -178,9 +178,9 @@ fn two_fields(first: u32, second: u32) -> u64 {
 pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
     let header = |kind: ObjectKind, len: u32| {
         // `reserved` stays 0.
-        let kind_word = u32::from_ne_bytes([kind as u8, 0, 0, 0]);
         let mut hdr = [0u8; OBJECT_HEADER_SIZE];
-        hdr[KIND_OFFSET..INDEX_OFFSET].copy_from_slice(&two_fields(kind_word, len).to_ne_bytes());
+        hdr[KIND_OFFSET..INDEX_OFFSET]
+            .copy_from_slice(&two_fields(kind_word(kind), len).to_ne_bytes());
         hdr[INDEX_OFFSET..]
             .copy_from_slice(&two_fields(owner.index(), owner.generation().get()).to_ne_bytes());
         hdr
