@@ -885,6 +885,34 @@ impl<'a> Pool<'a> {
         Ok(self.payload_at(start))
     }
 
+    /// The payload of `block` for a caller that keeps its own record of the blocks it was given (a handle
+    /// table, say) and so knows `block` is live: [`payload`](Pool::payload) without the start-bitmap lookup
+    /// that makes a forged name harmless there. It is memory-safe for any name all the same: the header must
+    /// say `USED` and the block must lie in the heap, so a wrong name gives `None` or bytes of the heap
+    /// that mean nothing, never bytes outside it. Read-only: writing still takes a checked name
+    /// ([`payload_mut`](Pool::payload_mut)).
+    #[inline(always)]
+    pub fn payload_unverified(&self, block: Block) -> Option<&[u8]> {
+        // An offset below `HEADER_SIZE` wraps to a start beyond the heap.
+        let start = block.offset().wrapping_sub(HEADER_SIZE);
+        if start >= self.heap_len || start % GRANULE != 0 {
+            return None;
+        }
+        // `start` is a granule inside the heap, so its header word is too (the heap is whole granules).
+        let (size, flags) = self.header(start);
+        if !flags.contains(BlockFlags::USED) || size < HEADER_SIZE || size > self.heap_len - start {
+            return None;
+        }
+        // SAFETY: `start + HEADER_SIZE ..= start + size` lies in the heap (checked just above), so inside
+        // the region; `&self` keeps every `&mut self` method (the only writers) out while the slice lives.
+        Some(unsafe {
+            core::slice::from_raw_parts(
+                self.base.as_ptr().add(start + HEADER_SIZE),
+                size - HEADER_SIZE,
+            )
+        })
+    }
+
     /// The payload of `block`, writable.
     #[inline]
     pub fn payload_mut(&mut self, block: Block) -> Result<&mut [u8]> {

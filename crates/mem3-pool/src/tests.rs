@@ -157,6 +157,48 @@ fn freeing_anything_but_a_live_block_is_an_error_and_changes_nothing() {
     pool.check().unwrap();
 }
 
+/// Every name from 1 to past the end: where `payload` accepts it the unverified payload is the same slice,
+/// and wherever it gives one it lies in the heap, even over a payload that looks like headers of huge and
+/// of zero-sized used blocks (and one that fits).
+#[test]
+fn unverified_payloads_agree_on_live_blocks_and_never_leave_the_heap() {
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    let blocks: Vec<_> = [40, 8, 200, 16, 64].map(|n| pool.alloc(n).unwrap()).into();
+    pool.free(blocks[1]).unwrap();
+    // Words that read as the headers of used blocks: the largest size, size 0, and 32 bytes.
+    let used = crate::tag::BlockFlags::USED.bits();
+    let huge = (usize::MAX & !(GRANULE - 1)) | used;
+    for (block, word) in [(blocks[2], huge), (blocks[4], used), (blocks[3], 32 | used)] {
+        for chunk in pool.payload_mut(block).unwrap().chunks_exact_mut(WORD) {
+            chunk.copy_from_slice(&word.to_ne_bytes());
+        }
+    }
+    let heap = pool.base().as_ptr() as usize..pool.base().as_ptr() as usize + pool.capacity();
+    let (mut live, mut unverified) = (0, 0);
+    for offset in (1..pool.capacity() + 64).chain([usize::MAX]) {
+        let block = Block::from_offset(offset).unwrap();
+        let seen = pool.payload_unverified(block);
+        if let Ok(payload) = pool.payload(block) {
+            live += 1;
+            assert_eq!(
+                seen.map(|s| (s.as_ptr(), s.len())),
+                Some((payload.as_ptr(), payload.len()))
+            );
+        } else if let Some(s) = seen {
+            unverified += 1;
+            let (start, end) = (s.as_ptr() as usize, s.as_ptr() as usize + s.len());
+            assert!(
+                heap.contains(&start) && end <= heap.end,
+                "offset {offset}: {start:#x}..{end:#x}"
+            );
+        }
+    }
+    assert_eq!(live, 4);
+    assert!(unverified > 0, "the 32-byte words read as used blocks that fit");
+    pool.check().unwrap();
+}
+
 #[test]
 fn a_block_from_another_pool_is_rejected_unless_it_names_a_live_block_here() {
     let (mut r1, mut r2) = (region(), region());
