@@ -194,10 +194,31 @@ impl<'a> ObjectHeap<'a> {
     }
 
     /// The payload of `h`'s object, and the object's pool offset for errors.
+    ///
+    /// The table names live blocks only (every free, sweep and move updates it), so the pool's start-bitmap
+    /// lookup would only repeat what the table proves: the read takes the pool's unverified payload, which
+    /// is still bounded by the heap, and the object header's owner check that follows still catches a slot
+    /// that names the wrong block.
     #[inline(always)]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
         let block = self.table.get(h)?;
-        Ok((self.pool.payload(block)?, block.offset()))
+        match self.pool.payload_unverified(block) {
+            Some(payload) => Ok((payload, block.offset())),
+            None => Err(self.not_a_live_block(block)),
+        }
+    }
+
+    /// The error for a table slot whose block the pool does not hold: the pool's own, as a checked read
+    /// gives it.
+    #[cold]
+    #[inline(never)]
+    fn not_a_live_block(&self, block: Block) -> Error {
+        match self.pool.payload(block) {
+            Err(e) => e.into(),
+            Ok(_) => {
+                Error::Corrupt { offset: block.offset(), what: "a live handle names no live block" }
+            }
+        }
     }
 
     /// The value of `h`'s object.
