@@ -20,9 +20,19 @@ enum Op {
     Defragment,
     UseStale(u16),
     AutoDefragment(bool),
-    /// A collector's sweep keeping the live handles whose position is not a multiple of `2 + modulus % 3`,
-    /// by `retain_by_handles` or by `retain`.
-    Collect { modulus: u8, by_handles: bool },
+    /// A collector's sweep keeping the live handles whose position is not a multiple of `2 + modulus % 3`.
+    Collect { modulus: u8, sweep: Sweep },
+}
+
+/// Which of the object heap's sweeps a collection uses.
+#[derive(Arbitrary, Debug)]
+enum Sweep {
+    /// `retain`: a callback per object, in address order.
+    Blocks,
+    /// `retain_by_handles`: a callback per live handle.
+    Handles,
+    /// `retain_handles`: a list of the kept handles, each twice, with every stale handle too.
+    Roots,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,11 +86,20 @@ fuzz_target!(|input: Input| {
                 assert_eq!(heap.pin(h), Err(Error::StaleHandle));
             }
             Op::AutoDefragment(on) => heap.set_defragment_on_failure(on),
-            Op::Collect { modulus, by_handles } => {
+            Op::Collect { modulus, sweep } => {
                 let m = 2 + usize::from(modulus % 3);
                 let refused: Vec<Handle> = live.iter().copied().step_by(m).collect();
                 let keep = |h: Handle| !refused.contains(&h);
-                let freed = if by_handles { heap.retain_by_handles(keep) } else { heap.retain(keep) };
+                let freed = match sweep {
+                    Sweep::Blocks => heap.retain(keep),
+                    Sweep::Handles => heap.retain_by_handles(keep),
+                    Sweep::Roots => {
+                        let kept = live.iter().copied().filter(|&h| keep(h));
+                        let roots: Vec<Handle> =
+                            kept.clone().chain(stale.iter().copied()).chain(kept).collect();
+                        heap.retain_handles(&roots)
+                    }
+                };
                 assert_eq!(freed, Ok(refused.len()));
                 live.retain(|h| !refused.contains(h));
                 for h in refused {

@@ -62,8 +62,9 @@ impl Handle {
 pub(crate) enum Slot {
     /// The slot holds a live object in `block`; its handle carries `generation`.
     Occupied { generation: NonZeroU32, block: Block },
-    /// The slot is free; its next occupant gets `generation`. `next_free` links the free slots (LIFO).
-    Vacant { generation: NonZeroU32, next_free: Option<u32> },
+    /// The slot is free; its next occupant gets `generation`. `next_free` links the free slots (LIFO),
+    /// [`NO_SLOT`] ending the list.
+    Vacant { generation: NonZeroU32, next_free: u32 },
     /// The slot's generations are used up: it is never reused.
     Retired,
 }
@@ -71,20 +72,22 @@ pub(crate) enum Slot {
 // The table lives on the global heap and is counted in `HeapStats::handle_table_bytes`; keep it small.
 const_assert!(core::mem::size_of::<Slot>() <= 16);
 
+/// The end of the free list. No slot has this index: the table holds at most `u32::MAX` slots, numbered
+/// from 0. (A plain `u32` rather than an `Option`: the collector's loop that links thousands of slots keeps
+/// one register for the head, not two.)
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 /// The first generation a slot gives out.
 const FIRST_GENERATION: NonZeroU32 = NonZeroU32::MIN;
 
 /// What slot `index` becomes when its occupant of `generation` goes: vacant with the next generation, at
 /// the head of the free list `free_head`, or retired (counted in `retired`) if the generation cannot move on.
 #[inline]
-fn vacancy(
-    index: u32,
-    generation: NonZeroU32,
-    free_head: &mut Option<u32>,
-    retired: &mut usize,
-) -> Slot {
+fn vacancy(index: u32, generation: NonZeroU32, free_head: &mut u32, retired: &mut usize) -> Slot {
     match generation.checked_add(1) {
-        Some(generation) => Slot::Vacant { generation, next_free: free_head.replace(index) },
+        Some(generation) => {
+            Slot::Vacant { generation, next_free: core::mem::replace(free_head, index) }
+        }
         None => {
             *retired += 1;
             Slot::Retired
@@ -96,8 +99,8 @@ fn vacancy(
 #[derive(Debug, Clone)]
 pub(crate) struct HandleTable {
     pub(crate) slots: Vec<Slot>,
-    /// The most recently vacated slot, the head of the free list.
-    pub(crate) free_head: Option<u32>,
+    /// The most recently vacated slot, the head of the free list; [`NO_SLOT`] when it is empty.
+    pub(crate) free_head: u32,
     /// Occupied slots.
     pub(crate) live: usize,
     /// Retired slots.
@@ -109,7 +112,13 @@ pub(crate) struct HandleTable {
 
 impl HandleTable {
     pub(crate) fn new() -> HandleTable {
-        HandleTable { slots: Vec::new(), free_head: None, live: 0, retired: 0, max_slots: u32::MAX }
+        HandleTable {
+            slots: Vec::new(),
+            free_head: NO_SLOT,
+            live: 0,
+            retired: 0,
+            max_slots: u32::MAX,
+        }
     }
 
     /// The handle the next [`insert`](HandleTable::insert) will return, or [`Error::TooManyHandles`] when
@@ -117,7 +126,8 @@ impl HandleTable {
     /// once the object's block is allocated, so a failed allocation leaves the table as it was.
     #[inline]
     pub(crate) fn prepare(&self) -> Result<Handle> {
-        if let Some(index) = self.free_head {
+        let index = self.free_head;
+        if index != NO_SLOT {
             let Some(Slot::Vacant { generation, .. }) = self.slots.get(index as usize) else {
                 unreachable!("the free list links vacant slots only");
             };
@@ -134,7 +144,7 @@ impl HandleTable {
     /// left. [`Error::TooManyHandles`] when the global allocator refuses the memory.
     #[inline]
     pub(crate) fn reserve(&mut self) -> Result<()> {
-        if self.free_head.is_none() && self.slots.len() == self.slots.capacity() {
+        if self.free_head == NO_SLOT && self.slots.len() == self.slots.capacity() {
             self.grow()?;
         }
         Ok(())
@@ -155,7 +165,7 @@ impl HandleTable {
             let Slot::Vacant { next_free, .. } = *slot else {
                 unreachable!("`prepare` names a vacant slot or the next new one");
             };
-            debug_assert_eq!(self.free_head, Some(owner.index));
+            debug_assert_eq!(self.free_head, owner.index);
             *slot = occupied;
             self.free_head = next_free;
         } else {
@@ -192,42 +202,45 @@ impl HandleTable {
         true
     }
 
-    /// Asks `keep` about every live handle, in index order, and appends each one it keeps to `indices` (its
-    /// slot) and `blocks` (its block). Changes nothing in the table.
+    /// Asks `keep` about every live handle, in index order, and for each one it keeps sets the slot's bit in
+    /// `kept` (one bit per slot, [`kept_words`](HandleTable::kept_words) words, all clear) and appends its
+    /// block to `blocks`. Changes nothing in the table.
     pub(crate) fn survivors(
         &self,
         mut keep: impl FnMut(Handle) -> bool,
-        indices: &mut Vec<u32>,
+        kept: &mut [u64],
         blocks: &mut Vec<Block>,
     ) {
         for (index, slot) in self.slots.iter().enumerate() {
             if let Slot::Occupied { generation, block } = *slot {
                 if keep(Handle::new(index as u32, generation)) {
-                    indices.push(index as u32);
+                    kept[index / 64] |= 1 << (index % 64);
                     blocks.push(block);
                 }
             }
         }
     }
 
-    /// Empties every occupied slot but those in `kept` (ascending slot indices, as
-    /// [`survivors`](HandleTable::survivors) gives them) and returns how many it emptied. The slots are
-    /// emptied from the highest down, so the free list gives out the lowest first.
-    pub(crate) fn remove_all_but(&mut self, kept: &[u32]) -> usize {
+    /// The `u64` words of a bitmap with one bit per slot, for [`survivors`](HandleTable::survivors) and
+    /// [`remove_all_but`](HandleTable::remove_all_but).
+    pub(crate) fn kept_words(&self) -> usize {
+        self.slots.len().div_ceil(64)
+    }
+
+    /// Empties every occupied slot whose bit in `kept` (one bit per slot) is clear and returns how many it
+    /// emptied. The slots are emptied from the highest down, so the free list gives out the lowest first.
+    pub(crate) fn remove_all_but(&mut self, kept: &[u64]) -> usize {
         let (mut free_head, mut removed, mut retired) = (self.free_head, 0, 0);
-        // The kept slots not yet passed are `kept[..below]`; `next_kept` is the highest of them, or
-        // `usize::MAX` once none is left (no slot has that index).
-        let mut below = kept.len();
-        let mut next_kept = kept.last().map_or(usize::MAX, |&k| k as usize);
-        for (index, slot) in self.slots.iter_mut().enumerate().rev() {
-            let Slot::Occupied { generation, .. } = *slot else { continue };
-            if index == next_kept {
-                below -= 1;
-                next_kept = if below == 0 { usize::MAX } else { kept[below - 1] as usize };
-                continue;
+        // 64 slots at a time, their bitmap word in a register.
+        for (chunk, (slots, &bits)) in self.slots.chunks_mut(64).zip(kept).enumerate().rev() {
+            for (i, slot) in slots.iter_mut().enumerate().rev() {
+                let Slot::Occupied { generation, .. } = *slot else { continue };
+                if bits & (1 << i) != 0 {
+                    continue;
+                }
+                *slot = vacancy((chunk * 64 + i) as u32, generation, &mut free_head, &mut retired);
+                removed += 1;
             }
-            *slot = vacancy(index as u32, generation, &mut free_head, &mut retired);
-            removed += 1;
         }
         self.free_head = free_head;
         self.live -= removed;

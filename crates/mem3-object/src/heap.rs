@@ -7,7 +7,7 @@ use mem3_pool::{Block, BlockState, Coalescing, Config, Pool, Stats, block_size_f
 
 use crate::{
     error::{Error, Result},
-    handle::{Handle, HandleTable, Slot},
+    handle::{Handle, HandleTable, NO_SLOT, Slot},
     object::{self, OBJECT_HEADER_SIZE, ObjectKind, ObjectRef},
 };
 
@@ -325,17 +325,63 @@ impl<'a> ObjectHeap<'a> {
     /// [`Error::Pool`] if the pool refuses the survivors' blocks, which only a corrupt handle table makes it
     /// do (a slot naming a block that is not live, two slots naming one block); nothing has changed then.
     pub fn retain_by_handles(&mut self, keep: impl FnMut(Handle) -> bool) -> Result<usize> {
-        let (mut indices, mut blocks) = (Vec::new(), Vec::new());
-        if indices.try_reserve_exact(self.table.live).is_err()
-            || blocks.try_reserve_exact(self.table.live).is_err()
-        {
+        let Some((mut kept, mut blocks)) = self.survivor_lists(self.table.live) else {
             return self.retain(keep);
-        }
-        self.table.survivors(keep, &mut indices, &mut blocks);
+        };
+        self.table.survivors(keep, &mut kept, &mut blocks);
         blocks.sort_unstable();
+        self.retain_survivors(&kept, &blocks)
+    }
+
+    /// Frees every object but those `keep` names and returns how many it freed: the sweep of a collector that
+    /// holds its roots in a list. A stale handle in `keep` keeps nothing, and a handle may appear more than
+    /// once. [`retain_by_handles`](ObjectHeap::retain_by_handles) without asking about every live handle:
+    /// O(k log k) for `keep`'s k handles, one pass over the handle slots to empty the rest, and the pool's
+    /// bitmap words (1/512 of the pool). A used block that no live handle names (only a corrupt heap has
+    /// one) is freed with the garbage.
+    ///
+    /// It needs 8 bytes of the global heap per handle of `keep` and a bit per handle slot while it runs; if
+    /// the global allocator refuses them, it asks [`retain_by_handles`](ObjectHeap::retain_by_handles) about
+    /// each live handle instead (O(k) per handle).
+    ///
+    /// # Errors
+    ///
+    /// As [`retain_by_handles`](ObjectHeap::retain_by_handles): only a corrupt handle table makes the pool
+    /// refuse the survivors' blocks; nothing has changed then.
+    pub fn retain_handles(&mut self, keep: &[Handle]) -> Result<usize> {
+        let Some((mut kept, mut blocks)) = self.survivor_lists(keep.len()) else {
+            return self.retain_by_handles(|h| keep.contains(&h));
+        };
+        for &h in keep {
+            if let Ok(block) = self.table.get(h) {
+                let index = h.index() as usize;
+                kept[index / 64] |= 1 << (index % 64);
+                blocks.push(block);
+            }
+        }
+        // A live handle's slot names its block and no other slot does, so a repeated handle is a repeated
+        // block: without repeats, the blocks are the kept slots' own.
+        blocks.sort_unstable();
+        blocks.dedup();
+        self.retain_survivors(&kept, &blocks)
+    }
+
+    /// A clear bitmap with a bit per handle slot, and room for `survivors` blocks; `None` if the global
+    /// allocator refuses the memory.
+    fn survivor_lists(&self, survivors: usize) -> Option<(Vec<u64>, Vec<Block>)> {
+        let (mut kept, mut blocks) = (Vec::new(), Vec::new());
+        kept.try_reserve_exact(self.table.kept_words()).ok()?;
+        blocks.try_reserve_exact(survivors).ok()?;
+        kept.resize(self.table.kept_words(), 0);
+        Some((kept, blocks))
+    }
+
+    /// Keeps exactly the objects of the slots whose bits are set in `kept`, whose blocks are `blocks` (in
+    /// ascending order), and frees the rest.
+    fn retain_survivors(&mut self, kept: &[u64], blocks: &[Block]) -> Result<usize> {
         // The pool first: if it refuses the list, the table is still as it was.
-        self.pool.retain_only(&blocks)?;
-        Ok(self.table.remove_all_but(&indices))
+        self.pool.retain_only(blocks)?;
+        Ok(self.table.remove_all_but(kept))
     }
 
     /// Pins `h`'s object: [`defragment`](ObjectHeap::defragment) leaves it where it is. Pinning a pinned
@@ -447,9 +493,9 @@ impl<'a> ObjectHeap<'a> {
         }
         let mut next = self.table.free_head;
         let mut linked = 0;
-        while let Some(index) = next {
+        while next != NO_SLOT {
             linked += 1;
-            match self.table.slots.get(index as usize) {
+            match self.table.slots.get(next as usize) {
                 Some(Slot::Vacant { next_free, .. }) if linked <= vacant => next = *next_free,
                 _ => {
                     return corrupt(0, "handle free list loops or links a used slot");

@@ -11,7 +11,7 @@ use std::{
 use mem3_pool::{Block, BlockState, Config, Corruption, CorruptionKind, Error as PoolError};
 
 use crate::{
-    handle::Slot,
+    handle::{NO_SLOT, Slot},
     object::{self, GENERATION_OFFSET, INDEX_OFFSET, LEN_OFFSET, OBJECT_HEADER_SIZE},
     *,
 };
@@ -483,9 +483,9 @@ fn check_finds_handle_table_faults() {
     // An object no handle owns.
     let orphan = heap.alloc_int(3).unwrap();
     heap.table.slots[orphan.index() as usize] =
-        Slot::Vacant { generation: NonZeroU32::MIN, next_free: None };
+        Slot::Vacant { generation: NonZeroU32::MIN, next_free: NO_SLOT };
     heap.table.live -= 1;
-    heap.table.free_head = Some(orphan.index());
+    heap.table.free_head = orphan.index();
     assert_eq!(
         corrupt_what(heap.check()),
         "used block is not owned by the handle its header names"
@@ -493,9 +493,9 @@ fn check_finds_handle_table_faults() {
 
     // A free-list loop, and a free list that misses a vacant slot.
     heap.table.slots[orphan.index() as usize] =
-        Slot::Vacant { generation: NonZeroU32::MIN, next_free: Some(orphan.index()) };
+        Slot::Vacant { generation: NonZeroU32::MIN, next_free: orphan.index() };
     assert_eq!(corrupt_what(heap.check()), "handle free list loops or links a used slot");
-    heap.table.free_head = None;
+    heap.table.free_head = NO_SLOT;
     assert_eq!(corrupt_what(heap.check()), "handle free list misses vacant slots");
 }
 
@@ -715,6 +715,41 @@ fn retain_by_handles_frees_what_retain_frees_and_leaves_the_same_pool() {
     assert!(by_handles.is_empty());
     assert_eq!(by_handles.pool().stats().free_blocks, 1);
     by_handles.check().unwrap();
+}
+
+/// A root list with repeats and stale handles (one of them sharing its slot with a live object it must not
+/// keep) frees exactly what `retain_by_handles` frees when asked about membership in that list.
+#[test]
+fn retain_handles_frees_what_retain_by_handles_frees() {
+    let (mut r1, mut r2) = (region(4096 + 64), region(4096 + 64));
+    let mut by_list = ObjectHeap::new(aligned(&mut r1, 4096)).unwrap();
+    let mut by_keep = ObjectHeap::new(aligned(&mut r2, 4096)).unwrap();
+    let mut roots = Vec::new();
+    for heap in [&mut by_list, &mut by_keep] {
+        let hs: Vec<_> = (0..70).map(|i| heap.alloc_int(i).unwrap()).collect();
+        heap.alloc_str("a string among the ints").unwrap();
+        heap.pin(hs[3]).unwrap();
+        heap.free(hs[7]).unwrap();
+        // Slot 7 again, a newer generation: the stale `hs[7]` among the roots must not keep it.
+        let reused = heap.alloc_float(7.5).unwrap();
+        assert_eq!(reused.index(), hs[7].index());
+        roots = vec![hs[66], hs[3], hs[7], hs[66], hs[0], hs[65], hs[7], hs[40]];
+    }
+    assert_eq!(by_list.retain_handles(&roots), Ok(66));
+    assert_eq!(by_keep.retain_by_handles(|h| roots.contains(&h)), Ok(66));
+    by_list.check().unwrap();
+    let live: Vec<_> = by_list.handles().collect();
+    assert_eq!(live, by_keep.handles().collect::<Vec<_>>());
+    assert_eq!(live, [roots[4], roots[1], roots[7], roots[5], roots[0]]);
+    for &h in &live {
+        assert_eq!(by_list.get(h), by_keep.get(h));
+    }
+    let blocks = |heap: &ObjectHeap<'_>| heap.pool().blocks().collect::<Vec<_>>();
+    assert_eq!(blocks(&by_list), blocks(&by_keep));
+    assert_eq!(by_list.stats(), by_keep.stats());
+    assert_eq!(by_list.retain_handles(&[]), Ok(5));
+    assert!(by_list.is_empty());
+    by_list.check().unwrap();
 }
 
 #[test]

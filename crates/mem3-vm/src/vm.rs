@@ -192,9 +192,9 @@ pub struct Vm<'p, 'a> {
     globals: Vec<Option<Handle>>,
     /// Reused buffer for strings built from heap data before they are allocated into the same heap.
     scratch: String,
-    /// The garbage collector's marks, by handle slot: the generation of the root handle with that slot, 0
-    /// for none. All 0 between collections.
-    marks: Vec<u32>,
+    /// The garbage collector's roots, gathered from the stack and the variables at each collection; kept
+    /// between collections only for its capacity.
+    roots: Vec<Handle>,
     stats: RunStats,
     /// Told of allocations, collections and defragmentations; `None` costs one branch per allocation.
     observer: Option<ObserverSlot>,
@@ -226,7 +226,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             calls: Vec::new(),
             globals: vec![None; program.globals.len()],
             scratch: String::new(),
-            marks: Vec::new(),
+            roots: Vec::new(),
             stats: RunStats::default(),
             observer: None,
         }
@@ -663,9 +663,8 @@ impl<'p, 'a> Vm<'p, 'a> {
         }
     }
 
-    /// Frees every object not reachable from the value stack or a variable: marks the roots by handle slot
-    /// (the largest generation seen, so a stale root keeps nothing alive), lets the heap sweep the rest, then clears
-    /// the marks it set. O(roots + handle slots), plus the frees.
+    /// Frees every object not reachable from the value stack or a variable: gathers those roots (a stale one
+    /// keeps nothing alive) and lets the heap free the rest. O(r log r for r roots + handle slots).
     fn collect(&mut self) -> Result<u64, Kind> {
         if self.observer.is_some() {
             self.notify(Event::CollectionStart);
@@ -681,23 +680,9 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// [`collect`](Vm::collect)'s work.
     fn sweep(&mut self) -> Result<u64, Kind> {
         self.stats.collections += 1;
-        let slots = self.heap.stats().handle_slots;
-        if self.marks.len() < slots {
-            self.marks.resize(slots, 0);
-        }
-        let marks = &mut self.marks;
-        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
-            // A slot's generations only grow, so its live occupant's handle has the largest: a stale root
-            // sharing the slot must not overwrite that mark.
-            let mark = &mut marks[h.index() as usize];
-            *mark = (*mark).max(h.generation().get());
-        }
-        let freed =
-            self.heap.retain_by_handles(|h| marks[h.index() as usize] == h.generation().get());
-        for h in self.stack.iter().chain(self.globals.iter().flatten()) {
-            marks[h.index() as usize] = 0;
-        }
-        let freed = freed.map_err(Kind::Heap)? as u64;
+        self.roots.clear();
+        self.roots.extend(self.stack.iter().chain(self.globals.iter().flatten()));
+        let freed = self.heap.retain_handles(&self.roots).map_err(Kind::Heap)? as u64;
         self.stats.objects_collected += freed;
         Ok(freed)
     }
