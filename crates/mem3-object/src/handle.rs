@@ -80,18 +80,24 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// The first generation a slot gives out.
 const FIRST_GENERATION: NonZeroU32 = NonZeroU32::MIN;
 
-/// What slot `index` becomes when its occupant of `generation` goes: vacant with the next generation, at
+/// Empties `slot`, number `index`, whose occupant of `generation` goes: vacant with the next generation, at
 /// the head of the free list `free_head`, or retired (counted in `retired`) if the generation cannot move on.
-#[inline]
-fn vacancy(index: u32, generation: NonZeroU32, free_head: &mut u32, retired: &mut usize) -> Slot {
-    match generation.checked_add(1) {
-        Some(generation) => {
-            Slot::Vacant { generation, next_free: core::mem::replace(free_head, index) }
-        }
-        None => {
-            *retired += 1;
-            Slot::Retired
-        }
+/// (It writes the slot rather than return it: built as a return value, the collector's loop assembled each
+/// slot on the stack first, 6% of a collection.)
+#[inline(always)]
+fn vacate_slot(
+    slot: &mut Slot,
+    index: u32,
+    generation: NonZeroU32,
+    free_head: &mut u32,
+    retired: &mut usize,
+) {
+    if let Some(generation) = generation.checked_add(1) {
+        *slot = Slot::Vacant { generation, next_free: *free_head };
+        *free_head = index;
+    } else {
+        *slot = Slot::Retired;
+        *retired += 1;
     }
 }
 
@@ -238,7 +244,13 @@ impl HandleTable {
                 if bits & (1 << i) != 0 {
                     continue;
                 }
-                *slot = vacancy((chunk * 64 + i) as u32, generation, &mut free_head, &mut retired);
+                vacate_slot(
+                    slot,
+                    (chunk * 64 + i) as u32,
+                    generation,
+                    &mut free_head,
+                    &mut retired,
+                );
                 removed += 1;
             }
         }
@@ -260,8 +272,8 @@ impl HandleTable {
     /// retires if its generation cannot move on.
     #[inline]
     fn vacate(&mut self, h: Handle) {
-        self.slots[h.index as usize] =
-            vacancy(h.index, h.generation, &mut self.free_head, &mut self.retired);
+        let slot = &mut self.slots[h.index as usize];
+        vacate_slot(slot, h.index, h.generation, &mut self.free_head, &mut self.retired);
         self.live -= 1;
     }
 
