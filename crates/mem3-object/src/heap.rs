@@ -201,7 +201,12 @@ impl<'a> ObjectHeap<'a> {
     /// that names the wrong block.
     #[inline(always)]
     fn payload(&self, h: Handle) -> Result<(&[u8], usize)> {
-        let block = self.table.get(h)?;
+        self.payload_of(self.table.get(h)?)
+    }
+
+    /// [`payload`](ObjectHeap::payload) of the block a live slot names.
+    #[inline(always)]
+    fn payload_of(&self, block: Block) -> Result<(&[u8], usize)> {
         match self.pool.payload_unverified(block) {
             Some(payload) => Ok((payload, block.offset())),
             None => Err(self.not_a_live_block(block)),
@@ -230,6 +235,20 @@ impl<'a> ObjectHeap<'a> {
     #[inline(always)]
     pub fn get(&self, h: Handle) -> Result<ObjectRef<'_>> {
         let (payload, offset) = self.payload(h)?;
+        object::decode_owned(payload, offset, h)
+    }
+
+    /// The value of `h`'s object, as [`get`](ObjectHeap::get) gives it, for a caller that expects a number
+    /// (an interpreter's arithmetic and tests): a number is read straight from the heap's bytes, the table
+    /// proving the block live and the header's owner and kind words proving the object `h`'s number, in two
+    /// word compares; anything else is read as `get` reads it, errors included.
+    #[inline(always)]
+    pub fn get_expecting_number(&self, h: Handle) -> Result<ObjectRef<'_>> {
+        let block = self.table.get(h)?;
+        if let Some(number) = object::decode_number(self.pool.heap_bytes(), block.offset(), h) {
+            return Ok(number);
+        }
+        let (payload, offset) = self.payload_of(block)?;
         object::decode_owned(payload, offset, h)
     }
 

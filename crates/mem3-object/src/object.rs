@@ -272,6 +272,43 @@ const fn kind_word(kind: ObjectKind) -> u32 {
     u32::from_ne_bytes([kind as u8, 0, 0, 0])
 }
 
+/// The number `owner` owns at heap offset `offset`, read straight from the heap's bytes `heap`: the header's
+/// second word must name `owner` and its first be a number's (its kind, zero reserved bytes, length 8), two
+/// `u64` compares behind one bounds check. `None` for anything else (a string, a corrupt header), which the
+/// caller reads through the pool's payload and [`decode_owned`], so errors stay exact.
+#[inline(always)]
+pub(crate) fn decode_number(
+    heap: &[u8],
+    offset: usize,
+    owner: Handle,
+) -> Option<ObjectRef<'static>> {
+    let object = heap.get(offset..)?.first_chunk::<{ OBJECT_HEADER_SIZE + NUMBER_SIZE }>()?;
+    let word = |at: usize| {
+        u64::from_ne_bytes([
+            object[at],
+            object[at + 1],
+            object[at + 2],
+            object[at + 3],
+            object[at + 4],
+            object[at + 5],
+            object[at + 6],
+            object[at + 7],
+        ])
+    };
+    if word(INDEX_OFFSET) != two_fields(owner.index(), owner.generation().get()) {
+        return None;
+    }
+    let first = word(KIND_OFFSET);
+    let data = word(OBJECT_HEADER_SIZE).to_ne_bytes();
+    if first == two_fields(kind_word(ObjectKind::Int), NUMBER_SIZE as u32) {
+        Some(ObjectRef::Int(i64::from_ne_bytes(data)))
+    } else if first == two_fields(kind_word(ObjectKind::Float), NUMBER_SIZE as u32) {
+        Some(ObjectRef::Float(f64::from_ne_bytes(data)))
+    } else {
+        None
+    }
+}
+
 /// Decodes the object that `owner` owns in `payload`: [`decode`]'s answer with the owner check of
 /// [`ObjectHeap::get`](crate::ObjectHeap::get), in as few loads and compares as the layout allows. The kind
 /// and the reserved bytes are one `u32` compare, the owning handle one `u64` compare, the length one more;

@@ -361,6 +361,28 @@ fn kind_of_block_for_heap_maps() {
     assert_eq!(heap.kind_of_block(Block::from_offset(12345).unwrap()), None);
 }
 
+/// The number-first read gives what `get` gives, for every kind and for a stale handle.
+#[test]
+fn get_expecting_number_reads_as_get_reads() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let values = [
+        ObjectRef::Int(-3),
+        ObjectRef::Float(0.25),
+        ObjectRef::Str("eight by"),
+        ObjectRef::Str(""),
+    ];
+    let hs: Vec<_> = values.iter().map(|&v| heap.alloc(v).unwrap()).collect();
+    for (&h, &v) in hs.iter().zip(&values) {
+        assert_eq!(heap.get_expecting_number(h), Ok(v));
+    }
+    heap.free(hs[0]).unwrap();
+    assert_eq!(heap.get_expecting_number(hs[0]), Err(Error::StaleHandle));
+    // Moved by compaction, read at its new place.
+    assert_eq!(heap.defragment().moved_objects, 3);
+    assert_eq!(heap.get_expecting_number(hs[1]), Ok(values[1]));
+}
+
 #[test]
 fn corrupt_headers_are_errors() {
     let mut r = region(4096);
@@ -379,6 +401,7 @@ fn corrupt_headers_are_errors() {
         let h = heap.alloc_str(s).unwrap();
         poke(&mut heap, h, at, bytes);
         assert_eq!(corrupt_what(heap.get(h)), what, "get after poking {bytes:?} at {at}");
+        assert_eq!(heap.get_expecting_number(h), heap.get(h));
         assert_eq!(corrupt_what(heap.check()), what, "check after poking {bytes:?} at {at}");
         // Defragmenting with a corrupt header still keeps every other handle right.
         heap.defragment();
@@ -393,6 +416,15 @@ fn corrupt_headers_are_errors() {
     let n = heap.alloc_int(5).unwrap();
     poke(&mut heap, n, LEN_OFFSET, &9u32.to_ne_bytes());
     assert_eq!(corrupt_what(heap.get(n)), "number object with a length other than 8");
+    assert_eq!(heap.get_expecting_number(n), heap.get(n));
+    // A number's kind with a string's length, and a header naming another owner: the checked read's errors.
+    let f = heap.alloc_float(2.5).unwrap();
+    poke(&mut heap, f, 0, &[3, 0, 0, 0]);
+    assert_eq!(heap.get_expecting_number(f), heap.get(f));
+    assert_eq!(heap.get(f), Ok(ObjectRef::Str("\0\0\0\0\0\0\u{4}@")));
+    let g = heap.alloc_int(9).unwrap();
+    poke(&mut heap, g, INDEX_OFFSET, &77u32.to_ne_bytes());
+    assert_eq!(corrupt_what(heap.get_expecting_number(g)), "object header names another handle");
     assert_eq!(corrupt_what(heap.kind(n)), "number object with a length other than 8");
 }
 

@@ -885,6 +885,17 @@ impl<'a> Pool<'a> {
         Ok(self.payload_at(start))
     }
 
+    /// The heap's bytes, read-only, at the offsets [`Block::offset`] counts from: every block's header and
+    /// payload, and whatever free blocks hold. For a reader that keeps its own record of where its data lies
+    /// (mem3-object reads numbers straight from here); reading needs no valid name, so it is safe for any
+    /// offset the slice's bounds allow.
+    #[inline(always)]
+    pub fn heap_bytes(&self) -> &[u8] {
+        // SAFETY: the heap is the region's first `heap_len` bytes from `base`; `&self` keeps every `&mut self`
+        // method (the only writers) out while the slice lives.
+        unsafe { core::slice::from_raw_parts(self.base.as_ptr(), self.heap_len) }
+    }
+
     /// The payload of `block` for a caller that keeps its own record of the blocks it was given (a handle
     /// table, say) and so knows `block` is live: [`payload`](Pool::payload) without the start-bitmap lookup
     /// that makes a forged name harmless there. It is memory-safe for any name all the same: the header must

@@ -185,6 +185,7 @@ fn unverified_payloads_agree_on_live_blocks_and_never_leave_the_heap() {
                 seen.map(|s| (s.as_ptr(), s.len())),
                 Some((payload.as_ptr(), payload.len()))
             );
+            assert_eq!(pool.heap_bytes()[offset..].as_ptr(), payload.as_ptr(), "the same offsets");
         } else if let Some(s) = seen {
             unverified += 1;
             let (start, end) = (s.as_ptr() as usize, s.as_ptr() as usize + s.len());
@@ -195,6 +196,7 @@ fn unverified_payloads_agree_on_live_blocks_and_never_leave_the_heap() {
         }
     }
     assert_eq!(live, 4);
+    assert_eq!(pool.heap_bytes().len(), pool.capacity());
     assert!(unverified > 0, "the 32-byte words read as used blocks that fit");
     pool.check().unwrap();
 }

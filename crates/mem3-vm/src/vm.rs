@@ -376,7 +376,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             }
             Instr::ToStr => {
                 self.need(instr, 1)?;
-                let shown = value(&self.heap, instr, self.top(0))?;
+                let shown = number_first(&self.heap, instr, self.top(0))?;
                 self.scratch.clear();
                 // Writing to a `String` cannot fail.
                 let _ = match shown {
@@ -397,8 +397,8 @@ impl<'p, 'a> Vm<'p, 'a> {
             Instr::Eq | Instr::Ne => {
                 self.need(instr, 2)?;
                 let equal = match (
-                    value(&self.heap, instr, self.top(1))?,
-                    value(&self.heap, instr, self.top(0))?,
+                    number_first(&self.heap, instr, self.top(1))?,
+                    number_first(&self.heap, instr, self.top(0))?,
                 ) {
                     (ObjectRef::Str(a), ObjectRef::Str(b)) => a == b,
                     (ObjectRef::Str(_), _) | (_, ObjectRef::Str(_)) => false,
@@ -410,8 +410,8 @@ impl<'p, 'a> Vm<'p, 'a> {
             Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
                 self.need(instr, 2)?;
                 let ordering = match (
-                    value(&self.heap, instr, self.top(1))?,
-                    value(&self.heap, instr, self.top(0))?,
+                    number_first(&self.heap, instr, self.top(1))?,
+                    number_first(&self.heap, instr, self.top(0))?,
                 ) {
                     (ObjectRef::Str(a), ObjectRef::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
                     (a @ ObjectRef::Str(_), b) | (a, b @ ObjectRef::Str(_)) => {
@@ -449,7 +449,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             Instr::Jmp(target) => next = target,
             Instr::Jz(target) | Instr::Jnz(target) => {
                 self.need(instr, 1)?;
-                let c = match value(&self.heap, instr, self.top(0))? {
+                let c = match number_first(&self.heap, instr, self.top(0))? {
                     ObjectRef::Int(c) => c,
                     other => {
                         return Err(Kind::TypeError {
@@ -716,6 +716,20 @@ fn value<'h>(
     }
 }
 
+/// [`value`] for an operand that is usually a number (arithmetic, comparisons, conditions, `tostr`): the
+/// heap reads a number in fewer steps and anything else as `value` would.
+#[inline(always)]
+fn number_first<'h>(
+    heap: &'h ObjectHeap<'_>,
+    instr: Instr,
+    handle: Handle,
+) -> Result<ObjectRef<'h>, Kind> {
+    match heap.get_expecting_number(handle) {
+        Ok(value) => Ok(value),
+        Err(e) => Err(read_error(instr, e)),
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn read_error(instr: Instr, e: HeapError) -> Kind {
@@ -724,7 +738,7 @@ fn read_error(instr: Instr, e: HeapError) -> Kind {
 
 #[inline(always)]
 fn num(heap: &ObjectHeap<'_>, instr: Instr, handle: Handle) -> Result<Num, Kind> {
-    match value(heap, instr, handle)? {
+    match number_first(heap, instr, handle)? {
         ObjectRef::Int(v) => Ok(Num::Int(v)),
         ObjectRef::Float(v) => Ok(Num::Float(v)),
         other => Err(type_error(instr, "numbers", other)),
