@@ -163,8 +163,8 @@ impl Summary {
 /// [`Pool::exact_node_max`] see nodes in the stored form.
 pub(crate) const BIAS: u32 = 1 << 31;
 
-/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`: four SSE2 compares (the x86-64
-/// baseline) and one movemask.
+/// Bit `i` set where entry `i` of `node` (stored form) is at least `g`, which is not 0 (every caller asks
+/// for at least a granule): four SSE2 compares (the x86-64 baseline) and one movemask.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
@@ -172,18 +172,21 @@ fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
         __m128i, _mm_cmpgt_epi32, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
         _mm_set_epi32, _mm_set1_epi32,
     };
-    // SSE2 compares signed lanes: the stored entries and `g` flipped order as unsigned values.
+    debug_assert_ne!(g, 0);
+    // SSE2 compares signed lanes: the stored entries and `g` flipped order as unsigned values. "At least
+    // `g`" is "above `g - 1`", a compare whose destination is the loaded lanes (no copy of `g` per
+    // compare, no inversion of the mask); `g != 0`, so `g - 1` does not wrap.
     // SAFETY: these intrinsics only need SSE2, which every x86-64 processor has (it is in the target's
     // baseline features); they touch no memory but their arguments.
     unsafe {
-        let g = _mm_set1_epi32((g ^ BIAS) as i32);
-        let below = |i: usize| -> __m128i {
+        let below = _mm_set1_epi32(((g - 1) ^ BIAS) as i32);
+        let fits = |i: usize| -> __m128i {
             let lane = |k: usize| node[i + k] as i32;
-            _mm_cmpgt_epi32(g, _mm_set_epi32(lane(3), lane(2), lane(1), lane(0)))
+            _mm_cmpgt_epi32(_mm_set_epi32(lane(3), lane(2), lane(1), lane(0)), below)
         };
-        let low = _mm_packs_epi32(below(0), below(4));
-        let high = _mm_packs_epi32(below(8), below(12));
-        !(_mm_movemask_epi8(_mm_packs_epi16(low, high)) as u32) & 0xffff
+        let low = _mm_packs_epi32(fits(0), fits(4));
+        let high = _mm_packs_epi32(fits(8), fits(12));
+        _mm_movemask_epi8(_mm_packs_epi16(low, high)) as u32
     }
 }
 
