@@ -47,6 +47,7 @@ pub(crate) const KEEP: usize = 2;
 /// Marked slots the summary can hold: `KEEP` from earlier operations and those of the current one (at
 /// most two); more falls back to recomputing the whole summary.
 const MARKS: usize = KEEP + 4;
+static_assertions::const_assert!(MARKS > KEEP);
 /// Recently settled slots remembered: a slot marked again while among them is hot.
 const RECENT: usize = 2;
 /// The alignment of the summary's levels, so that every node is one cache line.
@@ -481,7 +482,9 @@ impl Pool<'_> {
     /// [`KEEP`].
     #[inline(always)]
     pub(crate) fn summary_settle(&mut self) {
-        if self.summary.marked_len != self.summary.kept || self.summary.overflow {
+        // An overflow leaves `marked_len` at `MARKS`, above `KEEP`, so it is not `kept`: one compare.
+        debug_assert!(!self.summary.overflow || self.summary.marked_len != self.summary.kept);
+        if self.summary.marked_len != self.summary.kept {
             self.settle_marked();
         }
     }
