@@ -412,10 +412,15 @@ impl Pool<'_> {
         if self.config.policy == Policy::FirstFit && old != self.top && new + size != self.heap_len
         {
             self.write_free(new, size, flags);
-            if old / SLOT != new / SLOT || size < old_size {
+            if old / SLOT != new / SLOT {
                 self.summary_lower(old, old_size);
+                self.summary_raise(new, size);
+            } else if size < old_size {
+                // No raise: the slot's entry is at least `old_size` already.
+                self.summary_lower(old, old_size);
+            } else {
+                self.summary_raise(new, size);
             }
-            self.summary_raise(new, size);
         } else {
             self.free_replace_other(old, new, size, flags);
         }
