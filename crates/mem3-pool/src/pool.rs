@@ -998,6 +998,17 @@ impl<'a> Pool<'a> {
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
+        // The search, the usual case, is a tail call: the carve is out of line, so that this function saves
+        // no registers.
+        if !self.only_top_is_free() {
+            return self.alloc_searched(size, align);
+        }
+        self.alloc_aligned_top(size, align)
+    }
+
+    /// [`Pool::alloc_aligned`] when the top is the only free block.
+    #[inline(never)]
+    fn alloc_aligned_top(&mut self, size: usize, align: usize) -> Result<Block> {
         self.alloc_aligned_inline(size, align)
     }
 
