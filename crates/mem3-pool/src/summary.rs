@@ -578,7 +578,7 @@ impl Pool<'_> {
             self.summary.first = if mask != 0 {
                 node * FANOUT + mask.trailing_zeros() as usize
             } else {
-                self.climb(1, node + 1, 1).unwrap_or(self.summary.levels[0].len)
+                self.first_after_node(node)
             };
         }
         // An entry only falls, from `old`; a parent changes only if `old` was its maximum.
@@ -602,6 +602,27 @@ impl Pool<'_> {
             unsafe { self.set_summary_stored_unchecked(level, node, stored) };
             i = node;
         }
+    }
+
+    /// The lowest slot with a free block after level-0 node `node`, given that no slot at or before the end
+    /// of `node` holds one (level 0's length if none does): in the parent node if it is there (a step up and
+    /// one down, inline), else by a climb.
+    #[inline(always)]
+    fn first_after_node(&self, node: usize) -> usize {
+        if self.summary.count >= 2 {
+            let parent = node / FANOUT;
+            // SAFETY: `node` is a node of level 0, so an entry of level 1, which is in use (`count >= 2`), and
+            // `parent` one of its nodes (the shape invariant of `Summary`).
+            let near = at_least(unsafe { self.summary_node_unchecked(1, parent) }, 1)
+                & (u32::MAX << (node % FANOUT) << 1);
+            if near != 0 {
+                let next = parent * FANOUT + near.trailing_zeros() as usize;
+                let mask = at_least(self.summary_node(0, next), 1);
+                return next * FANOUT + mask.trailing_zeros() as usize;
+            }
+            return self.climb(2, parent + 1, 1).unwrap_or(self.summary.levels[0].len);
+        }
+        self.summary.levels[0].len
     }
 
     /// Settles every marked slot.
