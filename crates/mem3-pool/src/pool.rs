@@ -252,6 +252,14 @@ impl Iterator for FreeStarts {
     }
 }
 
+/// The fewest bytes a shrinking resize must free to move the block down (first fit): moving smaller blocks
+/// was measured to change no trace's minimum pool.
+const SHRINK_MOVE_MIN: usize = 4096;
+/// A shrinking resize moves the block down (first fit) only if its new size is at most `1 / SHRINK_MOVE_RATIO`
+/// of the old: the copy is the cost (at a third, 5.2% more instructions on random actions of up to 30000
+/// bytes, nearly all of them in the copies; at a quarter, 2.9%).
+const SHRINK_MOVE_RATIO: usize = 4;
+
 /// A memory pool over one caller-provided region.
 ///
 /// See the [crate docs](crate) for the layout and the guarantees.
@@ -1433,8 +1441,9 @@ impl<'a> Pool<'a> {
     /// Resizes `block` to at least `new_size` payload bytes, keeping its contents (up to the smaller size).
     ///
     /// It shrinks in place, grows in place when the next block is free and large enough, and otherwise moves
-    /// the contents to a new block (aligned to [`MIN_ALIGN`]) and frees the old one. On error `block` is
-    /// unchanged and still valid.
+    /// the contents to a new block (aligned to [`MIN_ALIGN`]) and frees the old one. Under first fit, a block
+    /// shrunk to at most a quarter of its size (freeing at least 4 KiB) moves down instead, to the lowest free
+    /// block that holds it, when one lies below it. On error `block` is unchanged and still valid.
     pub fn realloc(&mut self, block: Block, new_size: usize) -> Result<Block> {
         self.realloc_aligned(block, new_size, MIN_ALIGN)
     }
@@ -1460,6 +1469,15 @@ impl<'a> Pool<'a> {
             == self.base.as_ptr().addr().wrapping_neg() % align.max(MIN_ALIGN)
         {
             if need <= size {
+                if self.config.policy == Policy::FirstFit
+                    && size - need >= SHRINK_MOVE_MIN
+                    && need <= size / SHRINK_MOVE_RATIO
+                    && !flags.contains(BlockFlags::PINNED)
+                {
+                    if let Some(moved) = self.shrink_down(start, need, align) {
+                        return Ok(moved);
+                    }
+                }
                 self.shrink(start, need);
                 return Ok(block);
             }
@@ -1476,6 +1494,23 @@ impl<'a> Pool<'a> {
         self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
         self.free_used(start);
         Ok(new)
+    }
+
+    /// Under first fit, a resize that shrinks a block to at most a quarter of its size, freeing at least
+    /// `SHRINK_MOVE_MIN` bytes, moves it to the lowest free block that holds it if that lies below it: taken as
+    /// an allocation takes it (the same search, so the linear reference places it identically), the contents
+    /// copied, the old block freed. `None` if there is none below: the block shrinks in place.
+    #[inline(never)]
+    fn shrink_down(&mut self, start: usize, need: usize, align: usize) -> Option<Block> {
+        let (found, pad) = self.find_placement(need, align)?;
+        if found >= start {
+            return None;
+        }
+        let new = self.take(found, pad, need);
+        let new_start = new.offset() - HEADER_SIZE;
+        self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, need - HEADER_SIZE);
+        self.free_used(start);
+        Some(new)
     }
 
     /// Shrinks the used block at `start` to `need` bytes if the rest can form a block.

@@ -315,6 +315,44 @@ fn realloc_moves_and_keeps_contents_when_it_must() {
 }
 
 #[test]
+fn realloc_moves_a_block_shrunk_to_a_quarter_down_to_the_first_fit() {
+    for search in [Search::Index, Search::Linear] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, Config { search, ..Config::default() });
+        let a = pool.alloc(100).unwrap();
+        let _b = pool.alloc(10).unwrap();
+        let big = pool.alloc(6000).unwrap();
+        let _c = pool.alloc(10).unwrap();
+        let bytes: Vec<u8> = (0..100).collect();
+        pool.payload_mut(big).unwrap()[..100].copy_from_slice(&bytes);
+        pool.free(a).unwrap();
+        let moved = pool.realloc(big, 100).unwrap();
+        assert_eq!(moved, a, "the lowest free block that holds it ({search:?})");
+        assert_eq!(&pool.payload(moved).unwrap()[..100], &bytes[..]);
+        assert!(pool.free(big).is_err(), "the old block is gone");
+        pool.check().unwrap();
+        // Shrunk to more than a quarter, it stays, though a block below would hold it.
+        pool.free(moved).unwrap();
+        let big = pool.alloc(6000).unwrap();
+        assert_eq!(pool.realloc(big, 2000), Ok(big));
+        pool.check().unwrap();
+    }
+    // With no free block below, it stays; so it does under best fit.
+    for config in [Config::default(), best_fit()] {
+        let mut r = region();
+        let mut pool = pool_with(&mut r, config);
+        let a = pool.alloc(100).unwrap();
+        let big = pool.alloc(6000).unwrap();
+        let _c = pool.alloc(10).unwrap();
+        if config.policy == Policy::BestFit {
+            pool.free(a).unwrap();
+        }
+        assert_eq!(pool.realloc(big, 100), Ok(big));
+        pool.check().unwrap();
+    }
+}
+
+#[test]
 fn a_failed_realloc_leaves_the_block_intact() {
     let mut r = region();
     let mut pool = Pool::new(&mut r.0).unwrap();
