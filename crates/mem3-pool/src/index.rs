@@ -471,7 +471,10 @@ impl Pool<'_> {
     pub(crate) fn index_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
         if self.config.policy == Policy::FirstFit {
             // Every indexed block lies below the top.
-            return self.summary_find(need, align).or_else(|| self.top_fit(need, align));
+            return self
+                .summary_find(need, align)
+                .map(|found| (found.start, found.pad))
+                .or_else(|| self.top_fit(need, align));
         }
         let need_g = (need / GRANULE) as u32;
         let found = match self.first_fitting(need_g) {

@@ -5,7 +5,7 @@ use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 use crate::{
     cache::{CACHE_MAX, FrontCache},
     error::{Error, Result},
-    summary::{BIAS, FANOUT, NODE_ALIGN, SLOT, Summary},
+    summary::{BIAS, FANOUT, Found, NODE_ALIGN, SLOT, Summary, slot_of},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
         NIL, SPLIT_MIN, WORD, block_size_for, round_up,
@@ -1078,7 +1078,10 @@ impl<'a> Pool<'a> {
         // The default configuration's search inline; the others, and the retry, out of line.
         let found = if self.config.policy == Policy::FirstFit && self.config.search == Search::Index
         {
-            self.summary_find(need, align).or_else(|| self.top_fit(need, align))
+            if let Some(found) = self.summary_find(need, align) {
+                return Ok(self.take_found(found, need));
+            }
+            self.top_fit(need, align)
         } else {
             self.find_placement(need, align)
         };
@@ -1249,6 +1252,51 @@ impl<'a> Pool<'a> {
             (need, start + need)
         } else {
             self.free_remove(start);
+            self.free_blocks -= 1;
+            (size, start + size)
+        };
+        self.set_header(start, used_size, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
+        self.set_free_bit(start, false);
+        if split {
+            self.set_start_bit(rest_start, true);
+        } else {
+            self.set_prev_free(rest_start, false);
+        }
+        self.used_blocks += 1;
+        self.used_size += used_size;
+        self.peak_extent = self.peak_extent.max(rest_start);
+        self.summary_settle();
+        Block::at(start)
+    }
+
+    /// [`Pool::take`] of the block a first-fit search found: without padding, [`Pool::take_front`] with what
+    /// the search read (the header, and whether the block holds its slot's entry) instead of reading it
+    /// again, and for a block that is not the top.
+    #[inline(always)]
+    fn take_found(&mut self, found: Found, need: usize) -> Block {
+        let Found { start, pad, size, flags, lowers } = found;
+        if pad != 0 {
+            return self.take_padded(start, pad, need);
+        }
+        debug_assert_eq!((size, flags), self.header(start));
+        debug_assert!(start != self.top && self.config.policy == Policy::FirstFit);
+        let rest = size - need;
+        let split = rest >= SPLIT_MIN;
+        // The block is not the top, so it is not the last block: neither is the rest, and a block follows it.
+        let (used_size, rest_start) = if split {
+            let rest_start = start + need;
+            self.write_free(rest_start, rest, BlockFlags::empty());
+            if lowers {
+                self.summary_mark(slot_of(start));
+            }
+            if slot_of(rest_start) != slot_of(start) {
+                self.summary_raise(rest_start, rest);
+            }
+            (need, rest_start)
+        } else {
+            if lowers {
+                self.summary_mark(slot_of(start));
+            }
             self.free_blocks -= 1;
             (size, start + size)
         };

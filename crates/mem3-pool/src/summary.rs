@@ -234,8 +234,22 @@ fn at_least(node: &[u32; FANOUT], g: u32) -> u32 {
     mask
 }
 
+/// The block a first-fit search found, with what the search read of it, for the take that follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    /// The free block's start (never the top).
+    pub(crate) start: usize,
+    /// The padding in front of the used block.
+    pub(crate) pad: usize,
+    /// The block's size and header flags.
+    pub(crate) size: usize,
+    pub(crate) flags: BlockFlags,
+    /// Its size is its slot's entry: taking it may lower the entry, so the take marks the slot.
+    pub(crate) lowers: bool,
+}
+
 #[inline(always)]
-fn slot_of(start: usize) -> usize {
+pub(crate) fn slot_of(start: usize) -> usize {
     start / SLOT
 }
 
@@ -373,7 +387,7 @@ impl Pool<'_> {
     /// A marked slot whose entry promised a block it does not hold is settled on the way, so a stale entry
     /// misleads one search at most.
     #[inline(always)]
-    pub(crate) fn summary_find(&mut self, need: usize, align: usize) -> Option<(usize, usize)> {
+    pub(crate) fn summary_find(&mut self, need: usize, align: usize) -> Option<Found> {
         let g = (need / GRANULE) as u32;
         let mut slot = self.first_slot(g);
         while let Some(s) = slot {
@@ -387,11 +401,15 @@ impl Pool<'_> {
                     continue;
                 }
                 if size >= need {
-                    if align <= MIN_ALIGN {
-                        return Some((start, 0));
-                    }
-                    if let Some(pad) = self.fit(start, size, need, align) {
-                        return Some((start, pad));
+                    let pad = if align <= MIN_ALIGN {
+                        Some(0)
+                    } else {
+                        self.fit(start, size, need, align)
+                    };
+                    if let Some(pad) = pad {
+                        // Taking the block lowers the slot's entry only if the block holds it.
+                        let lowers = (size / GRANULE) as u32 == self.summary_entry(0, s);
+                        return Some(Found { start, pad, size, flags, lowers });
                     }
                 }
                 max = max.max(size);
@@ -466,6 +484,12 @@ impl Pool<'_> {
         if self.summary_entry(0, slot) != (size / GRANULE) as u32 {
             return;
         }
+        self.summary_mark(slot);
+    }
+
+    /// Marks `slot`, whose entry a block that held it no longer holds, for [`Pool::summary_settle`].
+    #[inline(always)]
+    pub(crate) fn summary_mark(&mut self, slot: usize) {
         let s = &mut self.summary;
         if s.marked[..s.marked_len].contains(&slot) {
             return;
