@@ -627,6 +627,16 @@ impl<'a> Pool<'a> {
         }
     }
 
+    /// [`Pool::move_free_bit`] for pairs known to be in one slot, under first fit.
+    #[inline(always)]
+    fn move_free_bit_in_slot(&mut self, from: usize, to: usize) {
+        let slot = from / SLOT;
+        debug_assert!(self.summary.count() != 0 && to / SLOT == slot);
+        let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
+        let pairs = self.free_pairs(slot) & !bit(from) | bit(to);
+        self.set_free_pairs(slot, pairs);
+    }
+
     /// Sets or clears the free-pair bit of the granule pair holding `start` (nothing under best fit). At most
     /// one block starts in a pair, so the bit is that block's.
     #[inline(always)]
@@ -1283,30 +1293,36 @@ impl<'a> Pool<'a> {
         let rest = size - need;
         let split = rest >= SPLIT_MIN;
         // The block is not the top, so it is not the last block: neither is the rest, and a block follows it.
+        let used_flags = BlockFlags::USED | (flags & BlockFlags::PREV_FREE);
         let (used_size, rest_start) = if split {
             let rest_start = start + need;
-            self.write_free(rest_start, rest, BlockFlags::empty());
+            // The rest's header and footer; its free bit moves from the block's pair, in one word of the
+            // free-pair bitmap when both are in one slot.
+            self.set_header(rest_start, rest, BlockFlags::empty());
+            self.set_word(rest_start + rest - WORD, rest);
             if lowers {
                 self.summary_mark(slot_of(start));
             }
             if slot_of(rest_start) != slot_of(start) {
+                self.set_free_bit(start, false);
+                self.set_free_bit(rest_start, true);
                 self.summary_raise(rest_start, rest);
+            } else {
+                self.move_free_bit_in_slot(start, rest_start);
             }
+            self.add_start_bit(rest_start);
+            self.set_header(start, need, used_flags);
             (need, rest_start)
         } else {
             if lowers {
                 self.summary_mark(slot_of(start));
             }
             self.free_blocks -= 1;
+            self.set_header(start, size, used_flags);
+            self.set_free_bit(start, false);
+            self.set_prev_free(start + size, false);
             (size, start + size)
         };
-        self.set_header(start, used_size, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
-        self.set_free_bit(start, false);
-        if split {
-            self.set_start_bit(rest_start, true);
-        } else {
-            self.set_prev_free(rest_start, false);
-        }
         self.used_blocks += 1;
         self.used_size += used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
