@@ -270,30 +270,35 @@ and no inversion of the mask (-0.7% to -2.3% on all thirteen workloads below); t
 check tested against `kept` alone; a free block that shrinks within its slot skips the raise, which could not
 change anything (sqlite-mem -2.6%); `alloc_aligned` only tests and calls, the top's carve in
 `alloc_aligned_top` (-0.1% to -0.6%, gcc-as +0.9%: it carves the top often); after an allocation empties the
-lowest free slot, the next one looked for in its parent node inline, before a climb (`objects` -4.4%).
+lowest free slot, the next one looked for in its parent node inline, before a climb (`objects` -4.4%). Two more
+after the report's run: the search hands the block it found to the take with its header and whether it holds
+its slot's entry, so the take reads no header again, skips the top's cases (the search never returns the top)
+and marks the slot only when the block held the entry (-0.2% to -1.3% on twelve, gcc-as +0.2%); a block split
+within its slot moves its free bit with one write of the slot's pair word (-0.2% to -1.5% on seven, the rest
+within +0.13%).
 
 | workload | late 2026-12-06 | now | change | talc | now / talc |
 |---|---|---|---|---|---|
-| trace gcc-as | 7.02 M | 6.95 M | -0.9% | 4.9 M | 1.42× |
-| trace sqlite-mem | 67.0 M | 63.6 M | -5.1% | 39.7 M | 1.60× |
-| trace perl-hash | 213.3 M | 205.7 M | -3.6% | 108.1 M | 1.90× |
-| synthetic queue | 214.0 M | 205.9 M | -3.8% | 87.0 M | 2.37× |
-| synthetic passes | 248.1 M | 238.6 M | -3.8% | 93.3 M | 2.56× |
-| synthetic power-law | 184.3 M | 177.7 M | -3.6% | 63.5 M | 2.80× |
-| synthetic growth | 587.4 M | 581.5 M | -1.0% | 549.8 M | 1.06× |
-| synthetic size-shift | 80.6 M | 77.3 M | -4.1% | 39.2 M | 1.97× |
-| synthetic objects | 159.8 M | 148.1 M | -7.3% | 59.5 M | 2.49× |
-| random actions, max 200 | 81.9 M | 79.7 M | -2.7% | 33.7 M | 2.36× |
-| random actions, max 1000 | 94.7 M | 92.0 M | -2.9% | 35.6 M | 2.58× |
-| random actions, max 10000 | 145.6 M | 144.2 M | -0.9% | 69.3 M | 2.08× |
-| random actions, max 30000 | 303.1 M | 308.5 M | +1.8% | 227.6 M | 1.36× |
+| trace gcc-as | 7.02 M | 6.97 M | -0.7% | 4.9 M | 1.42× |
+| trace sqlite-mem | 67.0 M | 62.3 M | -7.0% | 39.7 M | 1.57× |
+| trace perl-hash | 213.3 M | 202.0 M | -5.3% | 108.1 M | 1.87× |
+| synthetic queue | 214.0 M | 200.6 M | -6.2% | 87.0 M | 2.31× |
+| synthetic passes | 248.1 M | 233.7 M | -5.8% | 93.3 M | 2.50× |
+| synthetic power-law | 184.3 M | 174.3 M | -5.4% | 63.5 M | 2.74× |
+| synthetic growth | 587.4 M | 580.4 M | -1.2% | 549.8 M | 1.06× |
+| synthetic size-shift | 80.6 M | 75.8 M | -5.9% | 39.2 M | 1.93× |
+| synthetic objects | 159.8 M | 147.2 M | -7.9% | 59.5 M | 2.47× |
+| random actions, max 200 | 81.9 M | 79.2 M | -3.3% | 33.7 M | 2.35× |
+| random actions, max 1000 | 94.7 M | 91.1 M | -3.8% | 35.6 M | 2.56× |
+| random actions, max 10000 | 145.6 M | 142.5 M | -2.2% | 69.3 M | 2.06× |
+| random actions, max 30000 | 303.1 M | 306.4 M | +1.1% | 227.6 M | 1.35× |
 
 The last two rows include the resize rule of issue 14 below (+1.4% and +3.0% on its own: the copies of the
-blocks it moves down; -2.3% and -1.2% without it); on the other rows it changes nothing measurable. With fat
+blocks it moves down); on the other rows it changes nothing measurable. With fat
 LTO the replay is inlined into the benches' dispatch, so the whole program is compared instead: the five
 search steps took 0.1 M (gcc-as) to 11.7 M (`objects`) instructions off, the same direction everywhere. Per call now:
-`Pool::alloc_aligned` 158 / 220 / 250 on gcc-as / sqlite-mem / perl-hash, 429 on random actions at 1000, 358 on
-`objects`; a free 152 / 130 / 132.
+`Pool::alloc_aligned` 158 / 217 / 239 on gcc-as / sqlite-mem / perl-hash (429 on random actions at 1000 and 358
+on `objects` before the last two steps); a free 154 / 131 / 132.
 
 **Where a first-fit allocation's instructions go now** (perl-hash, about 250): about 55 to enter
 (`alloc_aligned`, then `alloc_searched`'s saved registers and frame; its arguments and the pool's fields are
@@ -313,7 +318,12 @@ Measured and not kept: settling an emptied slot at once instead of marking it (g
 when a block is lowered and skipping the mark if another block is as large (+1.8% to +8.5%); a climb from the
 parent instead of a descent from the root (+0.5% to +3.3%); the emptied first node's parent lowered to 0
 without computing the node's maximum (`objects` -3.1%, the rest +0.3% to +2%); `RECENT` = 4 and `KEEP` = 3
-(mixed or flat); the free-pair bit moved with one read-modify-write in splits and merges (-0.9% to +0.6%).
+(mixed or flat); the free-pair bit moved with one read-modify-write in every split and merge (-0.9% to +0.6%);
+six ways of skipping a slot's mark when another of its blocks ties its maximum (a walk of the slot, a look at
+the next block only, in the search, in the take or out of line, or in the settle): perl-hash -0.2% to -2.0%,
+but `queue`, `passes`, `power-law` or `objects` +0.8% to +6%, since there almost every allocation cuts the
+front of its slot's one largest block, the tie test never succeeds, and each instruction it adds costs about
+0.15%.
 Next: keep the pool's fields the hot paths read in registers (a small struct passed down, about 10-20
 instructions a call by estimate); hand the walked header and the slot's maximum to `take_front`; a cheaper
 search for large requests (the last fitting slot, checked against the summary); a count of the blocks that
@@ -354,7 +364,8 @@ above; the table at the top): requests/s ≥ talc's on every trace, missed: exac
 0.71× on sqlite-mem, 0.52× on perl-hash (late on 2026-12-06: 0.64×, 0.58×, 0.53×; one run each on a shared
 host, so a few hundredths are noise); with the front cache 0.81×, 0.80×, 0.71×. Random actions ≥ 1.0× talc,
 missed: 0.44-0.65× exact, best fit 0.19-0.34× (target 0.8×). Instructions within 1.5× talc's, missed: per replay
-1.42-1.90× on the traces, 1.06-2.80× on the synthetic shapes, 1.36-2.58× on random actions; per call about 2.5×
+1.42-1.87× on the traces, 1.06-2.74× on the synthetic shapes, 1.35-2.56× on random actions (with the two
+steps after the run); per call about 2.5×
 on allocation and 3× on free. The pair at 10^6 live ≤ 2× its cost at 10^2, met (1.06×). The VM allocation
 loop, met: 40.1 M allocations/s (6.8× the first round's). Minimum pool ≤ every peer's: met on perl-hash (12558
 KiB; the smallest peer this run buddy_system_allocator's 13040), missed on gcc-as (3151 against
