@@ -220,11 +220,18 @@ impl HandleTable {
         for (index, slot) in self.slots.iter().enumerate() {
             if let Slot::Occupied { generation, block } = *slot {
                 if keep(Handle::new(index as u32, generation)) {
-                    kept[index / 64] |= 1 << (index % 64);
+                    Self::mark_kept(kept, index as u32);
                     blocks.push(block);
                 }
             }
         }
+    }
+
+    /// Sets slot `index`'s bit in `kept`, a bitmap of [`kept_words`](HandleTable::kept_words) words.
+    #[inline(always)]
+    pub(crate) fn mark_kept(kept: &mut [u64], index: u32) {
+        let index = index as usize;
+        kept[index / 64] |= 1 << (index % 64);
     }
 
     /// The `u64` words of a bitmap with one bit per slot, for [`survivors`](HandleTable::survivors) and

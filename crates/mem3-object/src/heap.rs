@@ -336,8 +336,8 @@ impl<'a> ObjectHeap<'a> {
     /// for them, not for every dead object's block. A used block that no live handle names (only a corrupt
     /// heap has one) is freed with the garbage. If `keep` panics, nothing has changed.
     ///
-    /// It needs 12 bytes of the global heap per live object while it runs; if the global allocator refuses
-    /// them, it does what [`retain`](ObjectHeap::retain) does instead.
+    /// It needs 8 bytes of the global heap per live object and a bit per handle slot while it runs; if the
+    /// global allocator refuses them, it does what [`retain`](ObjectHeap::retain) does instead.
     ///
     /// # Errors
     ///
@@ -373,8 +373,7 @@ impl<'a> ObjectHeap<'a> {
         };
         for &h in keep {
             if let Ok(block) = self.table.get(h) {
-                let index = h.index() as usize;
-                kept[index / 64] |= 1 << (index % 64);
+                HandleTable::mark_kept(&mut kept, h.index());
                 blocks.push(block);
             }
         }
