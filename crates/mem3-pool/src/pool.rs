@@ -618,9 +618,7 @@ impl<'a> Pool<'a> {
         }
         let (slot, to_slot) = (from / SLOT, to / SLOT);
         if slot == to_slot {
-            let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
-            let pairs = self.free_pairs(slot) & !bit(from) | bit(to);
-            self.set_free_pairs(slot, pairs);
+            self.move_free_bit_in_slot(from, to);
         } else {
             self.set_free_bit(from, false);
             self.set_free_bit(to, true);
