@@ -352,6 +352,28 @@ and minimum pools of 3138 / 8643 / 12508 KiB (still above dlmalloc's 3129 / 8417
 peer needs metadata of about 0.5% of the region, where the start bitmap alone is 1.56%: the next step is the
 start bitmap's layout (a bit per pair and which granule) or 16-bit summary entries (32-entry nodes, fewer levels).
 
+**Where a split's remainder goes, and realloc growth (issue 14), 2026-12-07 (morning).** Issue 14 names these
+rules; each variant was replayed for the minimum pool of every trace and shape (`mem3_trace::min_pool_bytes`)
+and heap efficiency (`profile efficiency 4` and `128`), and counted with callgrind over the 13 replays. Before:
+gcc-as 3151, sqlite-mem 8677, perl-hash 12558, queue 4184, power-law 23023, growth 9842 KiB; 87.12% and
+91.80%. None was kept: each one that saved memory cost more than the 5% of speed the issue allows.
+
+| variant | minimum pools | heap efficiency 4 / 128 MiB | instructions |
+|---|---|---|---|
+| the used block carved from the back of its hole (Knuth's first fit), the top from its front | perl-hash -0.9%, growth -5.6%, the rest within 0.1% | 87.34% / 91.93% | sqlite-mem +29.5%, gcc-as +15.6%, queue +5.2% |
+| the same for requests of at most 256 bytes at the usual alignment | growth -12.8% (8578 KiB, below talc's 8832), perl-hash -0.9%, power-law -0.3%, queue +0.9% | 87.37% / 91.80% | sqlite-mem +28.4%, gcc-as +16.1%, queue +6.2%, perl-hash +2.9% |
+| that, and a block that cannot grow forward grows into a free predecessor (contents moved down, no search) | growth -16.5% (8216 KiB, below dlmalloc's 8526), perl-hash +5.0% | 87.39% / 91.84% | sqlite-mem +17.4%, gcc-as +17.5%, perl-hash +14.4% |
+| a block that cannot grow in place goes where freeing it and allocating would put it (merged with its free neighbours, unless a lower free block holds it) | growth -1.1%, the rest within 0.03% | 87.35% / 91.84% | growth +7.3%, perl-hash +0.9% |
+| a moving resize prefers the top block | growth +83%, perl-hash +1.0% | 81.79% / 88.08% | |
+
+Carving small blocks from the back keeps a hole's front free, so the block before a hole can grow into it:
+that is growth's saving, and it is the growing-buffer pattern of real programs. It is also why it loses on
+sqlite-mem: sqlite grows small blocks just after allocating them, which a block carved from the front of a
+hole does in place (the hole's rest follows it) and a block carved from the back cannot (its resizes that
+move rose from 10.6k to 52.8k). Growing backward into the free predecessor gives the growth back, but as a
+copy, and on perl-hash it scatters the hash tables' growth (+5.0% memory). A rule that tells the two
+patterns apart (a block's own history of resizes, say) would need a flag per block; not tried.
+
 The VM (issue 17), the same night (docs/interpreters.md, step by step): reads take the pool's payload without
 the start-bitmap lookup, since the handle table proves the block live (`Pool::payload_unverified`, bounded by
 the heap, so any name stays memory-safe), and numbers are read straight from the heap's bytes with two word
