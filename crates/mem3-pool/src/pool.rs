@@ -1603,6 +1603,29 @@ impl<'a> Pool<'a> {
             return false;
         }
         let rest = size + next_size - need;
+        let rest_start = start + need;
+        if rest >= SPLIT_MIN
+            && self.summary.count() != 0
+            && next != self.top
+            && slot_of(next) == slot_of(rest_start)
+        {
+            // First fit's usual case: the free successor gives up its front and stays in its slot, so its
+            // start bit and its free-pair bit each move within one word. (It is not the top, so neither is
+            // its rest.)
+            let slot = slot_of(next);
+            let bit = |at: usize| 1u64 << (at / GRANULE % 64);
+            self.set_start_word(slot, self.start_word(slot) & !bit(next) | bit(rest_start));
+            self.move_free_bit_in_slot(next, rest_start);
+            self.set_header(rest_start, rest, BlockFlags::empty());
+            self.set_word(rest_start + rest - WORD, rest);
+            // It shrank within its slot: no raise, and a mark if it held the slot's entry.
+            self.summary_lower(next, next_size);
+            self.set_header(start, need, flags);
+            self.used_size += need - size;
+            self.peak_extent = self.peak_extent.max(rest_start);
+            self.summary_settle();
+            return true;
+        }
         self.set_start_bit(next, false);
         let new_size = if rest >= SPLIT_MIN {
             self.set_start_bit(start + need, true);
