@@ -180,6 +180,36 @@ impl HandleTable {
         }
     }
 
+    /// Whether [`claim`](HandleTable::claim) has a slot to give without growing the table: a vacant slot,
+    /// or room for a new one within the vector's capacity and `max_slots`. Changes nothing.
+    #[inline(always)]
+    pub(crate) fn can_claim(&self) -> bool {
+        let len = self.slots.len();
+        self.free_head != NO_SLOT || (len < self.slots.capacity() && len < self.max_slots as usize)
+    }
+
+    /// Puts `block` in the slot [`prepare`](HandleTable::prepare) would name and returns its handle, with one
+    /// look at the slot: the head of the free list, or a new slot. The caller checked
+    /// [`can_claim`](HandleTable::can_claim), so the table does not grow.
+    #[inline(always)]
+    pub(crate) fn claim(&mut self, block: Block) -> Handle {
+        debug_assert!(self.can_claim());
+        self.live += 1;
+        let index = self.free_head;
+        if index != NO_SLOT {
+            let slot = &mut self.slots[index as usize];
+            let Slot::Vacant { generation, next_free } = *slot else {
+                unreachable!("the free list links vacant slots only");
+            };
+            *slot = Slot::Occupied { generation, block };
+            self.free_head = next_free;
+            return Handle::new(index, generation);
+        }
+        let index = self.slots.len() as u32;
+        self.slots.push(Slot::Occupied { generation: FIRST_GENERATION, block });
+        Handle::new(index, FIRST_GENERATION)
+    }
+
     /// The block of the object `h` names.
     #[inline]
     pub(crate) fn get(&self, h: Handle) -> Result<Block> {

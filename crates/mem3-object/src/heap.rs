@@ -125,8 +125,36 @@ impl<'a> ObjectHeap<'a> {
     ///
     /// [`Error::Pool`] holding [`mem3_pool::Error::OutOfMemory`] when the object does not fit (see
     /// [`Error::is_out_of_memory`]), [`Error::TooManyHandles`] when the handle table cannot grow.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
+        match self.alloc_usual(value) {
+            Some(handle) => Ok(handle),
+            None => self.alloc_any(value),
+        }
+    }
+
+    /// The usual allocation, returning the handle in a register: the block allocated, then the handle slot
+    /// claimed with one look at it, then the object written. `None`, having changed nothing, when the pool
+    /// does not hold the object or the table would have to grow (or cannot): then
+    /// [`alloc_any`](ObjectHeap::alloc_any) does it all again with its errors, retries and growth.
+    #[inline]
+    fn alloc_usual(&mut self, value: ObjectRef<'_>) -> Option<Handle> {
+        let len = value.data_len();
+        // The header's length field is a `u32`.
+        if u32::try_from(len).is_err() || !self.table.can_claim() {
+            return None;
+        }
+        let (block, payload) = self.pool.alloc_with_payload(OBJECT_HEADER_SIZE + len).ok()?;
+        let owner = self.table.claim(block);
+        object::encode(payload, value, owner);
+        Some(owner)
+    }
+
+    /// [`alloc`](ObjectHeap::alloc) with the exact errors, the retry and the table's growth, after
+    /// [`alloc_usual`](ObjectHeap::alloc_usual) did not allocate.
+    #[cold]
+    #[inline(never)]
+    fn alloc_any(&mut self, value: ObjectRef<'_>) -> Result<Handle> {
         let len = value.data_len();
         let size = OBJECT_HEADER_SIZE + len;
         if u32::try_from(len).is_err() {

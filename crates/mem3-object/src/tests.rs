@@ -218,6 +218,49 @@ fn a_failed_alloc_changes_no_figure() {
     heap.check().unwrap();
 }
 
+/// An allocation claims its handle slot only once its block is allocated: one that fails while a vacant
+/// slot waits (or while the table has room for a new one) leaves the free list, the slots and every figure
+/// as they were, and later allocations take the slots in the order the free list gives them.
+#[test]
+fn a_failed_alloc_leaves_the_free_list_and_the_slots_as_they_were() {
+    let mut r = region(1024);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let table =
+        |heap: &ObjectHeap<'_>| (heap.stats(), heap.table.slots.clone(), heap.table.free_head);
+    let hs: Vec<_> = (0..3).map(|i| heap.alloc_int(i).unwrap()).collect();
+    assert!(heap.table.slots.len() < heap.table.slots.capacity(), "room for a new slot");
+    let big = "x".repeat(2000);
+    let before = table(&heap);
+    assert!(matches!(heap.alloc_str(&big), Err(Error::Pool(PoolError::OutOfMemory { .. }))));
+    assert_eq!(table(&heap), before, "no vacant slot, room for a new one");
+    // Two vacant slots; a string then takes the head of the free list and the whole free space.
+    heap.free(hs[1]).unwrap();
+    heap.free(hs[2]).unwrap();
+    let fill =
+        "y".repeat(heap.pool().stats().largest_free - mem3_pool::HEADER_SIZE - OBJECT_HEADER_SIZE);
+    let s = heap.alloc_str(&fill).unwrap();
+    assert_eq!(s.index(), hs[2].index());
+    assert_eq!(heap.table.free_head, hs[1].index());
+    let before = table(&heap);
+    for attempt in 0..2 {
+        assert!(
+            matches!(heap.alloc_int(7), Err(Error::Pool(PoolError::OutOfMemory { .. }))),
+            "attempt {attempt}"
+        );
+        assert!(matches!(heap.alloc_float(0.5), Err(Error::Pool(PoolError::OutOfMemory { .. }))));
+        assert_eq!(table(&heap), before, "a vacant slot waiting");
+    }
+    // The string's slot joins the free list before the one that waited.
+    heap.free(s).unwrap();
+    let a = heap.alloc_int(7).unwrap();
+    assert_eq!((a.index(), a.generation().get()), (s.index(), 3));
+    let b = heap.alloc_float(0.5).unwrap();
+    assert_eq!((b.index(), b.generation().get()), (hs[1].index(), 2));
+    assert_eq!(heap.table.free_head, NO_SLOT);
+    assert_eq!((heap.get(a), heap.get(b)), (Ok(ObjectRef::Int(7)), Ok(ObjectRef::Float(0.5))));
+    heap.check().unwrap();
+}
+
 #[test]
 fn retain_frees_exactly_the_rejected_objects() {
     let mut r = region(4096);
