@@ -538,7 +538,10 @@ impl<'p, 'a> Vm<'p, 'a> {
             return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
         }
         let handle = self.alloc(value)?;
-        self.push(handle)
+        // The limit was checked above, and an allocation's collection leaves the stack as it was.
+        self.stack.push(handle);
+        self.stats.peak_stack = self.stats.peak_stack.max(self.stack.len());
+        Ok(())
     }
 
     /// Replaces the top `n` operands with a new object holding `value`. The operands stay on the stack
@@ -548,9 +551,11 @@ impl<'p, 'a> Vm<'p, 'a> {
     fn replace(&mut self, n: usize, value: ObjectRef<'_>) -> Result<(), Kind> {
         debug_assert!(n >= 1 && self.stack.len() >= n);
         let handle = self.alloc(value)?;
-        self.stack.truncate(self.stack.len() - n);
-        // Popping `n >= 1` values made room: no stack limit to check.
-        self.stack.push(handle);
+        // The result takes the deepest operand's place and the rest go: no stack limit to check and no room
+        // to make, as `n >= 1`.
+        let at = self.stack.len() - n;
+        self.stack[at] = handle;
+        self.stack.truncate(at + 1);
         Ok(())
     }
 

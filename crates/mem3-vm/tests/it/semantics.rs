@@ -112,6 +112,23 @@ fn stack_shuffling() {
     assert_eq!(output("push 1\npush 2\npop\nprint\n"), "1\n");
 }
 
+/// A result takes its operands' place: the values below them stay, in order, and the stack is one value
+/// deep where the operands were (two operands, one, and a push beside them).
+#[test]
+fn results_replace_their_operands_and_keep_the_values_below() {
+    let src = "push \"under\"\npush 9\npush 7\npush 2\nsub\nneg\npush 4\nlt\npush \"a\"\npush \"b\"\n\
+               concat\nlen\ntostr\nprint\nprint\nprint\nprint\n";
+    assert_eq!(output(src), "2\n1\n9\nunder\n");
+    let program = assemble("push 1\npush 2\npush 3\nadd\npush 4\nmul\n").unwrap();
+    let mut region = vec![0u8; 4096];
+    let mut vm = Vm::new(&program, ObjectHeap::new(&mut region).unwrap(), Options::default());
+    let stats = vm.run(&mut std::io::sink()).unwrap();
+    let values: Vec<_> = vm.stack().iter().map(|&h| vm.heap().get(h).unwrap()).collect();
+    use mem3_vm::mem3_object::ObjectRef::Int;
+    assert_eq!(values, [Int(1), Int(20)]);
+    assert_eq!(stats.peak_stack, 3);
+}
+
 #[test]
 fn control_flow() {
     assert_eq!(output("push 0\njz a\npush \"no\"\nprint\na: push \"yes\"\nprint\n"), "yes\n");
