@@ -58,7 +58,11 @@ impl Handle {
 }
 
 /// One entry of the handle table.
+///
+/// `repr(u32)` lays every variant out in declaration order after the tag, so the generation sits at the
+/// same offset in an occupied and a vacant slot: filling a vacant slot writes the tag and the block only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 pub(crate) enum Slot {
     /// The slot holds a live object in `block`; its handle carries `generation`.
     Occupied { generation: NonZeroU32, block: Block },
@@ -180,22 +184,22 @@ impl HandleTable {
         }
     }
 
-    /// Whether [`claim`](HandleTable::claim) has a slot to give without growing the table: a vacant slot,
-    /// or room for a new one within the vector's capacity and `max_slots`. Changes nothing.
+    /// Whether [`claim`](HandleTable::claim) has a slot to give without growing the table, `index` being
+    /// the head of the free list: a vacant slot, or room for a new one within the vector's capacity and
+    /// `max_slots`. Changes nothing.
     #[inline(always)]
-    pub(crate) fn can_claim(&self) -> bool {
+    pub(crate) fn can_claim(&self, index: u32) -> bool {
         let len = self.slots.len();
-        self.free_head != NO_SLOT || (len < self.slots.capacity() && len < self.max_slots as usize)
+        index != NO_SLOT || (len < self.slots.capacity() && len < self.max_slots as usize)
     }
 
     /// Puts `block` in the slot [`prepare`](HandleTable::prepare) would name and returns its handle, with one
-    /// look at the slot: the head of the free list, or a new slot. The caller checked
-    /// [`can_claim`](HandleTable::can_claim), so the table does not grow.
+    /// look at the slot: `index`, the head of the free list, or a new slot. The caller checked
+    /// [`can_claim`](HandleTable::can_claim) with the same `index`, so the table does not grow.
     #[inline(always)]
-    pub(crate) fn claim(&mut self, block: Block) -> Handle {
-        debug_assert!(self.can_claim());
+    pub(crate) fn claim(&mut self, index: u32, block: Block) -> Handle {
+        debug_assert!(self.can_claim(index) && index == self.free_head);
         self.live += 1;
-        let index = self.free_head;
         if index != NO_SLOT {
             let slot = &mut self.slots[index as usize];
             let Slot::Vacant { generation, next_free } = *slot else {

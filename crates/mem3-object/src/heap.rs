@@ -141,11 +141,13 @@ impl<'a> ObjectHeap<'a> {
     fn alloc_usual(&mut self, value: ObjectRef<'_>) -> Option<Handle> {
         let len = value.data_len();
         // The header's length field is a `u32`.
-        if u32::try_from(len).is_err() || !self.table.can_claim() {
+        // The head of the free list, read once: the pool does not touch the table.
+        let index = self.table.free_head;
+        if u32::try_from(len).is_err() || !self.table.can_claim(index) {
             return None;
         }
         let (block, payload) = self.pool.alloc_with_payload(OBJECT_HEADER_SIZE + len).ok()?;
-        let owner = self.table.claim(block);
+        let owner = self.table.claim(index, block);
         object::encode(payload, value, owner);
         Some(owner)
     }
