@@ -140,9 +140,9 @@ impl<'a> ObjectHeap<'a> {
     #[inline]
     fn alloc_usual(&mut self, value: ObjectRef<'_>) -> Option<Handle> {
         let len = value.data_len();
-        // The header's length field is a `u32`.
         // The head of the free list, read once: the pool does not touch the table.
         let index = self.table.free_head;
+        // The header's length field is a `u32`.
         if u32::try_from(len).is_err() || !self.table.can_claim(index) {
             return None;
         }
