@@ -252,6 +252,61 @@ impl Iterator for FreeStarts {
     }
 }
 
+/// The region's base and the heap's length and bitmap offsets, copied out of a [`Pool`] for a hot path: LLVM
+/// cannot prove that a store into the region misses the `Pool` itself, so fields read through `self` are
+/// read again after every such store, where these stay in registers. Its accessors are those of `Pool`
+/// (`word`, `set_word`, the bitmaps) for the same offsets, with the same preconditions.
+#[derive(Clone, Copy)]
+pub(crate) struct Raw {
+    base: *mut u8,
+    pub(crate) heap_len: usize,
+    free_map: usize,
+}
+
+impl Raw {
+    /// Reads the word at `off`, a header or footer of a block inside the heap (as [`Pool::word`]).
+    #[inline(always)]
+    pub(crate) fn word(self, off: usize) -> usize {
+        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word read at {off}");
+        // SAFETY: as in `Pool::word`: callers pass the offset of a header or footer inside the heap.
+        unsafe { self.base.add(off).cast::<usize>().read() }
+    }
+
+    /// Writes the word at `off` (as [`Pool::set_word`]); the `Pool` it came from is borrowed mutably.
+    #[inline(always)]
+    pub(crate) fn set_word(self, off: usize, value: usize) {
+        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word write at {off}");
+        // SAFETY: as in `Pool::set_word`; the caller holds the `Pool` mutably, so no payload slice is alive.
+        unsafe { self.base.add(off).cast::<usize>().write(value) }
+    }
+
+    /// Clears the start bit of the block start `start` (a multiple of `GRANULE` below `heap_len`).
+    #[inline(always)]
+    pub(crate) fn clear_start_bit(self, start: usize) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let granule = start / GRANULE;
+        // SAFETY: as in `Pool::set_start_bit`.
+        unsafe {
+            let byte = self.base.add(self.heap_len + granule / 8);
+            byte.write(byte.read() & !(1 << (granule % 8)));
+        }
+    }
+
+    /// Sets or clears the free-pair bit of the pair holding `start`, in a first-fit pool's free-pair bitmap.
+    #[inline(always)]
+    pub(crate) fn set_free_pair_bit(self, start: usize, value: bool) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let pair = start / (2 * GRANULE);
+        // SAFETY: as in `Pool::set_free_bit`: the `Raw` of a first-fit pool (the callers' promise), whose
+        // free-pair bitmap holds a bit for every pair of the heap.
+        unsafe {
+            let byte = self.base.add(self.free_map + pair / 8);
+            let mask = 1 << (pair % 8);
+            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
+        }
+    }
+}
+
 /// The fewest bytes a shrinking resize must free to move the block down (first fit): moving smaller blocks
 /// was measured to change no trace's minimum pool.
 const SHRINK_MOVE_MIN: usize = 4096;
@@ -445,7 +500,14 @@ impl<'a> Pool<'a> {
     }
 
     // ---------------------------------------------------------------------------------------------------
-    // Raw memory. Every read and write of the region goes through the functions of this section.
+    // Raw memory. Every read and write of the region goes through the functions of this section (and those
+    // of `Raw`, a copy of the pool's base and offsets).
+
+    /// The base and offsets, for a hot path to keep in registers.
+    #[inline(always)]
+    pub(crate) fn raw(&mut self) -> Raw {
+        Raw { base: self.base.as_ptr(), heap_len: self.heap_len, free_map: self.free_map }
+    }
 
     /// Reads the word at `off`.
     #[inline(always)]
@@ -1403,8 +1465,97 @@ impl<'a> Pool<'a> {
     #[inline(never)]
     fn free_without_cache(&mut self, block: Block) -> Result<()> {
         let start = self.validate(block)?;
-        self.release_inline(start);
+        // The default configuration (first fit, immediate coalescing) once, here: its usual free, a block
+        // with no free neighbour, then needs no further check of the configuration and no settle.
+        if self.summary.count() != 0 && self.config.coalescing == Coalescing::Immediate {
+            self.release_first_fit(start);
+        } else {
+            self.release(start);
+        }
         Ok(())
+    }
+
+    /// [`Pool::release`] under first fit with immediate coalescing, with no further check of the
+    /// configuration. The region's base and offsets are read once, into [`Raw`]: read through `self` they
+    /// would be read again after every store into the region. A block with no free neighbour (the usual
+    /// case) raises its slot and marks nothing, so it needs no settle.
+    #[inline(always)]
+    fn release_first_fit(&mut self, start: usize) {
+        debug_assert!(self.summary.count() != 0 && self.config.coalescing == Coalescing::Immediate);
+        let r = self.raw();
+        let (size, flags) = tag::decode(r.word(start));
+        let next = start + size;
+        self.used_blocks -= 1;
+        self.used_size -= size;
+        // The heap's end reads as a used block.
+        let next_word = if next < r.heap_len { r.word(next) } else { BlockFlags::USED.bits() };
+        let next_free = next_word & (BlockFlags::USED | BlockFlags::PINNED).bits() == 0;
+        let next_size = next_word & tag::SIZE_MASK;
+        if !flags.contains(BlockFlags::PREV_FREE) {
+            if !next_free {
+                self.free_blocks += 1;
+                r.set_word(start, size);
+                r.set_word(next - WORD, size);
+                r.set_free_pair_bit(start, true);
+                if next == r.heap_len {
+                    debug_assert!(self.top >= r.heap_len, "two top blocks");
+                    self.top = start;
+                } else {
+                    // SAFETY: the pool has a summary (first fit), and `start < next < heap_len`.
+                    unsafe { self.summary_raise_unchecked(start, size) };
+                    r.set_word(next, next_word | BlockFlags::PREV_FREE.bits());
+                }
+                return;
+            }
+            // The freed block takes the place of its free successor.
+            let merged = size + next_size;
+            r.clear_start_bit(next);
+            r.set_free_pair_bit(next, false);
+            r.set_free_pair_bit(start, true);
+            r.set_word(start, merged);
+            r.set_word(start + merged - WORD, merged);
+            if next == self.top {
+                self.top = start;
+                return;
+            }
+            // A free block that ends the heap is the top, so neither it nor the merged block does.
+            if slot_of(next) != slot_of(start) {
+                self.summary_lower(next, next_size);
+            }
+            // SAFETY: as above, `start < next < heap_len`.
+            unsafe { self.summary_raise_unchecked(start, merged) };
+        } else {
+            let prev = start - r.word(start - WORD);
+            let (prev_size, prev_flags) = tag::decode(r.word(prev));
+            // The freed block was used, so its free-pair bit is clear already.
+            r.clear_start_bit(start);
+            let mut merged = prev_size + size;
+            if next_free {
+                merged += next_size;
+                self.free_blocks -= 1;
+                r.clear_start_bit(next);
+                r.set_free_pair_bit(next, false);
+                if next == self.top {
+                    self.top = r.heap_len;
+                } else {
+                    self.summary_lower(next, next_size);
+                }
+            }
+            r.set_word(prev, tag::encode(merged, prev_flags));
+            r.set_word(prev + merged - WORD, merged);
+            // `prev` is followed by a used block, so it is not the top.
+            if prev + merged == r.heap_len {
+                self.summary_lower(prev, prev_size);
+                self.top = prev;
+            } else {
+                // SAFETY: as above, `prev < start < heap_len`.
+                unsafe { self.summary_raise_unchecked(prev, merged) };
+                if !next_free {
+                    r.set_word(next, next_word | BlockFlags::PREV_FREE.bits());
+                }
+            }
+        }
+        self.summary_settle();
     }
 
     /// `free` with the front cache on: a function of its own, so that neither path pays for the other's

@@ -473,6 +473,40 @@ impl Pool<'_> {
         }
     }
 
+    /// [`Pool::summary_raise`] for a pool known to have a summary (first fit), with no bounds check: for the
+    /// free path of the default configuration.
+    ///
+    /// # Safety
+    ///
+    /// The pool has a summary (`self.summary.count() != 0`), and `start < self.heap_len`.
+    #[inline(always)]
+    pub(crate) unsafe fn summary_raise_unchecked(&mut self, start: usize, size: usize) {
+        debug_assert!(self.has_summary() && start < self.heap_len);
+        let g = (size / GRANULE) as u32;
+        let mut i = slot_of(start);
+        debug_assert!(i < self.summary.levels[0].len);
+        self.summary.first = self.summary.first.min(i);
+        let stored = g ^ BIAS;
+        let count = self.summary.count;
+        let mut level = 0;
+        loop {
+            // SAFETY: `level < count` (checked below before each step up); `i` is the slot of a heap offset,
+            // so below `levels[0].len` (the levels cover the heap), divided by `FANOUT^level`: an entry of
+            // the level (the shape invariant of `Summary`).
+            unsafe {
+                if self.summary_stored_unchecked(level, i) as i32 >= stored as i32 {
+                    break;
+                }
+                self.set_summary_stored_unchecked(level, i, stored);
+            }
+            level += 1;
+            if level == count {
+                break;
+            }
+            i /= FANOUT;
+        }
+    }
+
     /// The indexed free block at `start`, of `size` bytes, is going away or shrinking: if it held its slot's
     /// maximum, the slot is recomputed at the end of the operation ([`Pool::summary_settle`]).
     #[inline(always)]
