@@ -1352,41 +1352,46 @@ impl<'a> Pool<'a> {
         debug_assert!(start != self.top && self.config.policy == Policy::FirstFit);
         let rest = size - need;
         let split = rest >= SPLIT_MIN;
+        let slot = slot_of(start);
+        let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
         // The block is not the top, so it is not the last block: neither is the rest, and a block follows it.
         let used_flags = BlockFlags::USED | (flags & BlockFlags::PREV_FREE);
-        let (used_size, rest_start) = if split {
+        // The slot's free-pair bits after the take: when they name one block, or none, the slot's new
+        // maximum is known without a walk of its blocks (the top's pair counts as a block, so a slot that
+        // holds the top is walked).
+        let (used_size, rest_start, left) = if split {
             let rest_start = start + need;
             // The rest's header and footer; its free bit moves from the block's pair, in one word of the
             // free-pair bitmap when both are in one slot.
             self.set_header(rest_start, rest, BlockFlags::empty());
             self.set_word(rest_start + rest - WORD, rest);
-            if lowers {
-                self.summary_mark(slot_of(start));
-            }
-            if slot_of(rest_start) != slot_of(start) {
-                self.set_free_bit(start, false);
+            let pairs = self.free_pairs(slot) & !bit(start);
+            let left = if slot_of(rest_start) != slot {
+                self.set_free_pairs(slot, pairs);
                 self.set_free_bit(rest_start, true);
                 self.summary_raise(rest_start, rest);
+                (pairs == 0).then_some(0)
             } else {
-                self.move_free_bit_in_slot(start, rest_start);
-            }
+                self.set_free_pairs(slot, pairs | bit(rest_start));
+                (pairs == 0).then_some((rest / GRANULE) as u32)
+            };
             self.add_start_bit(rest_start);
             self.set_header(start, need, used_flags);
-            (need, rest_start)
+            (need, rest_start, left)
         } else {
-            if lowers {
-                self.summary_mark(slot_of(start));
-            }
             self.free_blocks -= 1;
             self.set_header(start, size, used_flags);
-            self.set_free_bit(start, false);
+            let pairs = self.free_pairs(slot) & !bit(start);
+            self.set_free_pairs(slot, pairs);
             self.set_prev_free(start + size, false);
-            (size, start + size)
+            (size, start + size, (pairs == 0).then_some(0))
         };
         self.used_blocks += 1;
         self.used_size += used_size;
         self.peak_extent = self.peak_extent.max(rest_start);
-        self.summary_settle();
+        if lowers {
+            self.summary_lowered(slot, left);
+        }
         Block::at(start)
     }
 

@@ -536,6 +536,37 @@ impl Pool<'_> {
         }
     }
 
+    /// Marks `slot` and ends the operation, for an operation (an allocation's take) whose only mark this is:
+    /// what [`Pool::summary_mark`] and [`Pool::summary_settle`] would do, without the list of this
+    /// operation's marks. `max` is the slot's largest block if the caller knows it.
+    #[inline(always)]
+    pub(crate) fn summary_lowered(&mut self, slot: usize, max: Option<u32>) {
+        let s = &mut self.summary;
+        debug_assert!(!s.overflow && s.marked_len == s.kept);
+        let kept = s.kept;
+        if s.marked[..kept].contains(&slot) {
+            return;
+        }
+        if s.recent.contains(&slot) {
+            // A hot slot: kept marked.
+            debug_assert!(kept < MARKS);
+            s.marked[kept % MARKS] = slot;
+            s.kept = kept + 1;
+            s.marked_len = kept + 1;
+            if kept + 1 > KEEP {
+                self.settle_mark(0, None);
+            }
+        } else {
+            self.settle_slot_max(slot, max);
+        }
+    }
+
+    /// [`Pool::settle_slot`] out of line, for `summary_lowered`.
+    #[inline(never)]
+    fn settle_slot_max(&mut self, slot: usize, max: Option<u32>) {
+        self.settle_slot(slot, max);
+    }
+
     /// Ends an operation: settles the slots it marked, except hot ones, and the oldest kept beyond
     /// [`KEEP`].
     #[inline(always)]
