@@ -1470,14 +1470,26 @@ impl<'a> Pool<'a> {
     #[inline(never)]
     fn free_without_cache(&mut self, block: Block) -> Result<()> {
         let start = self.validate(block)?;
-        // The default configuration (first fit, immediate coalescing) once, here: its usual free, a block
-        // with no free neighbour, then needs no further check of the configuration and no settle.
+        self.release_dispatch(start);
+        Ok(())
+    }
+
+    /// Frees the used block at `start`. The default configuration (first fit, immediate coalescing) is
+    /// tested once, here: its usual free, a block with no free neighbour, then needs no further check of
+    /// the configuration and no settle.
+    #[inline(always)]
+    fn release_dispatch(&mut self, start: usize) {
         if self.summary.count() != 0 && self.config.coalescing == Coalescing::Immediate {
             self.release_first_fit(start);
         } else {
-            self.release(start);
+            self.release_other(start);
         }
-        Ok(())
+    }
+
+    /// [`Pool::release`] for the configurations but the default one, out of line.
+    #[inline(never)]
+    fn release_other(&mut self, start: usize) {
+        self.release_inline(start);
     }
 
     /// [`Pool::release`] under first fit with immediate coalescing, with no further check of the
@@ -1582,10 +1594,10 @@ impl<'a> Pool<'a> {
 
     /// Frees the used block at `start`.
     pub(crate) fn release(&mut self, start: usize) {
-        self.release_inline(start);
+        self.release_dispatch(start);
     }
 
-    /// [`Pool::release`], inline in `free`.
+    /// [`Pool::release`] for any configuration.
     #[inline(always)]
     fn release_inline(&mut self, start: usize) {
         let (size, flags) = self.header(start);
