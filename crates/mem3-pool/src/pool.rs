@@ -292,6 +292,43 @@ impl Raw {
         }
     }
 
+    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's word (as
+    /// `Pool::add_start_bit`).
+    #[inline(always)]
+    pub(crate) fn add_start_bit(self, start: usize) {
+        debug_assert!(start < self.heap_len && start % GRANULE == 0);
+        let slot = start / SLOT;
+        // SAFETY: as in `Pool::start_word` and `Pool::set_start_word`: the bitmap holds 8 bytes per slot, and
+        // `start` is in the heap.
+        unsafe {
+            let word = self.base.add(self.heap_len + slot * 8).cast::<[u8; 8]>();
+            let bits = u64::from_le_bytes(word.read()) | 1u64 << (start / GRANULE % 64);
+            word.write(bits.to_le_bytes());
+        }
+    }
+
+    /// The free-pair bits of `slot`, in a first-fit pool (as [`Pool::free_pairs`]).
+    #[inline(always)]
+    pub(crate) fn free_pairs(self, slot: usize) -> u32 {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
+        // SAFETY: as in `Pool::free_pairs`: the `Raw` of a first-fit pool (the callers' promise), and `slot`
+        // is one of the heap's slots.
+        unsafe {
+            u32::from_le_bytes(self.base.add(self.free_map + slot * 4).cast::<[u8; 4]>().read())
+        }
+    }
+
+    /// Writes the free-pair bits of `slot`, in a first-fit pool (as `Pool::set_free_pairs`).
+    #[inline(always)]
+    pub(crate) fn set_free_pairs(self, slot: usize, pairs: u32) {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
+        // SAFETY: as in `free_pairs`, for the same 4 bytes, outside the heap; the caller holds the `Pool`
+        // mutably.
+        unsafe {
+            self.base.add(self.free_map + slot * 4).cast::<[u8; 4]>().write(pairs.to_le_bytes())
+        }
+    }
+
     /// Sets or clears the free-pair bit of the pair holding `start`, in a first-fit pool's free-pair bitmap.
     #[inline(always)]
     pub(crate) fn set_free_pair_bit(self, start: usize, value: bool) {
@@ -1356,6 +1393,8 @@ impl<'a> Pool<'a> {
         let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
         // The block is not the top, so it is not the last block: neither is the rest, and a block follows it.
         let used_flags = BlockFlags::USED | (flags & BlockFlags::PREV_FREE);
+        // The base and offsets in registers (see `Raw`).
+        let r = self.raw();
         // The slot's free-pair bits after the take: when they name one block, or none, the slot's new
         // maximum is known without a walk of its blocks (the top's pair counts as a block, so a slot that
         // holds the top is walked).
@@ -1363,27 +1402,29 @@ impl<'a> Pool<'a> {
             let rest_start = start + need;
             // The rest's header and footer; its free bit moves from the block's pair, in one word of the
             // free-pair bitmap when both are in one slot.
-            self.set_header(rest_start, rest, BlockFlags::empty());
-            self.set_word(rest_start + rest - WORD, rest);
-            let pairs = self.free_pairs(slot) & !bit(start);
+            r.set_word(rest_start, rest);
+            r.set_word(rest_start + rest - WORD, rest);
+            let pairs = r.free_pairs(slot) & !bit(start);
             let left = if slot_of(rest_start) != slot {
-                self.set_free_pairs(slot, pairs);
-                self.set_free_bit(rest_start, true);
+                r.set_free_pairs(slot, pairs);
+                r.set_free_pair_bit(rest_start, true);
                 self.summary_raise(rest_start, rest);
                 (pairs == 0).then_some(0)
             } else {
-                self.set_free_pairs(slot, pairs | bit(rest_start));
+                r.set_free_pairs(slot, pairs | bit(rest_start));
                 (pairs == 0).then_some((rest / GRANULE) as u32)
             };
-            self.add_start_bit(rest_start);
-            self.set_header(start, need, used_flags);
+            r.add_start_bit(rest_start);
+            r.set_word(start, tag::encode(need, used_flags));
             (need, rest_start, left)
         } else {
             self.free_blocks -= 1;
-            self.set_header(start, size, used_flags);
-            let pairs = self.free_pairs(slot) & !bit(start);
-            self.set_free_pairs(slot, pairs);
-            self.set_prev_free(start + size, false);
+            r.set_word(start, tag::encode(size, used_flags));
+            let pairs = r.free_pairs(slot) & !bit(start);
+            r.set_free_pairs(slot, pairs);
+            // A block follows, since this one is not the top.
+            let next = start + size;
+            r.set_word(next, r.word(next) & !BlockFlags::PREV_FREE.bits());
             (size, start + size, (pairs == 0).then_some(0))
         };
         self.used_blocks += 1;

@@ -408,7 +408,10 @@ impl Pool<'_> {
                     };
                     if let Some(pad) = pad {
                         // Taking the block lowers the slot's entry only if the block holds it.
-                        let lowers = (size / GRANULE) as u32 == self.summary_entry(0, s);
+                        // SAFETY: the search's slots are entries of level 0 (below its length), which
+                        // is in use.
+                        let entry = unsafe { self.summary_stored_unchecked(0, s) } ^ BIAS;
+                        let lowers = (size / GRANULE) as u32 == entry;
                         return Some(Found { start, pad, size, flags, lowers });
                     }
                 }
