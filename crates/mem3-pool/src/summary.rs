@@ -460,7 +460,6 @@ impl Pool<'_> {
         let g = (size / GRANULE) as u32;
         let mut i = slot_of(start);
         assert!(i < self.summary.levels[0].len, "summary slot out of bounds");
-        self.summary.first = self.summary.first.min(i);
         // Stored forms compare as signed values.
         let stored = g ^ BIAS;
         for level in 0..self.summary.count {
@@ -471,6 +470,10 @@ impl Pool<'_> {
                     break;
                 }
                 self.set_summary_stored_unchecked(level, i, stored);
+            }
+            if level == 0 {
+                // An entry left as it was is not 0 (`g` is), so its slot is at or after `first` already.
+                self.summary.first = self.summary.first.min(i);
             }
             i /= FANOUT;
         }
@@ -488,14 +491,23 @@ impl Pool<'_> {
         let g = (size / GRANULE) as u32;
         let mut i = slot_of(start);
         debug_assert!(i < self.summary.levels[0].len);
-        self.summary.first = self.summary.first.min(i);
         let stored = g ^ BIAS;
+        // SAFETY: `i` is the slot of a heap offset, so an entry of level 0 (the levels cover the heap), which
+        // is in use.
+        unsafe {
+            if self.summary_stored_unchecked(0, i) as i32 >= stored as i32 {
+                // Not 0 (`g` is not), so the slot is at or after `first` already.
+                return;
+            }
+            self.set_summary_stored_unchecked(0, i, stored);
+        }
+        self.summary.first = self.summary.first.min(i);
         let count = self.summary.count;
-        let mut level = 0;
-        loop {
-            // SAFETY: `level < count` (checked below before each step up); `i` is the slot of a heap offset,
-            // so below `levels[0].len` (the levels cover the heap), divided by `FANOUT^level`: an entry of
-            // the level (the shape invariant of `Summary`).
+        let mut level = 1;
+        while level < count {
+            i /= FANOUT;
+            // SAFETY: `level < count`; `i` is the slot divided by `FANOUT^level`: an entry of the level (the
+            // shape invariant of `Summary`).
             unsafe {
                 if self.summary_stored_unchecked(level, i) as i32 >= stored as i32 {
                     break;
@@ -503,10 +515,6 @@ impl Pool<'_> {
                 self.set_summary_stored_unchecked(level, i, stored);
             }
             level += 1;
-            if level == count {
-                break;
-            }
-            i /= FANOUT;
         }
     }
 
