@@ -468,6 +468,48 @@ the floor on perl-hash took two pool operations beyond `compact`: `compact_trimm
 hole, their rest too small to split off, give the slack back, including the never-moving blocks at the
 bottom of the heap) and `move_to_end` (a block that grows 4 KiB at a time, larger than the free space left
 after compacting, rotates past the blocks after it so it can grow in place).
+
+**The first-fit paths, 2026-12-07 (morning).** Five steps on the allocation and free paths of the default
+configuration, placements unchanged (the model test and the proptests compare every offset with the linear
+reference): `free` tests first fit with immediate coalescing once and then runs `release_first_fit`, with no
+further configuration test, the raise unchecked, and the pool's base, heap length and free-pair offset copied
+into `Raw` (read through `self`, LLVM reads them again after every store into the region); a block with no
+free neighbour then marks nothing and skips the settle. An allocation's take, the one mark of its operation,
+marks and settles at once (`summary_lowered`), and when the slot's free-pair word left by the take names one
+block or none the new maximum is known without a walk (20,479 of perl-hash's 76,745 such settles). Every
+`release` (a resize's free, a shrink's tail, the cache's flush) takes the specialised free; the take writes
+through `Raw` too; and a raise that stops at its own slot no longer updates `Summary::first` (its entry was
+not 0, so the slot is at or after it). Whole-replay instructions (`mem3_trace::replay`, callgrind, `REPS=1`):
+
+| step | perl-hash | sqlite-mem | gcc-as | actions 200 | actions 30000 | 13 workloads |
+|---|---|---|---|---|---|---|
+| start (7a92604) | 202.00 M | 62.31 M | 6.97 M | 79.20 M | 306.43 M | 2,302.4 M |
+| the default configuration's free specialised, `Raw` (3e6bce3) | 197.25 M | 61.27 M | 6.51 M | 78.28 M | 304.71 M | 2,269.2 M |
+| the take settles its slot at once, its maximum from the pair word (830e3b1) | 194.27 M | 60.58 M | 6.51 M | 76.57 M | 304.06 M | 2,237.8 M |
+| every release through the specialised free (228fd6b) | 193.68 M | 60.46 M | 6.51 M | 76.36 M | 303.66 M | 2,235.4 M |
+| the take through `Raw`, the found slot's entry read unchecked (0468811) | 191.20 M | 59.95 M | 6.47 M | 75.27 M | 303.53 M | 2,222.2 M |
+| a raise that stops at its slot leaves `first` alone (c51b9bc) | 189.13 M | 59.37 M | 6.39 M | 74.56 M | 302.36 M | 2,204.0 M |
+| change | -6.4% | -4.7% | -8.3% | -5.9% | -1.3% | -4.3% |
+
+Every step lowered the total and raised no workload (`queue` -8.6%, `passes` -6.1%, `power-law` -6.5%, `growth` -1.3%,
+`size-shift` -6.7%, `objects` -6.0%, actions 1000 -5.3%, 10000 -3.0% in all). Under fat LTO with one codegen
+unit, where the replay is inlined into the benches' dispatch (measured as the dispatch less the trace's parse,
+whose hashing is seeded at random): perl-hash -6.4%, sqlite-mem -4.6%, gcc-as -7.7%, actions 200 -5.9%, 30000
+-1.3%, each step in the same direction. Per call (`Pool::alloc_aligned` / `Pool::free`): perl-hash 239 / 132 to
+225 / 113, sqlite-mem 249 / 131 to 235 / 113, gcc-as 158 / 154 to 155 / 122. Measured and not kept: the free's
+merges out of line, so that the common free saves its registers (perl-hash 198.2 M against 197.3 M inline,
+sqlite-mem +1.0%, `objects` -1.5%); the front cache's test out of line in an allocation (+0.1% to +0.45% on
+five of six workloads); in the settle's climb, one compare showing that the fallen entry is still its node's
+largest before the SSE2 maximum (+0.0% to +1.8%, actions 200 the most: the fallen entry rarely stays the
+largest); the settle of a slot the take lowered inline in the allocation (+0.3% to +0.4% on four of six,
+`objects` -0.6%, actions 200 -0.3%).
+
+Beside those, a resize that grows into its free successor's front (sqlite-mem grows 63k of its 86k resized
+blocks in place, most just after allocating them) now moves that block's start bit and free-pair bit within
+one word each when its rest stays in the slot, two read-modify-writes instead of four: sqlite-mem 62.31 M to
+61.34 M (-1.6%; fat LTO -1.4%), the other workloads within 0.1%. With the steps above, at commit 416e302:
+sqlite-mem 58.40 M (-6.3% in all), perl-hash 189.14 M, gcc-as 6.39 M; against talc's 39.7 M, 108.1 M and
+4.91 M, 1.47×, 1.75× and 1.30× the instructions per replay (1.57×, 1.87× and 1.42× before).
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
