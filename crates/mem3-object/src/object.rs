@@ -309,6 +309,32 @@ pub(crate) fn decode_number(
     }
 }
 
+/// The int `owner` owns at heap offset `offset`, read straight from the heap's bytes `heap`: [`decode_number`]
+/// for an int only, so the answer is one register. `None` for anything else (a float, a string, a corrupt
+/// header), which the caller reads the general way for the exact answer.
+#[inline(always)]
+pub(crate) fn decode_int(heap: &[u8], offset: usize, owner: Handle) -> Option<i64> {
+    let object = heap.get(offset..)?.first_chunk::<{ OBJECT_HEADER_SIZE + NUMBER_SIZE }>()?;
+    let word = |at: usize| {
+        u64::from_ne_bytes([
+            object[at],
+            object[at + 1],
+            object[at + 2],
+            object[at + 3],
+            object[at + 4],
+            object[at + 5],
+            object[at + 6],
+            object[at + 7],
+        ])
+    };
+    if word(INDEX_OFFSET) != two_fields(owner.index(), owner.generation().get())
+        || word(KIND_OFFSET) != two_fields(kind_word(ObjectKind::Int), NUMBER_SIZE as u32)
+    {
+        return None;
+    }
+    Some(i64::from_ne_bytes(word(OBJECT_HEADER_SIZE).to_ne_bytes()))
+}
+
 /// Decodes the object that `owner` owns in `payload`: [`decode`]'s answer with the owner check of
 /// [`ObjectHeap::get`](crate::ObjectHeap::get), in as few loads and compares as the layout allows. The kind
 /// and the reserved bytes are one `u32` compare, the owning handle one `u64` compare, the length one more;

@@ -426,6 +426,44 @@ fn get_expecting_number_reads_as_get_reads() {
     assert_eq!(heap.get_expecting_number(hs[1]), Ok(values[1]));
 }
 
+/// The int fast path answers only for a live int of its own handle: a float, a string, a stale handle (also
+/// one whose slot a new int took) and a corrupt header all give `None`, so the caller takes the general read.
+#[test]
+fn get_int_answers_only_for_a_live_int() {
+    let mut r = region(4096);
+    let mut heap = ObjectHeap::new(&mut r).unwrap();
+    let i = heap.alloc_int(i64::MIN).unwrap();
+    let f = heap.alloc_float(7.0).unwrap();
+    let s = heap.alloc_str("eight by").unwrap();
+    assert_eq!(heap.get_int(i), Some(i64::MIN));
+    assert_eq!(heap.get_int(f), None);
+    assert_eq!(heap.get_int(s), None);
+    heap.free(i).unwrap();
+    assert_eq!(heap.get_int(i), None);
+    // The freed slot's next occupant is an int too, in the same block: the old handle still reads nothing.
+    let j = heap.alloc_int(42).unwrap();
+    assert_eq!(j.index(), i.index());
+    assert_eq!(heap.get_int(i), None);
+    assert_eq!(heap.get_int(j), Some(42));
+    // Moved by compaction, read at its new place.
+    heap.free(f).unwrap();
+    heap.defragment();
+    assert_eq!(heap.get_int(j), Some(42));
+    // A header that is not an int's in every word, or names another owner.
+    for (at, bytes) in [
+        (0, &[2u8][..]),
+        (1, &[1]),
+        (LEN_OFFSET, &9u32.to_ne_bytes()),
+        (INDEX_OFFSET, &77u32.to_ne_bytes()),
+        (GENERATION_OFFSET, &9u32.to_ne_bytes()),
+    ] {
+        let k = heap.alloc_int(5).unwrap();
+        assert_eq!(heap.get_int(k), Some(5));
+        poke(&mut heap, k, at, bytes);
+        assert_eq!(heap.get_int(k), None, "after poking {bytes:?} at {at}");
+    }
+}
+
 #[test]
 fn corrupt_headers_are_errors() {
     let mut r = region(4096);

@@ -352,7 +352,11 @@ impl<'p, 'a> Vm<'p, 'a> {
                 self.need(instr, 2)?;
                 self.push(self.stack[self.stack.len() - 2])?;
             }
-            Instr::Add | Instr::Sub | Instr::Mul | Instr::Div | Instr::Mod => self.arith(instr)?,
+            Instr::Add => self.arith(instr, i64::checked_add)?,
+            Instr::Sub => self.arith(instr, i64::checked_sub)?,
+            Instr::Mul => self.arith(instr, i64::checked_mul)?,
+            Instr::Div => self.arith(instr, i64::checked_div)?,
+            Instr::Mod => self.arith(instr, i64::checked_rem)?,
             Instr::Neg => {
                 self.need(instr, 1)?;
                 let result = match num(&self.heap, instr, self.top(0))? {
@@ -394,48 +398,12 @@ impl<'p, 'a> Vm<'p, 'a> {
                 let n = string(&self.heap, instr, self.top(0))?.chars().count();
                 self.replace(1, ObjectRef::Int(i64::try_from(n).unwrap_or(i64::MAX)))?;
             }
-            Instr::Eq | Instr::Ne => {
-                self.need(instr, 2)?;
-                let equal = match (
-                    number_first(&self.heap, instr, self.top(1))?,
-                    number_first(&self.heap, instr, self.top(0))?,
-                ) {
-                    (ObjectRef::Str(a), ObjectRef::Str(b)) => a == b,
-                    (ObjectRef::Str(_), _) | (_, ObjectRef::Str(_)) => false,
-                    (ObjectRef::Int(a), ObjectRef::Int(b)) => a == b,
-                    (a, b) => to_num(a).as_f64() == to_num(b).as_f64(),
-                };
-                self.replace(2, ObjectRef::Int(i64::from(equal == matches!(instr, Instr::Eq))))?;
-            }
-            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
-                self.need(instr, 2)?;
-                let ordering = match (
-                    number_first(&self.heap, instr, self.top(1))?,
-                    number_first(&self.heap, instr, self.top(0))?,
-                ) {
-                    (ObjectRef::Str(a), ObjectRef::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-                    (a @ ObjectRef::Str(_), b) | (a, b @ ObjectRef::Str(_)) => {
-                        return Err(Kind::TypeError {
-                            instruction: instr.name(),
-                            expected: "two numbers or two strings",
-                            found: if matches!(a, ObjectRef::Str(_)) {
-                                number_after_string(b)
-                            } else {
-                                number_before_string(a)
-                            },
-                        });
-                    }
-                    (ObjectRef::Int(a), ObjectRef::Int(b)) => Some(a.cmp(&b)),
-                    (a, b) => to_num(a).as_f64().partial_cmp(&to_num(b).as_f64()),
-                };
-                let holds = ordering.is_some_and(|o| match instr {
-                    Instr::Lt => o == Ordering::Less,
-                    Instr::Le => o != Ordering::Greater,
-                    Instr::Gt => o == Ordering::Greater,
-                    _ => o != Ordering::Less,
-                });
-                self.replace(2, ObjectRef::Int(i64::from(holds)))?;
-            }
+            Instr::Eq => self.compare(instr, |a, b| a == b)?,
+            Instr::Ne => self.compare(instr, |a, b| a != b)?,
+            Instr::Lt => self.compare(instr, |a, b| a < b)?,
+            Instr::Le => self.compare(instr, |a, b| a <= b)?,
+            Instr::Gt => self.compare(instr, |a, b| a > b)?,
+            Instr::Ge => self.compare(instr, |a, b| a >= b)?,
             Instr::Store(id) => {
                 self.need(instr, 1)?;
                 self.globals[id] = self.stack.pop();
@@ -448,16 +416,11 @@ impl<'p, 'a> Vm<'p, 'a> {
             }
             Instr::Jmp(target) => next = target,
             Instr::Jz(target) | Instr::Jnz(target) => {
-                self.need(instr, 1)?;
-                let c = match number_first(&self.heap, instr, self.top(0))? {
-                    ObjectRef::Int(c) => c,
-                    other => {
-                        return Err(Kind::TypeError {
-                            instruction: instr.name(),
-                            expected: "an int",
-                            found: describe(other),
-                        });
-                    }
+                // The usual condition, an int, read in one step; anything else (and every error) the
+                // general way.
+                let c = match self.stack.last().and_then(|&h| self.heap.get_int(h)) {
+                    Some(c) => c,
+                    None => self.condition(instr)?,
                 };
                 self.stack.pop();
                 if (c == 0) == matches!(instr, Instr::Jz(_)) {
@@ -567,8 +530,96 @@ impl<'p, 'a> Vm<'p, 'a> {
         result
     }
 
-    /// `add`, `sub`, `mul`, `div`, `mod`.
-    fn arith(&mut self, instr: Instr) -> Result<(), Kind> {
+    /// `add`, `sub`, `mul`, `div`, `mod`: two ints whose `int_op` gives a result in the loop; anything else
+    /// (floats, strings, a zero divisor, an overflow, every error) by [`arith_general`](Vm::arith_general).
+    #[inline(always)]
+    fn arith(&mut self, instr: Instr, int_op: fn(i64, i64) -> Option<i64>) -> Result<(), Kind> {
+        if let [.., a, b] = self.stack[..] {
+            if let Some(a) = self.heap.get_int(a) {
+                if let Some(b) = self.heap.get_int(b) {
+                    if let Some(r) = int_op(a, b) {
+                        return self.replace(2, ObjectRef::Int(r));
+                    }
+                }
+            }
+        }
+        self.arith_general(instr)
+    }
+
+    /// `eq`, `ne`, `lt`, `le`, `gt`, `ge`: two ints compared with `int_op` in the loop, anything else (and
+    /// every error) by [`compare_general`](Vm::compare_general).
+    #[inline(always)]
+    fn compare(&mut self, instr: Instr, int_op: fn(&i64, &i64) -> bool) -> Result<(), Kind> {
+        if let [.., a, b] = self.stack[..] {
+            if let Some(a) = self.heap.get_int(a) {
+                if let Some(b) = self.heap.get_int(b) {
+                    return self.replace(2, ObjectRef::Int(i64::from(int_op(&a, &b))));
+                }
+            }
+        }
+        self.compare_general(instr)
+    }
+
+    /// [`compare`](Vm::compare) for any operands: numbers by value, strings by content, the errors.
+    #[inline(never)]
+    fn compare_general(&mut self, instr: Instr) -> Result<(), Kind> {
+        self.need(instr, 2)?;
+        let (a, b) = (
+            number_first(&self.heap, instr, self.top(1))?,
+            number_first(&self.heap, instr, self.top(0))?,
+        );
+        let holds = if matches!(instr, Instr::Eq | Instr::Ne) {
+            let equal = match (a, b) {
+                (ObjectRef::Str(a), ObjectRef::Str(b)) => a == b,
+                (ObjectRef::Str(_), _) | (_, ObjectRef::Str(_)) => false,
+                (ObjectRef::Int(a), ObjectRef::Int(b)) => a == b,
+                (a, b) => to_num(a).as_f64() == to_num(b).as_f64(),
+            };
+            equal == matches!(instr, Instr::Eq)
+        } else {
+            let ordering = match (a, b) {
+                (ObjectRef::Str(a), ObjectRef::Str(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+                (a @ ObjectRef::Str(_), b) | (a, b @ ObjectRef::Str(_)) => {
+                    return Err(Kind::TypeError {
+                        instruction: instr.name(),
+                        expected: "two numbers or two strings",
+                        found: if matches!(a, ObjectRef::Str(_)) {
+                            number_after_string(b)
+                        } else {
+                            number_before_string(a)
+                        },
+                    });
+                }
+                (ObjectRef::Int(a), ObjectRef::Int(b)) => Some(a.cmp(&b)),
+                (a, b) => to_num(a).as_f64().partial_cmp(&to_num(b).as_f64()),
+            };
+            ordering.is_some_and(|o| match instr {
+                Instr::Lt => o == Ordering::Less,
+                Instr::Le => o != Ordering::Greater,
+                Instr::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            })
+        };
+        self.replace(2, ObjectRef::Int(i64::from(holds)))
+    }
+
+    /// The int `jz` or `jnz` tests, read the general way (a float or a string is a type error).
+    #[inline(never)]
+    fn condition(&mut self, instr: Instr) -> Result<i64, Kind> {
+        self.need(instr, 1)?;
+        match number_first(&self.heap, instr, self.top(0))? {
+            ObjectRef::Int(c) => Ok(c),
+            other => Err(Kind::TypeError {
+                instruction: instr.name(),
+                expected: "an int",
+                found: describe(other),
+            }),
+        }
+    }
+
+    /// [`arith`](Vm::arith) for any operands, with the exact errors.
+    #[inline(never)]
+    fn arith_general(&mut self, instr: Instr) -> Result<(), Kind> {
         self.need(instr, 2)?;
         let a = num(&self.heap, instr, self.top(1))?;
         let b = num(&self.heap, instr, self.top(0))?;

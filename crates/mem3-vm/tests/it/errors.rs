@@ -308,3 +308,20 @@ fn a_failed_instruction_leaves_its_operands_on_the_stack() {
     all_or_nothing(&format!("push \"{s}\"\npush \"{t}\"\nconcat\nprint\n"), 3);
     all_or_nothing(&format!("push \"{s}\"\nstore a\npush 7\nstore b\npush \"{t}\"\nprint\n"), 5);
 }
+
+/// The arithmetic, comparisons and conditions read two ints in one step and take the general read for
+/// anything else: a stale operand in either place is still "stale handle", named by the instruction.
+#[test]
+fn int_fast_paths_fall_back_to_exact_errors() {
+    for op in ["add", "sub", "mul", "div", "mod", "eq", "ne", "lt", "le", "gt", "ge"] {
+        let left = format!("push 2\nstore x\nload x\nfree\nload x\npush 1\n{op}\n");
+        let right = format!("push 2\nstore x\nload x\nfree\npush 1\nload x\n{op}\n");
+        for src in [left, right] {
+            assert_eq!(fails(&src, 7, "stale handle"), K::StaleHandle { instruction: op }, "{src}");
+        }
+    }
+    for op in ["jz", "jnz"] {
+        let src = format!("push 0\ndup\nfree\n{op} l\nl:\n");
+        assert_eq!(fails(&src, 4, "stale handle"), K::StaleHandle { instruction: op });
+    }
+}
