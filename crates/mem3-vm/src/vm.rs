@@ -655,7 +655,10 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// Allocates an object for `value`. When it does not fit: collect and retry; then, if defragmenting is
     /// on and the free space would hold it, defragment and retry; then fail with "out of memory".
-    #[inline]
+    ///
+    /// Always inlined: with the arithmetic's and comparisons' arms each allocating, LLVM called it out of
+    /// line, its `Result` through memory (fib +1.7%, arith +3.0%).
+    #[inline(always)]
     fn alloc(&mut self, value: ObjectRef<'_>) -> Result<Handle, Kind> {
         if !self.options.stress_defragment {
             match self.heap.alloc(value) {
