@@ -223,6 +223,18 @@ impl HandleTable {
         }
     }
 
+    /// The block of the object in slot `index`, whatever its generation: for a read that then checks the
+    /// owner the object's header names, which proves the generation as the slot would (every occupied slot
+    /// names a block whose header names that slot and generation). One compare fewer than
+    /// [`get`](HandleTable::get).
+    #[inline(always)]
+    pub(crate) fn occupant_block(&self, index: u32) -> Option<Block> {
+        match self.slots.get(index as usize) {
+            Some(&Slot::Occupied { block, .. }) => Some(block),
+            _ => None,
+        }
+    }
+
     /// Empties the slot `h` names if it holds `block` and `keep(h)` refuses it, with one look at the slot (a
     /// collector's sweep: the header names `h`, the slot proves it). Returns whether it emptied the slot.
     #[inline]

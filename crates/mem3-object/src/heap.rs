@@ -289,7 +289,8 @@ impl<'a> ObjectHeap<'a> {
     /// header's owner and kind words the object `h`'s int), with the answer in one register.
     #[inline(always)]
     pub fn get_int(&self, h: Handle) -> Option<i64> {
-        let block = self.table.get(h).ok()?;
+        // The header's owner word names `h`'s generation too, so the slot's own is not compared.
+        let block = self.table.occupant_block(h.index())?;
         object::decode_int(self.pool.heap_bytes(), block.offset(), h)
     }
 
