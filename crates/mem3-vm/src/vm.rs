@@ -195,7 +195,12 @@ pub struct Vm<'p, 'a> {
     /// The garbage collector's roots, gathered from the stack and the variables at each collection; kept
     /// between collections only for its capacity.
     roots: Vec<Handle>,
+    /// The run's figures but `steps`, which [`stats`](Vm::stats) derives from `steps_left`.
     stats: RunStats,
+    /// Instructions the run may still execute: `max_steps` (`u64::MAX` without a limit) less those it ran.
+    /// One count for both the step figure and the limit, so the loop's head counts down and compares with
+    /// zero.
+    steps_left: u64,
     /// Told of allocations, collections and defragmentations; `None` costs one branch per allocation.
     observer: Option<ObserverSlot>,
 }
@@ -217,6 +222,7 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// them (they are not reachable from the program).
     pub fn new(program: &'p Program, mut heap: ObjectHeap<'a>, options: Options) -> Self {
         heap.set_defragment_on_failure(false);
+        let steps_left = options.max_steps.unwrap_or(u64::MAX);
         Vm {
             program,
             heap,
@@ -228,6 +234,7 @@ impl<'p, 'a> Vm<'p, 'a> {
             scratch: String::new(),
             roots: Vec::new(),
             stats: RunStats::default(),
+            steps_left,
             observer: None,
         }
     }
@@ -244,7 +251,8 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// The figures of the run so far.
     pub fn stats(&self) -> RunStats {
-        self.stats
+        let budget = self.options.max_steps.unwrap_or(u64::MAX);
+        RunStats { steps: budget - self.steps_left, ..self.stats }
     }
 
     /// Sets the callback told of every allocation, collection and defragmentation (e.g. to take heap
@@ -298,24 +306,34 @@ impl<'p, 'a> Vm<'p, 'a> {
             let line = self.program.lines.last().copied().unwrap_or(0);
             return Err(RuntimeError { line, kind: output_error(e) });
         }
-        Ok(self.stats)
+        Ok(self.stats())
     }
 
     fn run_loop(&mut self, out: &mut dyn Write) -> Result<(), Kind> {
         let program = self.program;
-        // One compare a step: without a limit, `u64::MAX` steps are never reached.
-        let limit = self.options.max_steps.unwrap_or(u64::MAX);
         while let Some(&instr) = program.code.get(self.pc) {
-            if self.stats.steps >= limit {
-                if let Some(limit) = self.options.max_steps {
-                    return Err(Kind::StepLimit { limit });
-                }
+            if self.steps_left == 0 {
+                self.out_of_steps()?;
             }
             self.step(instr, out)?;
             // Counted once it has run: a failed instruction changes nothing, not even the count.
-            self.stats.steps += 1;
+            self.steps_left -= 1;
         }
         Ok(())
+    }
+
+    /// The run has used up `steps_left`: "step limit" when `max_steps` is set; without a limit (after
+    /// `u64::MAX` steps, which no run reaches) the count stays at its largest and the run goes on.
+    #[cold]
+    #[inline(never)]
+    fn out_of_steps(&mut self) -> Result<(), Kind> {
+        match self.options.max_steps {
+            Some(limit) => Err(Kind::StepLimit { limit }),
+            None => {
+                self.steps_left = 1;
+                Ok(())
+            }
+        }
     }
 
     /// Runs one instruction: on success `pc` names the next one. On failure nothing the program can see

@@ -211,6 +211,29 @@ fn step_limit() {
     assert_eq!(result.unwrap_err().line, 4);
 }
 
+/// The step figure counts the instructions that ran, with a limit or without one, up to the limit, and not
+/// a failed one.
+#[test]
+fn steps_are_counted_with_and_without_a_limit() {
+    let program = mem3_vm::assemble("push 1\npush 2\nadd\nprint\n").unwrap();
+    for max_steps in [None, Some(4), Some(1000)] {
+        let options = Options { max_steps, ..Options::default() };
+        let outcome = mem3_vm::run_program(&program, &options, &mut Vec::new()).unwrap();
+        assert_eq!(outcome.result.unwrap().steps, 4, "{max_steps:?}");
+        assert_eq!(outcome.stats.steps, 4);
+    }
+    // Stopped by the limit after 2; with room, by a type error after 4 (the failed `add` not counted).
+    let program = mem3_vm::assemble("push 1\npush 2\npop\npush \"s\"\nadd\n").unwrap();
+    let options = Options { max_steps: Some(2), ..Options::default() };
+    let outcome = mem3_vm::run_program(&program, &options, &mut Vec::new()).unwrap();
+    assert_eq!(outcome.result.unwrap_err().kind, K::StepLimit { limit: 2 });
+    assert_eq!(outcome.stats.steps, 2);
+    let options = Options { max_steps: Some(100), ..Options::default() };
+    let outcome = mem3_vm::run_program(&program, &options, &mut Vec::new()).unwrap();
+    assert_eq!(outcome.result.unwrap_err().kind.cause(), "type error");
+    assert_eq!(outcome.stats.steps, 4);
+}
+
 #[test]
 fn stack_limit() {
     let options = Options { max_stack: 10, ..Options::default() };
