@@ -450,7 +450,9 @@ impl<'p, 'a> Vm<'p, 'a> {
                     return Err(Kind::CallStackLimit { limit: self.options.max_call_depth });
                 }
                 self.calls.push(next);
-                self.stats.peak_call_depth = self.stats.peak_call_depth.max(self.calls.len());
+                if self.calls.len() > self.stats.peak_call_depth {
+                    self.stats.peak_call_depth = self.calls.len();
+                }
                 next = target;
             }
             Instr::Ret => next = self.calls.pop().ok_or(Kind::ReturnWithoutCall)?,
@@ -508,7 +510,9 @@ impl<'p, 'a> Vm<'p, 'a> {
             return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
         }
         self.stack.push(handle);
-        self.stats.peak_stack = self.stats.peak_stack.max(self.stack.len());
+        if self.stack.len() > self.stats.peak_stack {
+            self.stats.peak_stack = self.stack.len();
+        }
         Ok(())
     }
 
@@ -521,7 +525,9 @@ impl<'p, 'a> Vm<'p, 'a> {
         let handle = self.alloc(value)?;
         // The limit was checked above, and an allocation's collection leaves the stack as it was.
         self.stack.push(handle);
-        self.stats.peak_stack = self.stats.peak_stack.max(self.stack.len());
+        if self.stack.len() > self.stats.peak_stack {
+            self.stats.peak_stack = self.stack.len();
+        }
         Ok(())
     }
 

@@ -129,6 +129,21 @@ fn results_replace_their_operands_and_keep_the_values_below() {
     assert_eq!(stats.peak_stack, 3);
 }
 
+/// The peaks are the deepest the stacks went, whichever instruction took them there (`push`, `dup`,
+/// `over`, `load`, `call`), not where they ended.
+#[test]
+fn peaks_are_the_deepest_the_stacks_went() {
+    let src = "push 1\ndup\nover\nstore x\npop\npop\ncall a\nload x\nload x\npop\npop\nhalt\n\
+               a: call b\nret\nb: call c\nret\nc: push 2\npush 3\npop\npop\nret\n";
+    let program = assemble(src).unwrap();
+    let mut region = vec![0u8; 4096];
+    let mut vm = Vm::new(&program, ObjectHeap::new(&mut region).unwrap(), Options::default());
+    let stats = vm.run(&mut std::io::sink()).unwrap();
+    assert!(vm.stack().is_empty());
+    // 3 from `over`, not 2 from the pushes in the calls or the `load`s.
+    assert_eq!((stats.peak_stack, stats.peak_call_depth), (3, 3));
+}
+
 #[test]
 fn control_flow() {
     assert_eq!(output("push 0\njz a\npush \"no\"\nprint\na: push \"yes\"\nprint\n"), "yes\n");
