@@ -510,6 +510,22 @@ one word each when its rest stays in the slot, two read-modify-writes instead of
 61.34 M (-1.6%; fat LTO -1.4%), the other workloads within 0.1%. With the steps above, at commit 416e302:
 sqlite-mem 58.40 M (-6.3% in all), perl-hash 189.14 M, gcc-as 6.39 M; against talc's 39.7 M, 108.1 M and
 4.91 M, 1.47×, 1.75× and 1.30× the instructions per replay (1.57×, 1.87× and 1.42× before).
+**Targets of issues 12, 14 and 17, 2026-12-07 (morning)** (the report's run at 04:14 UTC, the table at the top;
+the host was slow and noisy that morning: talc's own rates were 10-30% below the night's, and a second run
+five minutes later gave mem3 / talc 0.58× on gcc-as, 0.49× on sqlite-mem and 0.69× on perl-hash, against
+0.61×, 0.70× and 0.45× in the first, and random actions 0.43-0.63× against 0.34-0.67×, so these wall-time
+ratios move by a tenth or more between runs; the instruction counts below do not move). Requests/s ≥ talc's
+on every trace: missed. Random actions ≥ 1.0× talc: missed (best fit 0.19-0.26×, target 0.8×). Instructions
+within 1.5× talc's: per replay, met on gcc-as (1.30×) and sqlite-mem (1.47×), missed on perl-hash (1.75×);
+per call, missed: allocation 155 / 235 / 225 instructions on gcc-as / sqlite-mem / perl-hash against talc's
+59-100, free 122 / 113 / 113 against 37-53. The pair at 10^6 live ≤ 2× its cost at 10^2: met (0.89×). The VM
+allocation loop doubled: met (34.7 M allocations/s in that run, 5.9× the first round's; its instructions fell
+another 10.6% this morning, 2.90G to 2.59G). Minimum pool ≤ every peer's: met on perl-hash only (gcc-as 3151
+KiB against linked_list_allocator's 2977, sqlite-mem 8678 against 8373, unchanged: the header every block
+keeps and the metadata, section 7). Heap efficiency above every peer's, now in the report for both regions:
+missed, 87.12% at 4 MiB against linked_list_allocator's 91.40% and 91.80% at 128 MiB against dlmalloc's
+97.71%; linked_list_allocator, an exact first fit with no header and no metadata, itself scores 95.96% at 128
+MiB, below dlmalloc and rlsf, so first fit's placement alone stays under them there.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
