@@ -272,16 +272,10 @@ const fn kind_word(kind: ObjectKind) -> u32 {
     u32::from_ne_bytes([kind as u8, 0, 0, 0])
 }
 
-/// The number `owner` owns at heap offset `offset`, read straight from the heap's bytes `heap`: the header's
-/// second word must name `owner` and its first be a number's (its kind, zero reserved bytes, length 8), two
-/// `u64` compares behind one bounds check. `None` for anything else (a string, a corrupt header), which the
-/// caller reads through the pool's payload and [`decode_owned`], so errors stay exact.
+/// The three words of a number object at heap offset `offset` in the heap's bytes `heap`: its header's kind
+/// and length, its header's owner, its data. One bounds check; `None` if the heap ends first.
 #[inline(always)]
-pub(crate) fn decode_number(
-    heap: &[u8],
-    offset: usize,
-    owner: Handle,
-) -> Option<ObjectRef<'static>> {
+fn number_words(heap: &[u8], offset: usize) -> Option<[u64; 3]> {
     let object = heap.get(offset..)?.first_chunk::<{ OBJECT_HEADER_SIZE + NUMBER_SIZE }>()?;
     let word = |at: usize| {
         u64::from_ne_bytes([
@@ -295,11 +289,24 @@ pub(crate) fn decode_number(
             object[at + 7],
         ])
     };
-    if word(INDEX_OFFSET) != two_fields(owner.index(), owner.generation().get()) {
+    Some([word(KIND_OFFSET), word(INDEX_OFFSET), word(OBJECT_HEADER_SIZE)])
+}
+
+/// The number `owner` owns at heap offset `offset`, read straight from the heap's bytes `heap`: the header's
+/// second word must name `owner` and its first be a number's (its kind, zero reserved bytes, length 8), two
+/// `u64` compares behind one bounds check. `None` for anything else (a string, a corrupt header), which the
+/// caller reads through the pool's payload and [`decode_owned`], so errors stay exact.
+#[inline(always)]
+pub(crate) fn decode_number(
+    heap: &[u8],
+    offset: usize,
+    owner: Handle,
+) -> Option<ObjectRef<'static>> {
+    let [first, owner_word, data] = number_words(heap, offset)?;
+    if owner_word != two_fields(owner.index(), owner.generation().get()) {
         return None;
     }
-    let first = word(KIND_OFFSET);
-    let data = word(OBJECT_HEADER_SIZE).to_ne_bytes();
+    let data = data.to_ne_bytes();
     if first == two_fields(kind_word(ObjectKind::Int), NUMBER_SIZE as u32) {
         Some(ObjectRef::Int(i64::from_ne_bytes(data)))
     } else if first == two_fields(kind_word(ObjectKind::Float), NUMBER_SIZE as u32) {
@@ -314,25 +321,13 @@ pub(crate) fn decode_number(
 /// header), which the caller reads the general way for the exact answer.
 #[inline(always)]
 pub(crate) fn decode_int(heap: &[u8], offset: usize, owner: Handle) -> Option<i64> {
-    let object = heap.get(offset..)?.first_chunk::<{ OBJECT_HEADER_SIZE + NUMBER_SIZE }>()?;
-    let word = |at: usize| {
-        u64::from_ne_bytes([
-            object[at],
-            object[at + 1],
-            object[at + 2],
-            object[at + 3],
-            object[at + 4],
-            object[at + 5],
-            object[at + 6],
-            object[at + 7],
-        ])
-    };
-    if word(INDEX_OFFSET) != two_fields(owner.index(), owner.generation().get())
-        || word(KIND_OFFSET) != two_fields(kind_word(ObjectKind::Int), NUMBER_SIZE as u32)
+    let [first, owner_word, data] = number_words(heap, offset)?;
+    if owner_word != two_fields(owner.index(), owner.generation().get())
+        || first != two_fields(kind_word(ObjectKind::Int), NUMBER_SIZE as u32)
     {
         return None;
     }
-    Some(i64::from_ne_bytes(word(OBJECT_HEADER_SIZE).to_ne_bytes()))
+    Some(i64::from_ne_bytes(data.to_ne_bytes()))
 }
 
 /// Decodes the object that `owner` owns in `payload`: [`decode`]'s answer with the owner check of
