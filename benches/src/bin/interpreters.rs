@@ -10,6 +10,10 @@
 //!   CPython, which takes longer than most programs here): `Instant` for mem3, `time.ticks_us` for
 //!   MicroPython, `os.clock` (CPU time; stock Lua has no finer clock) for Lua;
 //! - peak memory: the process's peak resident set above that of the empty program;
+//! - instructions: callgrind's count for the whole process tree (`valgrind --tool=callgrind
+//!   --trace-children=yes`), less the empty program's, when valgrind is installed (`MEM3_BENCH_INSTRUCTIONS=0`
+//!   skips it; it takes a few minutes). Unlike the times these repeat to a few parts in a million, so they
+//!   settle a comparison on a noisy machine;
 //! - the smallest heap the program runs in, by bisection: mem3's `--pool-size` (the whole region, bitmap
 //!   included), MicroPython's `-X heapsize`, and for Lua a limit on the bytes its allocator holds
 //!   (`benches/interpreters/lua_limit.c`, built with `cc` when the Lua 5.4 headers are installed).
@@ -24,6 +28,10 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -117,6 +125,61 @@ fn inner_seconds(r: &Run) -> Option<f64> {
     Some(line.trim().parse::<f64>().ok()? / 1e6)
 }
 
+/// The instructions `argv` executes, every process it starts included: the sum of callgrind's `Collected`
+/// lines. `None` if valgrind fails or the program does.
+fn instructions(argv: &[String]) -> Option<u64> {
+    let out = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=yes"])
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let counts: Vec<u64> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split("Collected :").nth(1)?.trim().parse().ok())
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+/// [`instructions`] for each command, as many at once as the machine has cores (callgrind runs one
+/// process on one core, about 50 times slower than natively).
+fn instructions_of_all(commands: &[Vec<String>]) -> Vec<Option<u64>> {
+    let next = AtomicUsize::new(0);
+    let counts = Mutex::new(vec![None; commands.len()]);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(argv) = commands.get(i) else { break };
+                    let n = instructions(argv);
+                    counts.lock().expect("no worker panics holding it")[i] = n;
+                }
+            });
+        }
+    });
+    counts.into_inner().expect("no worker panicked holding it")
+}
+
+/// The executable a command name runs: through pyenv's shim (a shell script that starts several processes,
+/// whose instructions would swamp a small program's), the one it would run.
+fn resolve(name: &str) -> String {
+    Command::new("pyenv")
+        .args(["which", name])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| name.to_string())
+}
+
 /// One interpreter: how to run a file, and how to run it in a heap of a given size.
 struct Interp {
     name: &'static str,
@@ -164,10 +227,6 @@ impl Interp {
         v.push(file.display().to_string());
         Some(v)
     }
-}
-
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// Whether `argv` runs an empty program successfully.
@@ -292,6 +351,8 @@ struct Cell {
     seconds: Option<f64>,
     rss_kib: Option<u64>,
     smallest: Option<usize>,
+    /// Instructions, less the empty program's.
+    instructions: Option<u64>,
     /// mem3 only: bytes of the handle table (outside the pool) in a run in the smallest pool.
     table_bytes: Option<usize>,
     note: Option<String>,
@@ -318,8 +379,8 @@ fn main() {
         argv: vec![exe.clone(), "--run-m3".into(), TIMING_POOL.to_string()],
         limited: None,
     }];
-    let lua = s(&["lua5.4"]);
-    let mpy = s(&["micropython"]);
+    let lua = vec![resolve("lua5.4")];
+    let mpy = vec![resolve("micropython")];
     for (name, ext, argv) in [("Lua 5.4", "lua", lua), ("MicroPython", "py", mpy)] {
         let empty = empty_dir.join(format!("empty.{ext}"));
         fs::write(&empty, "").expect("an empty program");
@@ -335,8 +396,9 @@ fn main() {
     for interp in &mut interps {
         match interp.ext {
             "py" => {
+                let mpy = interp.argv[0].clone();
                 interp.limited =
-                    Some(Box::new(|n| s(&["micropython", "-X", &format!("heapsize={n}")])))
+                    Some(Box::new(move |n| vec![mpy.clone(), "-X".into(), format!("heapsize={n}")]))
             }
             "lua" => {
                 if let Some(host) = build_lua_limit() {
@@ -447,9 +509,51 @@ fn main() {
         vm.push(vm_figures(&source, reps));
         cells.push(row);
     }
+
+    // Instructions, after every output was checked: the empty program and each program that ran right.
+    let counting = std::env::var("MEM3_BENCH_INSTRUCTIONS").map_or(true, |v| v != "0");
+    let valgrind = Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut startup_instructions = vec![None; interps.len()];
+    if !counting {
+        println!("instruction counts skipped: MEM3_BENCH_INSTRUCTIONS=0");
+    } else if !valgrind {
+        println!(
+            "instruction counts skipped: valgrind cannot be run (apt-get install -y valgrind)"
+        );
+    } else {
+        let mut jobs = Vec::new();
+        let mut commands = Vec::new();
+        for (i, interp) in interps.iter().enumerate() {
+            jobs.push((None, i));
+            commands.push(interp.command(&empty_dir.join(format!("empty.{}", interp.ext))));
+            for (p, program) in PROGRAMS.iter().enumerate() {
+                if cells[p][i].seconds.is_some() {
+                    jobs.push((Some(p), i));
+                    commands.push(interp.command(&dir.join(format!("{program}.{}", interp.ext))));
+                }
+            }
+        }
+        println!("counting instructions: {} runs under callgrind", commands.len());
+        let counts = instructions_of_all(&commands);
+        for (&(p, i), &n) in jobs.iter().zip(&counts) {
+            if p.is_none() {
+                startup_instructions[i] = n;
+            }
+        }
+        for (&(p, i), &n) in jobs.iter().zip(&counts) {
+            if let Some(p) = p {
+                cells[p][i].instructions =
+                    n.zip(startup_instructions[i]).map(|(n, s)| n.saturating_sub(s));
+            }
+        }
+    }
     let _ = fs::remove_dir_all(&empty_dir);
 
-    let md = table(&interps, &startup, &cells, &vm, reps);
+    let md = table(&interps, &startup, &startup_instructions, &cells, &vm, reps);
     let old = fs::read_to_string(&out_path).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if b < e => format!("{}{md}{}", &old[..b], &old[e + END.len()..]),
@@ -470,6 +574,10 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+fn mega(n: Option<u64>) -> String {
+    n.map_or("-".into(), |n| format!("{:.1}M", n as f64 / 1e6))
+}
+
 fn kib(n: Option<usize>) -> String {
     n.map_or("-".into(), |n| format!("{:.1} KiB", n as f64 / 1024.0))
 }
@@ -477,6 +585,7 @@ fn kib(n: Option<usize>) -> String {
 fn table(
     interps: &[Interp],
     startup: &[(f64, u64)],
+    startup_instructions: &[Option<u64>],
     cells: &[Vec<Cell>],
     vm: &[VmFigures],
     reps: usize,
@@ -527,6 +636,42 @@ fn table(
             ratio(m, l),
             ratio(m, p)
         );
+    }
+    if startup_instructions.iter().any(Option::is_some) {
+        let _ = writeln!(md, "\n### Instructions\n");
+        let _ = writeln!(
+            md,
+            "callgrind's count of each interpreter's whole process (`valgrind --tool=callgrind \
+             --trace-children=yes`), less its count for an empty program ({}); mem3 with the {} KiB pool of the timed runs. They repeat to a few parts in \
+             a million where the times above move by a tenth; an instruction is not a unit of time, but the \
+             order is the same.\n",
+            interps
+                .iter()
+                .zip(startup_instructions)
+                .map(|(i, n)| format!("{} {}", i.name, mega(*n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            TIMING_POOL / 1024
+        );
+        let _ = writeln!(
+            md,
+            "| program | mem3 | Lua 5.4 | MicroPython | mem3 / Lua | mem3 / MicroPython |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for (program, row) in PROGRAMS.iter().zip(cells) {
+            let (m, l, p) =
+                (row[0].instructions, get(row, lua).instructions, get(row, py).instructions);
+            let f = |n: Option<u64>| n.map(|n| n as f64);
+            let _ = writeln!(
+                md,
+                "| {program} | {} | {} | {} | {} | {} |",
+                mega(m),
+                mega(l),
+                mega(p),
+                ratio(f(m), f(l)),
+                ratio(f(m), f(p))
+            );
+        }
     }
     let _ = writeln!(md, "\n### Memory\n");
     let _ = writeln!(
