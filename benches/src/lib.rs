@@ -16,6 +16,8 @@ pub mod workloads;
 
 pub mod space;
 
+pub mod callgrind;
+
 pub mod real_compaction;
 
 pub mod synthetic;

@@ -28,14 +28,10 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::{
-        Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
     time::{Duration, Instant},
 };
 
-use mem3_benches::workloads::median;
+use mem3_benches::{callgrind, workloads::median};
 
 /// The programs, by file stem in `benches/interpreters/`.
 const PROGRAMS: [&str; 5] = ["fib", "arith", "strings", "churn", "torture"];
@@ -123,47 +119,6 @@ fn run(argv: &[String]) -> Run {
 fn inner_seconds(r: &Run) -> Option<f64> {
     let line = r.stderr.lines().find_map(|l| l.strip_prefix("interp-time-us "))?;
     Some(line.trim().parse::<f64>().ok()? / 1e6)
-}
-
-/// The instructions `argv` executes, every process it starts included: the sum of callgrind's `Collected`
-/// lines. `None` if valgrind fails or the program does.
-fn instructions(argv: &[String]) -> Option<u64> {
-    let out = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=yes"])
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let counts: Vec<u64> = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter_map(|l| l.split("Collected :").nth(1)?.trim().parse().ok())
-        .collect();
-    (!counts.is_empty()).then(|| counts.iter().sum())
-}
-
-/// [`instructions`] for each command, as many at once as the machine has cores (callgrind runs one
-/// process on one core, about 50 times slower than natively).
-fn instructions_of_all(commands: &[Vec<String>]) -> Vec<Option<u64>> {
-    let next = AtomicUsize::new(0);
-    let counts = Mutex::new(vec![None; commands.len()]);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(argv) = commands.get(i) else { break };
-                    let n = instructions(argv);
-                    counts.lock().expect("no worker panics holding it")[i] = n;
-                }
-            });
-        }
-    });
-    counts.into_inner().expect("no worker panicked holding it")
 }
 
 /// The executable a command name runs: through pyenv's shim (a shell script that starts several processes,
@@ -512,11 +467,7 @@ fn main() {
 
     // Instructions, after every output was checked: the empty program and each program that ran right.
     let counting = std::env::var("MEM3_BENCH_INSTRUCTIONS").map_or(true, |v| v != "0");
-    let valgrind = Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let valgrind = callgrind::available();
     let mut startup_instructions = vec![None; interps.len()];
     if !counting {
         println!("instruction counts skipped: MEM3_BENCH_INSTRUCTIONS=0");
@@ -529,16 +480,18 @@ fn main() {
         let mut commands = Vec::new();
         for (i, interp) in interps.iter().enumerate() {
             jobs.push((None, i));
-            commands.push(interp.command(&empty_dir.join(format!("empty.{}", interp.ext))));
+            let empty = interp.command(&empty_dir.join(format!("empty.{}", interp.ext)));
+            commands.push(callgrind::Count { argv: empty, inside: None });
             for (p, program) in PROGRAMS.iter().enumerate() {
                 if cells[p][i].seconds.is_some() {
                     jobs.push((Some(p), i));
-                    commands.push(interp.command(&dir.join(format!("{program}.{}", interp.ext))));
+                    let argv = interp.command(&dir.join(format!("{program}.{}", interp.ext)));
+                    commands.push(callgrind::Count { argv, inside: None });
                 }
             }
         }
         println!("counting instructions: {} runs under callgrind", commands.len());
-        let counts = instructions_of_all(&commands);
+        let counts = callgrind::instructions_of_all(&commands);
         for (&(p, i), &n) in jobs.iter().zip(&counts) {
             if p.is_none() {
                 startup_instructions[i] = n;

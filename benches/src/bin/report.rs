@@ -1,15 +1,16 @@
 //! Runs every benchmark workload on every allocator and writes `docs/benchmarks.md`.
 //!
-//! `cargo run --release -p mem3-benches --bin report` (about 3 to 5 minutes on 2 cores). Environment:
+//! `cargo run --release -p mem3-benches --bin report` (about 6 to 8 minutes on 2 cores). Environment:
 //! `MEM3_BENCH_REPS` (default 5) repetitions per timed figure, medians reported; `MEM3_BENCH_OUT` the output
-//! path (default `docs/benchmarks.md` at the repository root).
+//! path (default `docs/benchmarks.md` at the repository root); `MEM3_BENCH_INSTRUCTIONS=0` skips the
+//! instruction counts (callgrind, a few minutes; skipped without valgrind).
 
 #![forbid(unsafe_code)]
 
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{
-    Arena, Job, Kind, TRACES, dispatch, load_trace, real_compaction,
+    Arena, Job, Kind, TRACES, callgrind, dispatch, load_trace, real_compaction,
     synthetic::{SYNTHETIC, synthetic_trace},
     workloads,
     workloads::{
@@ -607,6 +608,153 @@ impl Job for Scaling {
     }
 }
 
+/// The allocators whose instructions are counted: mem3's configurations and the binned peers (the list and
+/// buddy allocators' searches make their counts a matter of the trace's shape).
+const COUNTED: [Kind; 6] = [
+    Kind::Mem3FirstFit,
+    Kind::Mem3FirstFitCached,
+    Kind::Mem3BestFit,
+    Kind::Talc,
+    Kind::Rlsf,
+    Kind::Dlmalloc,
+];
+/// mem3 first fit's instructions per request, at most this times talc's (issue 12).
+const INSTRUCTIONS_TARGET: f64 = 1.5;
+
+/// One workload run once, for callgrind (`report --count ...` in a child process).
+enum Once {
+    Trace(Trace),
+    Actions(usize),
+}
+
+impl Job for Once {
+    type Out = ();
+    fn run<A: Arena>(&mut self) {
+        match self {
+            Once::Trace(trace) => {
+                let r = trace_throughput::<A>(trace, trace_region(trace));
+                assert!(r.failed_at.is_none(), "the replay fails");
+            }
+            Once::Actions(max) => {
+                random_actions::<A>(RA_REGION, *max, RA_ACTIONS, SEED);
+            }
+        }
+    }
+}
+
+/// The function a workload's instructions are counted in: the replay alone (the trace is parsed before it);
+/// the random actions with their random numbers and bookkeeping, as their timing.
+fn counted_function(workload: &str) -> &'static str {
+    match workload {
+        "trace" => "mem3_trace::replay::replay*",
+        _ => "mem3_benches::workloads::random_actions*",
+    }
+}
+
+/// `report --count trace NAME KIND` or `report --count actions MAX KIND` (`KIND` an index in `Kind::ALL`):
+/// runs the workload once, for [`instruction_counts`].
+fn count_child(args: &[String]) -> ! {
+    let kind = Kind::ALL[args[2].parse::<usize>().expect("KIND")];
+    let mut once = match args[0].as_str() {
+        "trace" => Once::Trace(mem3_benches::trace_named(&args[1])),
+        _ => Once::Actions(args[1].parse().expect("MAX")),
+    };
+    dispatch(kind, &mut once);
+    std::process::exit(0)
+}
+
+/// Instructions per request of each (workload, allocator) of [`COUNTED`], counted by callgrind inside
+/// [`counted_function`]: `("trace", name)` per request of the trace, `("actions", max)` per action. Empty
+/// when valgrind cannot be run or `MEM3_BENCH_INSTRUCTIONS=0`.
+fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), f64> {
+    let mut out = HashMap::new();
+    if std::env::var("MEM3_BENCH_INSTRUCTIONS").is_ok_and(|v| v == "0") {
+        progress("instruction counts skipped: MEM3_BENCH_INSTRUCTIONS=0");
+        return out;
+    }
+    if !callgrind::available() {
+        progress(
+            "instruction counts skipped: valgrind cannot be run (apt-get install -y valgrind)",
+        );
+        return out;
+    }
+    let exe = std::env::current_exe().expect("the path of this binary").display().to_string();
+    let mut jobs = Vec::new();
+    for (name, trace) in traces {
+        jobs.push(("trace", name.to_string(), trace.len()));
+    }
+    for max in RA_MAX_SIZES {
+        jobs.push(("actions", max.to_string(), RA_ACTIONS));
+    }
+    let mut keys = Vec::new();
+    let mut counts = Vec::new();
+    for (workload, arg, requests) in &jobs {
+        for kind in COUNTED {
+            let index = Kind::ALL.iter().position(|&k| k == kind).expect("in ALL");
+            let argv = [&exe, "--count", workload, arg, &index.to_string()].map(String::from);
+            counts.push(callgrind::Count {
+                argv: argv.to_vec(),
+                inside: Some(counted_function(workload).into()),
+            });
+            keys.push((workload.to_string(), arg.clone(), kind, *requests));
+        }
+    }
+    progress(&format!("instruction counts: {} runs under callgrind", counts.len()));
+    for ((workload, arg, kind, requests), n) in
+        keys.into_iter().zip(callgrind::instructions_of_all(&counts))
+    {
+        if let Some(n) = n {
+            out.insert((workload, arg, kind), n as f64 / requests as f64);
+        }
+    }
+    out
+}
+
+/// The table of [`instruction_counts`] for `workload` over `args` (column headings `heading(arg)`), and a
+/// target per column.
+fn instruction_table(
+    md: &mut String,
+    targets: &mut Vec<Target>,
+    counts: &HashMap<(String, String, Kind), f64>,
+    workload: &str,
+    args: &[String],
+    heading: impl Fn(&str) -> String,
+) {
+    let unit = if workload == "trace" { "request" } else { "action" };
+    let get = |arg: &String, kind| counts.get(&(workload.to_string(), arg.clone(), kind)).copied();
+    let _ = write!(md, "| allocator |");
+    for arg in args {
+        let _ = write!(md, " {} |", heading(arg));
+    }
+    let _ = writeln!(md, "\n|---|{}", "---|".repeat(args.len()));
+    for kind in COUNTED {
+        let _ = write!(md, "| {} |", kind.name());
+        for arg in args {
+            match (get(arg, kind), get(arg, Kind::Talc)) {
+                (Some(x), Some(t)) => {
+                    let _ = write!(md, " {x:.0} ({}) |", ratio(x, t));
+                }
+                _ => {
+                    let _ = write!(md, " – |");
+                }
+            }
+        }
+        let _ = writeln!(md);
+    }
+    for arg in args {
+        if let (Some(m), Some(t)) = (get(arg, Kind::Mem3FirstFit), get(arg, Kind::Talc)) {
+            targets.push(Target {
+                what: format!(
+                    "{}: mem3 first-fit instructions per {unit} ≤ {INSTRUCTIONS_TARGET} × talc's (callgrind)",
+                    heading(arg)
+                ),
+                measured: format!("{m:.0} vs {t:.0} ({})", ratio(m, t)),
+                met: m <= INSTRUCTIONS_TARGET * t,
+            });
+        }
+    }
+}
+
 fn ratio(x: f64, talc: f64) -> String {
     if x.is_finite() && talc.is_finite() && talc > 0.0 {
         format!("{:.2}×", x / talc)
@@ -753,6 +901,10 @@ fn trace_tables<'a>(
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--count") {
+        count_child(&args[1..]);
+    }
     let reps: usize =
         std::env::var("MEM3_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
     let out = std::env::var("MEM3_BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| {
@@ -764,6 +916,7 @@ fn main() {
 
     // 1. Real traces.
     let traces: Vec<(&str, Trace)> = TRACES.iter().map(|&n| (n, load_trace(n))).collect();
+    let counts = instruction_counts(&traces);
     let _ = writeln!(md, "## 1. Real traces\n");
     let _ = writeln!(
         md,
@@ -780,6 +933,17 @@ fn main() {
          trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
          and the ratio to talc's minimum pool (lower is better).\n",
     );
+    let _ = writeln!(
+        md,
+        "\n### Instructions per request\n\nThe replay alone (`mem3_trace::replay`, after the trace is \
+         parsed) counted by callgrind, over the trace's requests (allocations, frees and resizes); one run, \
+         deterministic to a few parts in a million where the times above move by a tenth. In brackets the \
+         ratio to talc. The replay's own bookkeeping is in every figure alike.\n"
+    );
+    let trace_names: Vec<String> = traces.iter().map(|(n, _)| n.to_string()).collect();
+    instruction_table(&mut md, &mut targets, &counts, "trace", &trace_names, |n| {
+        format!("trace {n}")
+    });
     for (name, _) in &traces {
         let t = tput[&(*name, Kind::Talc)].0;
         for kind in [Kind::Mem3FirstFit, Kind::Mem3FirstFitCached] {
@@ -840,6 +1004,16 @@ fn main() {
         }
         let _ = writeln!(md);
     }
+    let _ = writeln!(
+        md,
+        "\n### Instructions per action\n\nThe same runs (one each), counted by callgrind inside \
+         `random_actions`, random numbers and bookkeeping included as in the timing, over its \
+         {RA_ACTIONS} actions. In brackets the ratio to talc.\n"
+    );
+    let maxes: Vec<String> = RA_MAX_SIZES.iter().map(|m| m.to_string()).collect();
+    instruction_table(&mut md, &mut targets, &counts, "actions", &maxes, |m| {
+        format!("random actions, max {m}")
+    });
     for max in RA_MAX_SIZES {
         let t = ra[&(max, Kind::Talc)];
         for (kind, factor) in
