@@ -372,6 +372,9 @@ pub struct Pool<'a> {
     /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
     pub(crate) top: usize,
     pub(crate) config: Config,
+    /// `config` is [`Config::DEFAULT`] (first fit, immediate coalescing, indexed search, no front cache): the
+    /// allocation's and the free's specialised paths test this once instead of each field.
+    pub(crate) default_config: bool,
     // The counters' order matters: with `used_blocks` next to `used_size`, LLVM paired their updates into one
     // SSE add through a constant vector (six instructions for two adds), on every allocation and free.
     /// Sum of the sizes of used blocks, headers included.
@@ -496,6 +499,7 @@ impl<'a> Pool<'a> {
             summary,
             top: heap_len,
             config,
+            default_config: config == Config::DEFAULT,
             used_blocks: 0,
             used_size: 0,
             free_blocks: 1,
@@ -1160,10 +1164,42 @@ impl<'a> Pool<'a> {
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         // The usual alignment gets a copy of its own, in which no padding is ever computed.
         if align.is_power_of_two() && align <= MIN_ALIGN {
+            if self.default_config {
+                // The default configuration's usual case: one test of the configuration, the smallest block
+                // a constant, and no front cache to ask.
+                if let Some(need) = block_size_for(size, Policy::FirstFit.min_block())
+                    .filter(|&need| need <= self.heap_len)
+                {
+                    if let Some(found) = self.summary_find(need, MIN_ALIGN) {
+                        return Ok(self.take_found(found, need));
+                    }
+                }
+                return self.alloc_searched_slow(size);
+            }
             self.alloc_searched_at(size, MIN_ALIGN)
         } else {
             self.alloc_searched_at(size, align)
         }
+    }
+
+    /// [`Pool::alloc_searched`] for `MIN_ALIGN` when the default configuration's search found no indexed
+    /// block for the `need` bytes of a `size`-byte request (`None`: too large for the heap): the top, else
+    /// the failure, out of line.
+    #[inline(never)]
+    fn alloc_searched_slow(&mut self, size: usize) -> Result<Block> {
+        let Some(need) = block_size_for(size, self.min_block).filter(|&need| need <= self.heap_len)
+        else {
+            return Err(self.out_of_memory(size));
+        };
+        // The top's usual case, a carve with a rest to split off, without `take`'s branches.
+        if let Some(block) = self.carve_top(need) {
+            return Ok(block);
+        }
+        let (start, pad) = self
+            .top_fit(need, MIN_ALIGN)
+            .or_else(|| self.find_after_merging(need, MIN_ALIGN))
+            .ok_or_else(|| self.out_of_memory(size))?;
+        Ok(self.take(start, pad, need))
     }
 
     /// [`Pool::alloc_searched`] for `align`, inline in it.
@@ -1500,11 +1536,22 @@ impl<'a> Pool<'a> {
     /// cache on, a small block goes on the cache's list of its size instead.
     #[inline]
     pub fn free(&mut self, block: Block) -> Result<()> {
-        if self.config.front_cache {
+        if self.default_config {
+            self.free_default(block)
+        } else if self.config.front_cache {
             self.free_with_cache(block)
         } else {
             self.free_without_cache(block)
         }
+    }
+
+    /// `free` in the default configuration (first fit, immediate coalescing, no front cache), tested once in
+    /// `free`: the validation and the specialised release, with no further test of the configuration.
+    #[inline(never)]
+    fn free_default(&mut self, block: Block) -> Result<()> {
+        let start = self.validate(block)?;
+        self.release_first_fit(start);
+        Ok(())
     }
 
     /// `free` without the front cache: the validation and the release in one function.
