@@ -333,14 +333,11 @@ impl Raw {
     #[inline(always)]
     pub(crate) fn set_free_pair_bit(self, start: usize, value: bool) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
-        let pair = start / (2 * GRANULE);
-        // SAFETY: as in `Pool::set_free_bit`: the `Raw` of a first-fit pool (the callers' promise), whose
-        // free-pair bitmap holds a bit for every pair of the heap.
-        unsafe {
-            let byte = self.base.add(self.free_map + pair / 8);
-            let mask = 1 << (pair % 8);
-            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
-        }
+        // The slot's whole word (as `set_free_pairs`), whose bit index needs no masking on x86-64.
+        let slot = start / SLOT;
+        let mask = 1u32 << (start / (2 * GRANULE) % 32);
+        let pairs = self.free_pairs(slot);
+        self.set_free_pairs(slot, if value { pairs | mask } else { pairs & !mask });
     }
 }
 
@@ -588,10 +585,9 @@ impl<'a> Pool<'a> {
     #[inline(always)]
     pub(crate) fn start_bit(&self, start: usize) -> bool {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
-        let granule = start / GRANULE;
-        // SAFETY: `granule / 8 < bitmap_len` because `start < heap_len`, and the bitmap is inside the region.
-        let byte = unsafe { self.base.as_ptr().add(self.heap_len + granule / 8).read() };
-        byte & (1 << (granule % 8)) != 0
+        // The slot's whole word, whose bit index needs no masking on x86-64 (`bt` takes it modulo 64): fewer
+        // instructions than a byte's.
+        self.start_word(start / SLOT) >> (start / GRANULE % 64) & 1 != 0
     }
 
     /// The bitmap byte holding the start bits of granules `8 * index .. 8 * index + 8`.
