@@ -1167,7 +1167,7 @@ impl<'a> Pool<'a> {
                     .filter(|&need| need <= self.heap_len)
                 {
                     if let Some(found) = self.summary_find(need, MIN_ALIGN) {
-                        return Ok(self.take_found(found, need));
+                        return Ok(self.take_found(found, need, true));
                     }
                 }
                 return self.alloc_searched_slow(size);
@@ -1218,7 +1218,7 @@ impl<'a> Pool<'a> {
         let found = if self.config.policy == Policy::FirstFit && self.config.search == Search::Index
         {
             if let Some(found) = self.summary_find(need, align) {
-                return Ok(self.take_found(found, need));
+                return Ok(self.take_found(found, need, false));
             }
             self.top_fit(need, align)
         } else {
@@ -1410,9 +1410,11 @@ impl<'a> Pool<'a> {
 
     /// [`Pool::take`] of the block a first-fit search found: without padding, [`Pool::take_front`] with what
     /// the search read (the header, and whether the block holds its slot's entry) instead of reading it
-    /// again, and for a block that is not the top.
+    /// again, and for a block that is not the top. `default`: the pool has the default configuration, so a used
+    /// block follows the free one (no two free blocks are adjacent, none is cached), and its end is within
+    /// `peak_extent` already: the take leaves it alone.
     #[inline(always)]
-    fn take_found(&mut self, found: Found, need: usize) -> Block {
+    fn take_found(&mut self, found: Found, need: usize, default: bool) -> Block {
         let Found { start, pad, size, flags, lowers } = found;
         if pad != 0 {
             return self.take_padded(start, pad, need);
@@ -1461,7 +1463,11 @@ impl<'a> Pool<'a> {
         };
         self.used_blocks += 1;
         self.used_size += used_size;
-        self.peak_extent = self.peak_extent.max(rest_start);
+        if default {
+            debug_assert!(self.default_config && rest_start < self.peak_extent);
+        } else {
+            self.peak_extent = self.peak_extent.max(rest_start);
+        }
         if lowers {
             self.summary_lowered(slot, left);
         }
