@@ -106,6 +106,18 @@ impl Block {
         )
     }
 
+    /// [`Block::at`] without the check, for the allocation's hot path.
+    ///
+    /// # Safety
+    ///
+    /// `start` is a heap offset (below `MAX_HEAP`), so `start + HEADER_SIZE` neither wraps nor is 0.
+    #[inline(always)]
+    pub(crate) unsafe fn at_unchecked(start: usize) -> Block {
+        debug_assert!(start < MAX_HEAP);
+        // SAFETY: the caller's promise: `start + HEADER_SIZE` is not 0.
+        Block(unsafe { NonZeroUsize::new_unchecked(start + HEADER_SIZE) })
+    }
+
     /// The name of the block whose payload would start at `offset`; `None` for offset 0, which no payload
     /// has. It checks nothing else, and need not: every [`Pool`] method validates the name it is given (a
     /// wrong one gets [`Error::InvalidBlock`]). [`Pool::block_at`] checks the name against a pool at once.
@@ -1471,7 +1483,8 @@ impl<'a> Pool<'a> {
         if lowers {
             self.summary_lowered(slot, left);
         }
-        Block::at(start)
+        // SAFETY: `start` is the start of a block of the heap, below `heap_len <= MAX_HEAP`.
+        unsafe { Block::at_unchecked(start) }
     }
 
     /// [`Pool::take`] with padding in front of the used block (larger alignments).
