@@ -338,9 +338,15 @@ impl Pool<'_> {
     /// entry is the maximum of its node below, so each node on the way down has an entry at least `g`.
     #[inline(always)]
     fn descend(&self, mut level: usize, mut i: usize, g: u32) -> Option<usize> {
+        debug_assert!(level < self.summary.count);
         while level > 0 {
             level -= 1;
-            let mask = at_least(self.summary_node(level, i), g);
+            debug_assert!(self.summary_entry(level + 1, i) >= g && g != 0);
+            // SAFETY: entry `i` of `level + 1` is at least `g`, which is not 0 (the caller's promise, then the
+            // mask's), and an entry that is not 0 is the maximum of node `i` of the level below, which
+            // exists: entries with no node below are 0 (the summary's invariant, which `summary_check`
+            // checks). `level < count`, as `level + 1` was.
+            let mask = at_least(unsafe { self.summary_node_unchecked(level, i) }, g);
             if mask == 0 {
                 debug_assert!(false, "summary entry larger than its node's maximum");
                 return None;
