@@ -1171,13 +1171,20 @@ impl<'a> Pool<'a> {
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         // The usual alignment gets a copy of its own, in which no padding is ever computed.
-        if align.is_power_of_two() && align <= MIN_ALIGN {
+        // (Bits 1, 2, 4 and 8 of a constant: one test for "a power of two at most `MIN_ALIGN`".)
+        static_assertions::const_assert_eq!(MIN_ALIGN, 8);
+        if align <= MIN_ALIGN && (0b1_0001_0110u32 >> align) & 1 != 0 {
             if self.default_config {
                 // The default configuration's usual case: one test of the configuration, the smallest block
-                // a constant, and no front cache to ask.
-                if let Some(need) = block_size_for(size, Policy::FirstFit.min_block())
-                    .filter(|&need| need <= self.heap_len)
-                {
+                // a constant, and no front cache to ask. A block of `need <= heap_len` bytes holds `size`
+                // exactly when `size <= heap_len - HEADER_SIZE` (`heap_len` is a multiple of `GRANULE`, at
+                // least the smallest block), one compare instead of an overflow check and a bound.
+                if size <= self.heap_len - HEADER_SIZE {
+                    let need = ((size + HEADER_SIZE + GRANULE - 1) & !(GRANULE - 1)).max(MIN_BLOCK);
+                    debug_assert_eq!(
+                        Some(need),
+                        block_size_for(size, Policy::FirstFit.min_block())
+                    );
                     if let Some(found) = self.summary_find(need, MIN_ALIGN) {
                         return Ok(self.take_found(found, need, true));
                     }
