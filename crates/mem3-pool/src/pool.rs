@@ -989,9 +989,11 @@ impl<'a> Pool<'a> {
         let offset = block.offset();
         // An offset below `HEADER_SIZE` wraps to a start beyond the heap.
         let start = offset.wrapping_sub(HEADER_SIZE);
-        if start >= self.heap_len
-            || start % GRANULE != 0
-            || !self.start_bit(start)
+        // Rotated, an offset off the granules has a high bit set: one compare checks both the alignment and
+        // the bound, and leaves the granule's number for the start bitmap.
+        let granule = start.rotate_right(GRANULE.trailing_zeros());
+        if granule >= self.heap_len / GRANULE
+            || self.start_word(granule / 64) >> (granule % 64) & 1 == 0
             || !self.header(start).1.contains(BlockFlags::USED)
         {
             return Err(Error::InvalidBlock { offset });
