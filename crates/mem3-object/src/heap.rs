@@ -8,7 +8,7 @@ use mem3_pool::{Block, BlockState, Coalescing, Config, Pool, Stats, block_size_f
 use crate::{
     error::{Error, Result},
     handle::{Handle, HandleTable, NO_SLOT, Slot},
-    object::{self, OBJECT_HEADER_SIZE, ObjectKind, ObjectRef},
+    object::{self, NUMBER_OBJECT_SIZE, NUMBER_SIZE, OBJECT_HEADER_SIZE, ObjectKind, ObjectRef},
 };
 
 /// What [`ObjectHeap::defragment`] did.
@@ -133,6 +133,22 @@ impl<'a> ObjectHeap<'a> {
         }
     }
 
+    /// [`alloc_usual`](ObjectHeap::alloc_usual) for a number of `kind` holding `bits`: a pool block of a
+    /// size known at compile time, whose first bytes come as an array, so no length is computed or checked.
+    /// `None`, having changed nothing, as `alloc_usual`.
+    #[inline(never)]
+    fn alloc_number(&mut self, kind: ObjectKind, bits: [u8; NUMBER_SIZE]) -> Option<Handle> {
+        // The head of the free list, read once: the pool does not touch the table.
+        let index = self.table.free_head;
+        if !self.table.can_claim(index) {
+            return None;
+        }
+        let (block, object) = self.pool.alloc_with_array::<NUMBER_OBJECT_SIZE>().ok()?;
+        let owner = self.table.claim(index, block);
+        *object = object::number_object(kind, bits, owner);
+        Some(owner)
+    }
+
     /// The usual allocation, returning the handle in a register: the block allocated, then the handle slot
     /// claimed with one look at it, then the object written. `None`, having changed nothing, when the pool
     /// does not hold the object or the table would have to grow (or cannot): then
@@ -181,14 +197,23 @@ impl<'a> ObjectHeap<'a> {
         Ok(owner)
     }
 
-    /// Allocates an integer object.
+    /// Allocates an integer object: [`alloc`](ObjectHeap::alloc) of an int, whose usual path knows its
+    /// block's size at compile time.
+    #[inline(always)]
     pub fn alloc_int(&mut self, v: i64) -> Result<Handle> {
-        self.alloc(ObjectRef::Int(v))
+        match self.alloc_number(ObjectKind::Int, v.to_ne_bytes()) {
+            Some(handle) => Ok(handle),
+            None => self.alloc_any(ObjectRef::Int(v)),
+        }
     }
 
-    /// Allocates a float object.
+    /// Allocates a float object, as [`alloc_int`](ObjectHeap::alloc_int) an int.
+    #[inline(always)]
     pub fn alloc_float(&mut self, v: f64) -> Result<Handle> {
-        self.alloc(ObjectRef::Float(v))
+        match self.alloc_number(ObjectKind::Float, v.to_ne_bytes()) {
+            Some(handle) => Ok(handle),
+            None => self.alloc_any(ObjectRef::Float(v)),
+        }
     }
 
     /// Allocates a string object holding a copy of `s`.

@@ -185,20 +185,14 @@ pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
             .copy_from_slice(&two_fields(owner.index(), owner.generation().get()).to_ne_bytes());
         hdr
     };
-    let number = |kind, bits: [u8; NUMBER_SIZE]| {
-        let mut object = [0u8; OBJECT_HEADER_SIZE + NUMBER_SIZE];
-        object[..OBJECT_HEADER_SIZE].copy_from_slice(&header(kind, NUMBER_SIZE as u32));
-        object[OBJECT_HEADER_SIZE..].copy_from_slice(&bits);
-        object
-    };
     match value {
         ObjectRef::Int(v) => {
             *payload.first_chunk_mut().expect("the block holds the object") =
-                number(ObjectKind::Int, v.to_ne_bytes());
+                number_object(ObjectKind::Int, v.to_ne_bytes(), owner);
         }
         ObjectRef::Float(v) => {
             *payload.first_chunk_mut().expect("the block holds the object") =
-                number(ObjectKind::Float, v.to_ne_bytes());
+                number_object(ObjectKind::Float, v.to_ne_bytes(), owner);
         }
         ObjectRef::Str(s) => {
             debug_assert!(u32::try_from(s.len()).is_ok());
@@ -209,6 +203,27 @@ pub(crate) fn encode(payload: &mut [u8], value: ObjectRef<'_>, owner: Handle) {
             data[..s.len()].copy_from_slice(s.as_bytes());
         }
     }
+}
+
+/// Bytes of a number object: its header and its data.
+pub(crate) const NUMBER_OBJECT_SIZE: usize = OBJECT_HEADER_SIZE + NUMBER_SIZE;
+
+/// The bytes of a number object of `kind` (`Int` or `Float`) holding `bits`, owned by `owner`: three words,
+/// for [`encode`] and for the heap's allocation of numbers, which writes them into an array the pool hands it.
+#[inline(always)]
+pub(crate) fn number_object(
+    kind: ObjectKind,
+    bits: [u8; NUMBER_SIZE],
+    owner: Handle,
+) -> [u8; NUMBER_OBJECT_SIZE] {
+    debug_assert!(kind != ObjectKind::Str);
+    let mut object = [0u8; NUMBER_OBJECT_SIZE];
+    object[KIND_OFFSET..INDEX_OFFSET]
+        .copy_from_slice(&two_fields(kind_word(kind), NUMBER_SIZE as u32).to_ne_bytes());
+    object[INDEX_OFFSET..OBJECT_HEADER_SIZE]
+        .copy_from_slice(&two_fields(owner.index(), owner.generation().get()).to_ne_bytes());
+    object[OBJECT_HEADER_SIZE..].copy_from_slice(&bits);
+    object
 }
 
 /// The owning slot's index the object header at the start of `payload` names, read without validating the

@@ -1124,6 +1124,43 @@ impl<'a> Pool<'a> {
         Ok((block, self.payload_at_mut(block.offset() - HEADER_SIZE)))
     }
 
+    /// Allocates like [`alloc`](Pool::alloc) a block of at least `N` payload bytes and returns its first `N`
+    /// bytes as an array, for a caller whose objects have a size known at compile time (the object heap's
+    /// numbers): the block's size is a constant when `N` is large enough for either policy's smallest block,
+    /// and the caller writes the array without a length check.
+    #[inline]
+    pub fn alloc_with_array<const N: usize>(&mut self) -> Result<(Block, &mut [u8; N])> {
+        // Both policies' smallest blocks are at most `MIN_BLOCK_BEST_FIT`: a request whose block is at least
+        // that has the same block under either, a constant.
+        let need = match block_size_for(N, MIN_BLOCK_BEST_FIT) {
+            Some(need) if need == block_size_for(N, 0).unwrap_or(0) => Some(need),
+            _ => block_size_for(N, self.min_block),
+        };
+        if self.only_top_is_free() {
+            if let Some(need) = need {
+                if let Some(block) = self.carve_top(need) {
+                    let payload = self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need);
+                    if let Some(array) = payload.first_chunk_mut() {
+                        return Ok((block, array));
+                    }
+                    unreachable!("a block carved for `N` payload bytes holds them");
+                }
+            }
+        }
+        self.alloc_array_searched()
+    }
+
+    /// [`Pool::alloc_with_array`] when the top is not carved.
+    #[inline(never)]
+    fn alloc_array_searched<const N: usize>(&mut self) -> Result<(Block, &mut [u8; N])> {
+        let block = self.alloc_searched(N, MIN_ALIGN)?;
+        let payload = self.payload_at_mut(block.offset() - HEADER_SIZE);
+        match payload.first_chunk_mut() {
+            Some(array) => Ok((block, array)),
+            None => unreachable!("a block allocated for `N` payload bytes holds them"),
+        }
+    }
+
     /// Allocates a block with at least `size` payload bytes whose payload address is a multiple of `align`
     /// (a power of two).
     pub fn alloc_aligned(&mut self, size: usize, align: usize) -> Result<Block> {
