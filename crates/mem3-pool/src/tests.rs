@@ -1216,37 +1216,46 @@ fn retain_only_keeps_the_named_blocks_and_refuses_a_bad_list_whole() {
     }
 }
 
-/// `alloc_with_array::<N>` places every block where `alloc(N)` does (from the top, and searched once frees
+/// `alloc_with_array::<N>` and `alloc_with_payload(N)` place every block where `alloc(N)` does (from the top, and searched once frees
 /// leave holes), under both policies and with the front cache, for sizes whose block is a constant (24, 40)
 /// and one whose block is each policy's smallest (8); the array is the payload's first `N` bytes, and a
 /// request that does not fit fails on both and changes nothing.
 #[test]
 fn alloc_with_array_places_blocks_as_alloc_does() {
     fn run<const N: usize>(config: Config) {
-        let (mut ra, mut rb) = (region(), region());
+        let (mut ra, mut rb, mut rc) = (region(), region(), region());
         let (mut a, mut b) = (pool_with(&mut ra, config), pool_with(&mut rb, config));
+        let mut c = pool_with(&mut rc, config);
         let mut live = Vec::new();
         for round in 0..900 {
             if round % 3 == 2 && !live.is_empty() {
-                let (x, y) = live.swap_remove(round * 7 % live.len());
+                let (x, y, z) = live.swap_remove(round * 7 % live.len());
                 a.free(x).unwrap();
                 b.free(y).unwrap();
+                c.free(z).unwrap();
             } else {
                 let x = a.alloc(N);
                 let y = b.alloc_with_array::<N>().map(|(block, array)| {
                     array.fill(0xa5);
                     block
                 });
+                let z = c.alloc_with_payload(N).map(|(block, payload)| {
+                    assert!(payload.len() >= N);
+                    block
+                });
                 assert_eq!(x, y, "request {round} of {N} bytes under {config:?}");
-                let (Ok(x), Ok(y)) = (x, y) else {
+                assert_eq!(x, z, "request {round} of {N} bytes under {config:?}");
+                let (Ok(x), Ok(y), Ok(z)) = (x, y, z) else {
                     assert_eq!(a.stats(), b.stats());
+                    assert_eq!(a.stats(), c.stats());
                     continue;
                 };
                 assert_eq!(b.payload(y).unwrap()[..N], [0xa5; N]);
-                live.push((x, y));
+                live.push((x, y, z));
             }
             a.check().unwrap();
             b.check().unwrap();
+            c.check().unwrap();
         }
     }
     for config in [
