@@ -136,8 +136,30 @@ impl<'a> ObjectHeap<'a> {
     /// [`alloc_usual`](ObjectHeap::alloc_usual) for a number of `kind` holding `bits`: a pool block of a
     /// size known at compile time, whose first bytes come as an array, so no length is computed or checked.
     /// `None`, having changed nothing, as `alloc_usual`.
+    ///
+    /// The usual case, a vacant slot and the top carved, has no call in it, so it saves no registers; the
+    /// rest is [`alloc_number_general`](ObjectHeap::alloc_number_general), a tail call.
     #[inline(never)]
     fn alloc_number(&mut self, kind: ObjectKind, bits: [u8; NUMBER_SIZE]) -> Option<Handle> {
+        let index = self.table.free_head;
+        if index != NO_SLOT {
+            if let Some((block, object)) = self.pool.carve_with_array::<NUMBER_OBJECT_SIZE>() {
+                let owner = self.table.claim(index, block);
+                *object = object::number_object(kind, bits, owner);
+                return Some(owner);
+            }
+        }
+        self.alloc_number_general(kind, bits)
+    }
+
+    /// [`alloc_number`](ObjectHeap::alloc_number) when the table has no vacant slot or the pool's top is
+    /// not carved.
+    #[inline(never)]
+    fn alloc_number_general(
+        &mut self,
+        kind: ObjectKind,
+        bits: [u8; NUMBER_SIZE],
+    ) -> Option<Handle> {
         // The head of the free list, read once: the pool does not touch the table.
         let index = self.table.free_head;
         if !self.table.can_claim(index) {

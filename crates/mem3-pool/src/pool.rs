@@ -1132,24 +1132,45 @@ impl<'a> Pool<'a> {
     /// and the caller writes the array without a length check.
     #[inline]
     pub fn alloc_with_array<const N: usize>(&mut self) -> Result<(Block, &mut [u8; N])> {
+        match self.carve_array_block::<N>() {
+            Some((block, need)) => Ok((block, self.array_at(block, need))),
+            None => self.alloc_array_searched(),
+        }
+    }
+
+    /// [`Pool::alloc_with_array`]'s fast path alone, with no call in it: the block carved off the top when
+    /// the top is the only free block and holds it with a remainder, else `None`, having changed nothing
+    /// (then `alloc_with_array` places the block, as `alloc` would have). For a caller whose fast path
+    /// should save no registers, with everything else out of line.
+    #[inline(always)]
+    pub fn carve_with_array<const N: usize>(&mut self) -> Option<(Block, &mut [u8; N])> {
+        let (block, need) = self.carve_array_block::<N>()?;
+        Some((block, self.array_at(block, need)))
+    }
+
+    /// The top carved for a block of `N` payload bytes, and the block's size, if the top is the only free
+    /// block and holds it with a remainder.
+    #[inline(always)]
+    fn carve_array_block<const N: usize>(&mut self) -> Option<(Block, usize)> {
+        if !self.only_top_is_free() {
+            return None;
+        }
         // Both policies' smallest blocks are at most `MIN_BLOCK_BEST_FIT`: a request whose block is at least
         // that has the same block under either, a constant.
         let need = match block_size_for(N, MIN_BLOCK_BEST_FIT) {
-            Some(need) if need == block_size_for(N, 0).unwrap_or(0) => Some(need),
-            _ => block_size_for(N, self.min_block),
+            Some(need) if need == block_size_for(N, 0).unwrap_or(0) => need,
+            _ => block_size_for(N, self.min_block)?,
         };
-        if self.only_top_is_free() {
-            if let Some(need) = need {
-                if let Some(block) = self.carve_top_raw(need) {
-                    let payload = self.payload_at_sized_mut(block.offset() - HEADER_SIZE, need);
-                    if let Some(array) = payload.first_chunk_mut() {
-                        return Ok((block, array));
-                    }
-                    unreachable!("a block carved for `N` payload bytes holds them");
-                }
-            }
+        Some((self.carve_top_raw(need)?, need))
+    }
+
+    /// The first `N` payload bytes of the used block `block` of `size` bytes, carved for them.
+    #[inline(always)]
+    fn array_at<const N: usize>(&mut self, block: Block, size: usize) -> &mut [u8; N] {
+        match self.payload_at_sized_mut(block.offset() - HEADER_SIZE, size).first_chunk_mut() {
+            Some(array) => array,
+            None => unreachable!("a block carved for `N` payload bytes holds them"),
         }
-        self.alloc_array_searched()
     }
 
     /// [`Pool::alloc_with_array`] when the top is not carved.

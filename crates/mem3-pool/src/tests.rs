@@ -1216,7 +1216,8 @@ fn retain_only_keeps_the_named_blocks_and_refuses_a_bad_list_whole() {
     }
 }
 
-/// `alloc_with_array::<N>` and `alloc_with_payload(N)` place every block where `alloc(N)` does (from the top, and searched once frees
+/// `alloc_with_array::<N>` (after `carve_with_array::<N>`, every other time) and `alloc_with_payload(N)` place
+/// every block where `alloc(N)` does (from the top, and searched once frees
 /// leave holes), under both policies and with the front cache, for sizes whose block is a constant (24, 40)
 /// and one whose block is each policy's smallest (8); the array is the payload's first `N` bytes, and a
 /// request that does not fit fails on both and changes nothing.
@@ -1235,9 +1236,25 @@ fn alloc_with_array_places_blocks_as_alloc_does() {
                 c.free(z).unwrap();
             } else {
                 let x = a.alloc(N);
-                let y = b.alloc_with_array::<N>().map(|(block, array)| {
-                    array.fill(0xa5);
-                    block
+                // Every other request tries the carve alone first: `None` changes nothing.
+                let before = b.stats();
+                let carved = if round % 2 == 0 {
+                    b.carve_with_array::<N>().map(|(block, array)| {
+                        array.fill(0xa5);
+                        block
+                    })
+                } else {
+                    None
+                };
+                if carved.is_none() {
+                    assert_eq!(before, b.stats());
+                    b.check().unwrap();
+                }
+                let y = carved.map(Ok).unwrap_or_else(|| {
+                    b.alloc_with_array::<N>().map(|(block, array)| {
+                        array.fill(0xa5);
+                        block
+                    })
                 });
                 let z = c.alloc_with_payload(N).map(|(block, payload)| {
                     assert!(payload.len() >= N);
