@@ -264,10 +264,13 @@ impl Iterator for FreeStarts {
     }
 }
 
-/// The region's base and the heap's length and bitmap offsets, copied out of a [`Pool`] for a hot path: LLVM
-/// cannot prove that a store into the region misses the `Pool` itself, so fields read through `self` are
-/// read again after every such store, where these stay in registers. Its accessors are those of `Pool`
-/// (`word`, `set_word`, the bitmaps) for the same offsets, with the same preconditions.
+/// The region's base and the heap's length and bitmap offsets, copied out of a [`Pool`]: the one place where
+/// headers, footers and the bitmaps' words are read and written (`Pool`'s accessors of the same names call
+/// these). A hot path keeps a `Raw` in registers: LLVM cannot prove that a store into the region misses the
+/// `Pool` itself, so fields read through `self` are read again after every such store.
+///
+/// Writes through a `Raw` need the `Pool` it came from borrowed mutably (so no payload slice is alive); the
+/// crate upholds that by writing only in `&mut self` methods.
 #[derive(Clone, Copy)]
 pub(crate) struct Raw {
     base: *mut u8,
@@ -276,61 +279,87 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
-    /// Reads the word at `off`, a header or footer of a block inside the heap (as [`Pool::word`]).
+    /// Reads the word at `off`, a header or footer of a block inside the heap.
     #[inline(always)]
     pub(crate) fn word(self, off: usize) -> usize {
         debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word read at {off}");
-        // SAFETY: as in `Pool::word`: callers pass the offset of a header or footer inside the heap.
+        // SAFETY: callers pass the offset of a header or footer of a block inside the heap, so
+        // `off + WORD <= heap_len` and the word is inside the region; block boundaries are granules from a
+        // base that is word-aligned, so the read is aligned.
         unsafe { self.base.add(off).cast::<usize>().read() }
     }
 
-    /// Writes the word at `off` (as [`Pool::set_word`]); the `Pool` it came from is borrowed mutably.
+    /// Writes the word at `off` (as [`Raw::word`]).
     #[inline(always)]
     pub(crate) fn set_word(self, off: usize, value: usize) {
         debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word write at {off}");
-        // SAFETY: as in `Pool::set_word`; the caller holds the `Pool` mutably, so no payload slice is alive.
+        // SAFETY: as in `word`; the caller holds the `Pool` mutably, so no payload slice is alive.
         unsafe { self.base.add(off).cast::<usize>().write(value) }
     }
 
-    /// Clears the start bit of the block start `start` (a multiple of `GRANULE` below `heap_len`).
+    /// Sets or clears the start bit of `start` (a multiple of `GRANULE` below `heap_len`), by a
+    /// read-modify-write of its byte.
     #[inline(always)]
-    pub(crate) fn clear_start_bit(self, start: usize) {
+    pub(crate) fn set_start_bit(self, start: usize, value: bool) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         let granule = start / GRANULE;
-        // SAFETY: as in `Pool::set_start_bit`.
+        // SAFETY: the start bitmap holds a bit per granule of the heap from `heap_len`, inside the region, and
+        // `start < heap_len`; the caller holds the `Pool` mutably.
         unsafe {
             let byte = self.base.add(self.heap_len + granule / 8);
-            byte.write(byte.read() & !(1 << (granule % 8)));
+            let mask = 1 << (granule % 8);
+            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
         }
     }
 
-    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's word (as
-    /// `Pool::add_start_bit`).
+    /// Clears the start bit of `start` (see [`Raw::set_start_bit`]).
+    #[inline(always)]
+    pub(crate) fn clear_start_bit(self, start: usize) {
+        self.set_start_bit(start, false)
+    }
+
+    /// The start bits of the 64 granules of `slot` (bit `i` for granule `64 * slot + i`).
+    #[inline(always)]
+    pub(crate) fn start_word(self, slot: usize) -> u64 {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
+        // SAFETY: the start bitmap holds 8 bytes per slot (`Pool::from_raw_parts`) from `heap_len`, inside the
+        // region, and `slot` is one of the heap's slots.
+        let bytes = unsafe { self.base.add(self.heap_len + slot * 8).cast::<[u8; 8]>().read() };
+        u64::from_le_bytes(bytes)
+    }
+
+    /// Writes the start bits of `slot` (as [`Raw::start_word`]).
+    #[inline(always)]
+    pub(crate) fn set_start_word(self, slot: usize, word: u64) {
+        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
+        // SAFETY: as in `start_word`, for the same 8 bytes, which lie outside the heap; the caller holds the
+        // `Pool` mutably.
+        unsafe {
+            self.base.add(self.heap_len + slot * 8).cast::<[u8; 8]>().write(word.to_le_bytes())
+        }
+    }
+
+    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's whole word, whose
+    /// bit index needs no masking (a shift of a `u64` takes its count modulo 64).
     #[inline(always)]
     pub(crate) fn add_start_bit(self, start: usize) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         let slot = start / SLOT;
-        // SAFETY: as in `Pool::start_word` and `Pool::set_start_word`: the bitmap holds 8 bytes per slot, and
-        // `start` is in the heap.
-        unsafe {
-            let word = self.base.add(self.heap_len + slot * 8).cast::<[u8; 8]>();
-            let bits = u64::from_le_bytes(word.read()) | 1u64 << (start / GRANULE % 64);
-            word.write(bits.to_le_bytes());
-        }
+        self.set_start_word(slot, self.start_word(slot) | 1u64 << (start / GRANULE % 64));
     }
 
-    /// The free-pair bits of `slot`, in a first-fit pool (as [`Pool::free_pairs`]).
+    /// The free-pair bits of `slot` (first fit only; see [`Pool::free_pairs`]).
     #[inline(always)]
     pub(crate) fn free_pairs(self, slot: usize) -> u32 {
         debug_assert!(slot < self.heap_len.div_ceil(SLOT));
-        // SAFETY: as in `Pool::free_pairs`: the `Raw` of a first-fit pool (the callers' promise), and `slot`
-        // is one of the heap's slots.
+        // SAFETY: under first fit (the callers' promise) the free-pair bitmap, 4 bytes per slot, lies at
+        // `free_map` inside the region (`Pool::from_raw_parts`), and `slot` is one of the heap's slots.
         unsafe {
             u32::from_le_bytes(self.base.add(self.free_map + slot * 4).cast::<[u8; 4]>().read())
         }
     }
 
-    /// Writes the free-pair bits of `slot`, in a first-fit pool (as `Pool::set_free_pairs`).
+    /// Writes the free-pair bits of `slot` (as [`Raw::free_pairs`]).
     #[inline(always)]
     pub(crate) fn set_free_pairs(self, slot: usize, pairs: u32) {
         debug_assert!(slot < self.heap_len.div_ceil(SLOT));
@@ -341,7 +370,8 @@ impl Raw {
         }
     }
 
-    /// Sets or clears the free-pair bit of the pair holding `start`, in a first-fit pool's free-pair bitmap.
+    /// Sets or clears the free-pair bit of the pair holding `start` (first fit only). At most one block starts
+    /// in a pair, so the bit is that block's.
     #[inline(always)]
     pub(crate) fn set_free_pair_bit(self, start: usize, value: bool) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
@@ -553,27 +583,22 @@ impl<'a> Pool<'a> {
     // Raw memory. Every read and write of the region goes through the functions of this section (and those
     // of `Raw`, a copy of the pool's base and offsets).
 
-    /// The base and offsets, for a hot path to keep in registers.
+    /// The base and offsets, for the accessors below and for a hot path to keep in registers. Writes through
+    /// it are for `&mut self` methods only (see [`Raw`]).
     #[inline(always)]
-    pub(crate) fn raw(&mut self) -> Raw {
+    pub(crate) fn raw(&self) -> Raw {
         Raw { base: self.base.as_ptr(), heap_len: self.heap_len, free_map: self.free_map }
     }
 
-    /// Reads the word at `off`.
+    /// Reads the word at `off` (see [`Raw::word`]).
     #[inline(always)]
     pub(crate) fn word(&self, off: usize) -> usize {
-        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word read at {off}");
-        // SAFETY: callers pass the offset of a header or footer of a block inside the heap, so
-        // `off + WORD <= heap_len` and the word is inside the region; block boundaries are granules from a
-        // base that is word-aligned, so the read is aligned.
-        unsafe { self.base.as_ptr().add(off).cast::<usize>().read() }
+        self.raw().word(off)
     }
 
     #[inline(always)]
     pub(crate) fn set_word(&mut self, off: usize, value: usize) {
-        debug_assert!(off + WORD <= self.heap_len && off % WORD == 0, "word write at {off}");
-        // SAFETY: as in `word`; `&mut self` means no payload slice is alive.
-        unsafe { self.base.as_ptr().add(off).cast::<usize>().write(value) }
+        self.raw().set_word(off, value)
     }
 
     /// Reads the index field (a `u32`) at `off`.
@@ -618,48 +643,24 @@ impl<'a> Pool<'a> {
             // A start that goes away is no free block's start either.
             self.set_free_bit(start, false);
         }
-        let granule = start / GRANULE;
-        // SAFETY: as in `start_bit`; `&mut self` means no payload slice is alive.
-        unsafe {
-            let byte = self.base.as_ptr().add(self.heap_len + granule / 8);
-            let mask = 1 << (granule % 8);
-            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
-        }
+        self.raw().set_start_bit(start, value);
     }
 
-    /// The start bits of the 64 granules of `slot` (bit `i` for granule `64 * slot + i`).
+    /// The start bits of the 64 granules of `slot` (see [`Raw::start_word`]).
     #[inline(always)]
     pub(crate) fn start_word(&self, slot: usize) -> u64 {
-        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
-        // SAFETY: the bitmap holds 8 bytes per slot (`from_raw_parts`), inside the region, and `slot` is one of
-        // the heap's slots.
-        let bytes =
-            unsafe { self.base.as_ptr().add(self.heap_len + slot * 8).cast::<[u8; 8]>().read() };
-        u64::from_le_bytes(bytes)
+        self.raw().start_word(slot)
     }
 
-    /// Sets the start bit of granule `start / GRANULE` by a read-modify-write of its slot's whole word, whose
-    /// bit index needs no masking (a shift of a `u64` takes its count modulo 64).
+    /// Sets the start bit of granule `start / GRANULE` (see [`Raw::add_start_bit`]).
     #[inline(always)]
     fn add_start_bit(&mut self, start: usize) {
-        debug_assert!(start < self.heap_len && start % GRANULE == 0);
-        let slot = start / SLOT;
-        self.set_start_word(slot, self.start_word(slot) | 1u64 << (start / GRANULE % 64));
+        self.raw().add_start_bit(start)
     }
 
-    /// Writes the start bits of `slot` (bit `i` for granule `64 * slot + i`).
     #[inline(always)]
     fn set_start_word(&mut self, slot: usize, word: u64) {
-        debug_assert!(slot < self.heap_len.div_ceil(SLOT));
-        // SAFETY: as in `start_word`, for the same 8 bytes; `&mut self` means no payload slice is alive, and the
-        // bitmap lies outside the heap.
-        unsafe {
-            self.base
-                .as_ptr()
-                .add(self.heap_len + slot * 8)
-                .cast::<[u8; 8]>()
-                .write(word.to_le_bytes())
-        }
+        self.raw().set_start_word(slot, word)
     }
 
     /// The free-start bits of `slot` (first fit only): bit `i` set where a free block starts at granule
@@ -685,12 +686,8 @@ impl<'a> Pool<'a> {
     /// `64 * slot + 2 * j` or `+ 2 * j + 1` is free.
     #[inline(always)]
     pub(crate) fn free_pairs(&self, slot: usize) -> u32 {
-        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
-        let at = self.free_map + slot * 4;
-        // SAFETY: under first fit the free-pair bitmap, 4 bytes per slot, follows the start bitmap inside the
-        // region (`from_raw_parts`), and `slot` is one of the heap's slots.
-        let bytes = unsafe { self.base.as_ptr().add(at).cast::<[u8; 4]>().read() };
-        u32::from_le_bytes(bytes)
+        debug_assert!(self.summary.count() != 0);
+        self.raw().free_pairs(slot)
     }
 
     /// Writes the start bits of `slot` and, under first fit, its free-start bits (bit `i` for granule
@@ -712,11 +709,8 @@ impl<'a> Pool<'a> {
     /// Writes the free-pair bits of `slot` (first fit only; see [`Pool::free_pairs`]).
     #[inline(always)]
     fn set_free_pairs(&mut self, slot: usize, pairs: u32) {
-        debug_assert!(self.summary.count() != 0 && slot < self.heap_len.div_ceil(SLOT));
-        let at = self.free_map + slot * 4;
-        // SAFETY: as in `free_pairs`, for the same 4 bytes; `&mut self` means no payload slice is alive, and the
-        // bitmap lies outside the heap.
-        unsafe { self.base.as_ptr().add(at).cast::<[u8; 4]>().write(pairs.to_le_bytes()) }
+        debug_assert!(self.summary.count() != 0);
+        self.raw().set_free_pairs(slot, pairs)
     }
 
     /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear): one
@@ -750,18 +744,8 @@ impl<'a> Pool<'a> {
     /// one block starts in a pair, so the bit is that block's.
     #[inline(always)]
     pub(crate) fn set_free_bit(&mut self, start: usize, value: bool) {
-        if self.summary.count() == 0 {
-            return;
-        }
-        debug_assert!(start < self.heap_len && start % GRANULE == 0);
-        let pair = start / (2 * GRANULE);
-        let at = self.free_map + pair / 8;
-        // SAFETY: as in `free_pairs`, for the byte holding this pair's bit; `&mut self` means no payload
-        // slice is alive.
-        unsafe {
-            let byte = self.base.as_ptr().add(at);
-            let mask = 1 << (pair % 8);
-            byte.write(if value { byte.read() | mask } else { byte.read() & !mask });
+        if self.summary.count() != 0 {
+            self.raw().set_free_pair_bit(start, value);
         }
     }
 
