@@ -509,7 +509,10 @@ fn main() {
     let md = table(&interps, &startup, &startup_instructions, &cells, &vm, reps);
     let old = fs::read_to_string(&out_path).unwrap_or_default();
     let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if b < e => format!("{}{md}{}", &old[..b], &old[e + END.len()..]),
+        // The hand-written part after the marker keeps one blank line before it, however often this runs.
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{md}\n{}", &old[..b], old[e + END.len()..].trim_start_matches('\n'))
+        }
         _ => format!("# mem3's VM beside Lua and MicroPython\n\n{md}\n"),
     };
     fs::write(&out_path, new).unwrap_or_else(|e| panic!("{}: {e}", out_path.display()));

@@ -527,6 +527,69 @@ keeps and the metadata, section 7). Heap efficiency above every peer's, now in t
 missed, 87.12% at 4 MiB against linked_list_allocator's 91.40% and 91.80% at 128 MiB against dlmalloc's
 97.71%; linked_list_allocator, an exact first fit with no header and no metadata, itself scores 95.96% at 128
 MiB, below dlmalloc and rlsf, so first fit's placement alone stays under them there.
+
+**The first-fit paths, 2026-12-07 (midday).** Seven more steps on the default configuration's allocation and
+free, placements unchanged (the model test and the proptests): a flag set when the pool is made
+(`Config::DEFAULT`: first fit, immediate coalescing, indexed search, no front cache) replaces the four
+configuration tests on an allocation of `MIN_ALIGN` and on a free, whose smallest block is then a constant, and
+an allocation the summary cannot serve (the top, or a failure) goes out of line (`alloc_searched_slow`); a
+start bit is read and a free-pair bit written through its slot's whole word (a `u64` or `u32` bit index needs
+no masking on x86-64, a byte's took a shift and a mask more); the take of a found block leaves `peak_extent`
+alone (a found block is followed by a used block, which `check()` proves within it); the found block's name is
+made without a check of its offset (`Block::at_unchecked`); the summary's descent reads its nodes unchecked (an
+entry that is not 0 has a node below it, padding entries are 0, and `summary_check` checks both); the
+alignment and size of a request are checked with two compares (a bit test of a constant, and `size <= heap_len
+- HEADER_SIZE`, which also rules out overflow); and a block's name is validated for alignment and bound with
+one compare of the offset rotated right by three. Whole-replay instructions (`mem3_trace::replay`, callgrind,
+`REPS=1`):
+
+| step | perl-hash | gcc-as | queue | objects |
+|---|---|---|---|---|
+| start (0fb5b3d) | 189.14 M | 6.39 M | 183.37 M | 138.38 M |
+| the default configuration tested once (2074b70; measured with the next step: perl-hash 185.94 M) | – | 6.17 M | – | – |
+| start bits and free-pair bits through whole words (b38c7fb) | 184.27 M | 6.19 M | – | – |
+| the take leaves `peak_extent` alone (f5a2a27) | 181.44 M | 6.17 M | 179.30 M | – |
+| the found block's name unchecked (ba7f65f) | 181.09 M | 6.17 M | 179.01 M | 133.36 M |
+| the summary's descent unchecked (fcde6f3) | 180.45 M | 6.16 M | 178.23 M | 133.04 M |
+| alignment and size in two compares (4ca280b) | 179.36 M | 6.14 M | 177.36 M | 132.29 M |
+| a name validated in one compare (23595cd) | 178.02 M | 6.10 M | 176.75 M | 131.29 M |
+| change | -5.9% | -4.6% | -3.6% | -5.1% |
+
+Over the 13 workloads: 2,203.2 M to 2,130.0 M (-3.3%), no workload worse (sqlite-mem 58.40 M to 55.43 M,
+-5.1%; passes -5.0%, power-law -4.7%, growth -1.1%, size-shift -6.8%, actions 200 / 1000 / 10000 / 30000
+-3.7% / -3.6% / -3.2% / -1.7%), and the same on fat LTO (-3.3% in all, perl-hash -5.9%). Per call
+(`Pool::alloc_aligned` / `Pool::free`, release): gcc-as 155 / 122 to 143 / 117, sqlite-mem 235 / 113 to 216 /
+101, perl-hash 225 / 113 to 209 / 101. Measured and not kept: the default path in an out-of-line function of
+its own (+5% everywhere: its prologue); not keeping a hot slot when the take empties it (gcc-as +4.9%); the
+settle's walk stopping at the first block as large as the old entry (perl-hash -0.6%, queue +0.4%, objects
++0.6%); passing `need` to the out-of-line path rather than recomputing it (queue +1.2%, perl-hash +0.7%); a
+test of kept marks over a fixed prefix in `summary_lowered` (mixed, within 0.4%). Where perl-hash's remaining
+instructions go: an allocation spends about 180 of its own, of which about 35 in its prologue and entry checks,
+30 finding the first slot, 20 walking it and 35 in the take; settles and search trips over kept slots are about
+10% of the replay (`settle_slot_max`, 76,745 calls of about 129 instructions, finds the slot's entry unchanged
+in 54,203 of them); a free is about 100, 15 of them its prologue and epilogue. Storing absolute pointers
+rather than the base and offsets would save about four additions and some loads an allocation: the next step.
+The object heap's ways in gained a carve of the top that keeps `Raw` in registers (docs/interpreters.md,
+2026-12-07 midday); the pool's own allocations now use it too, one carve for both (gcc-as +0.34%, size-shift
+-0.12%, the 13 workloads together -0.003%), and `Pool`'s header and bitmap accessors call `Raw`'s, so each
+unsafe access is written once (the 13 workloads together unchanged, each within -0.08% to +0.47%).
+
+**Targets of issues 12, 14 and 17, 2026-12-07 (midday)** (the report's run at 06:58 UTC, the table at the top).
+The report now counts instructions itself (callgrind inside the replay, or inside `random_actions`, for mem3's
+three configurations and the binned peers: "Instructions per request" in section 1 and "per action" in section
+2), so the instruction target is read off a repeatable figure. Per request of a whole replay, the replay's own
+bookkeeping included as for every allocator: gcc-as 187 against talc's 149 (1.26×), sqlite-mem 232 against 166
+(1.40×), both within 1.5×; perl-hash 248 against 150 (1.65×, from 1.75× in the morning), missed; random actions
+2.09× / 2.28× / 2.43× / 1.90× talc's at max 200 / 1000 / 3000 / 10000, and 1.30× at 30000 (met there only,
+where the copies of resizes dominate both). Per call the target stays missed: allocation 143 / 216 / 209 on
+gcc-as / sqlite-mem / perl-hash against talc's 59-100, free 117 / 101 / 101 against 37-53. Requests/s ≥
+talc's: missed, 0.59× / 0.72× / 0.50× in this run (wall times on this host still move by a tenth or more
+between runs: the same code gave 0.80× / 0.52× / 0.58× at 06:44); random actions 0.46-0.72× first fit, best
+fit 0.20-0.31× (target 0.8×), missed. The pair at 10^6 live: met (0.97×). The VM loop doubled: met (24.7 M
+allocations/s in this run, 4.2× the first round's, on fewer instructions than the morning's 34.7 M/s run:
+2.59G to 2.42G; the two binaries timed side by side run the loop alike, so the difference is the host's).
+Issue 14's figures are unchanged by this round's steps (no placement changed): minimum pool met on perl-hash
+only, heap efficiency missed (87.12% / 91.80% against 91.40% / 97.71%).
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
