@@ -10,14 +10,19 @@ use std::{
     },
 };
 
-/// Whether `valgrind` can be run.
-pub fn available() -> bool {
-    Command::new("valgrind")
+/// Why the instruction counts are skipped, if they are: `MEM3_BENCH_INSTRUCTIONS=0` (they take a few
+/// minutes), or no `valgrind` to run.
+pub fn skipped() -> Option<&'static str> {
+    if std::env::var("MEM3_BENCH_INSTRUCTIONS").is_ok_and(|v| v == "0") {
+        return Some("MEM3_BENCH_INSTRUCTIONS=0");
+    }
+    let valgrind = Command::new("valgrind")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    (!valgrind).then_some("valgrind cannot be run (apt-get install -y valgrind)")
 }
 
 /// One command to count.

@@ -466,15 +466,9 @@ fn main() {
     }
 
     // Instructions, after every output was checked: the empty program and each program that ran right.
-    let counting = std::env::var("MEM3_BENCH_INSTRUCTIONS").map_or(true, |v| v != "0");
-    let valgrind = callgrind::available();
     let mut startup_instructions = vec![None; interps.len()];
-    if !counting {
-        println!("instruction counts skipped: MEM3_BENCH_INSTRUCTIONS=0");
-    } else if !valgrind {
-        println!(
-            "instruction counts skipped: valgrind cannot be run (apt-get install -y valgrind)"
-        );
+    if let Some(why) = callgrind::skipped() {
+        println!("instruction counts skipped: {why}");
     } else {
         let mut jobs = Vec::new();
         let mut commands = Vec::new();
@@ -530,8 +524,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-fn mega(n: Option<u64>) -> String {
-    n.map_or("-".into(), |n| format!("{:.1}M", n as f64 / 1e6))
+fn mega(n: Option<f64>) -> String {
+    n.map_or("-".into(), |n| format!("{:.1}M", n / 1e6))
 }
 
 fn kib(n: Option<usize>) -> String {
@@ -575,59 +569,47 @@ fn table(
                 .join(", ")
         );
     }
-    let _ = writeln!(md, "### Time\n");
-    let _ = writeln!(
-        md,
-        "| program | mem3 | Lua 5.4 | MicroPython | mem3 / Lua | mem3 / MicroPython |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|");
-    for (program, row) in PROGRAMS.iter().zip(cells) {
-        let (m, l, p) = (row[0].seconds, get(row, lua).seconds, get(row, py).seconds);
-        let _ = writeln!(
-            md,
-            "| {program} | {} | {} | {} | {} | {} |",
-            ms(m),
-            ms(l),
-            ms(p),
-            ratio(m, l),
-            ratio(m, p)
-        );
-    }
-    if startup_instructions.iter().any(Option::is_some) {
-        let _ = writeln!(md, "\n### Instructions\n");
-        let _ = writeln!(
-            md,
-            "callgrind's count of each interpreter's whole process (`valgrind --tool=callgrind \
-             --trace-children=yes`), less its count for an empty program ({}); mem3 with the {} KiB pool of the timed runs. They repeat to a few parts in \
-             a million where the times above move by a tenth; an instruction is not a unit of time, but the \
-             order is the same.\n",
-            interps
-                .iter()
-                .zip(startup_instructions)
-                .map(|(i, n)| format!("{} {}", i.name, mega(*n)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            TIMING_POOL / 1024
-        );
+    // One figure per program and interpreter, with mem3's ratios to the two peers.
+    let comparison = |md: &mut String,
+                      figure: &dyn Fn(&Cell) -> Option<f64>,
+                      show: fn(Option<f64>) -> String| {
         let _ = writeln!(
             md,
             "| program | mem3 | Lua 5.4 | MicroPython | mem3 / Lua | mem3 / MicroPython |"
         );
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         for (program, row) in PROGRAMS.iter().zip(cells) {
-            let (m, l, p) =
-                (row[0].instructions, get(row, lua).instructions, get(row, py).instructions);
-            let f = |n: Option<u64>| n.map(|n| n as f64);
+            let (m, l, p) = (figure(&row[0]), figure(&get(row, lua)), figure(&get(row, py)));
             let _ = writeln!(
                 md,
                 "| {program} | {} | {} | {} | {} | {} |",
-                mega(m),
-                mega(l),
-                mega(p),
-                ratio(f(m), f(l)),
-                ratio(f(m), f(p))
+                show(m),
+                show(l),
+                show(p),
+                ratio(m, l),
+                ratio(m, p)
             );
         }
+    };
+    let _ = writeln!(md, "### Time\n");
+    comparison(&mut md, &|c| c.seconds, ms);
+    if startup_instructions.iter().any(Option::is_some) {
+        let _ = writeln!(md, "\n### Instructions\n");
+        let _ = writeln!(
+            md,
+            "callgrind's count of each interpreter's whole process (`valgrind --tool=callgrind \
+             --trace-children=yes`), less its count for an empty program ({}); mem3 with the {} KiB pool of \
+             the timed runs. They repeat to a few parts in a million where the times above move by a tenth; an \
+             instruction is not a unit of time, but the order is the same.\n",
+            interps
+                .iter()
+                .zip(startup_instructions)
+                .map(|(i, n)| format!("{} {}", i.name, mega(n.map(|n| n as f64))))
+                .collect::<Vec<_>>()
+                .join(", "),
+            TIMING_POOL / 1024
+        );
+        comparison(&mut md, &|c| c.instructions.map(|n| n as f64), mega);
     }
     let _ = writeln!(md, "\n### Memory\n");
     let _ = writeln!(

@@ -731,14 +731,8 @@ fn count_child(args: &[String]) -> ! {
 /// when valgrind cannot be run or `MEM3_BENCH_INSTRUCTIONS=0`.
 fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), f64> {
     let mut out = HashMap::new();
-    if std::env::var("MEM3_BENCH_INSTRUCTIONS").is_ok_and(|v| v == "0") {
-        progress("instruction counts skipped: MEM3_BENCH_INSTRUCTIONS=0");
-        return out;
-    }
-    if !callgrind::available() {
-        progress(
-            "instruction counts skipped: valgrind cannot be run (apt-get install -y valgrind)",
-        );
+    if let Some(why) = callgrind::skipped() {
+        progress(&format!("instruction counts skipped: {why}"));
         return out;
     }
     let exe = std::env::current_exe().expect("the path of this binary").display().to_string();
