@@ -1195,9 +1195,19 @@ impl<'a> Pool<'a> {
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         // The usual alignment gets a copy of its own, in which no padding is ever computed.
-        // (Bits 1, 2, 4 and 8 of a constant: one test for "a power of two at most `MIN_ALIGN`".)
-        static_assertions::const_assert_eq!(MIN_ALIGN, 8);
-        if align <= MIN_ALIGN && (0b1_0001_0110u32 >> align) & 1 != 0 {
+        // (Bit `a` of a constant set for each power of two `a <= MIN_ALIGN`: 1, 2, 4 and 8 on 64-bit targets,
+        // 1, 2 and 4 on 32-bit ones. One shift and test for "a power of two at most `MIN_ALIGN`".)
+        const USUAL_ALIGNS: u32 = {
+            let mut bits = 0;
+            let mut align = 1;
+            while align <= MIN_ALIGN {
+                bits |= 1 << align;
+                align *= 2;
+            }
+            bits
+        };
+        static_assertions::const_assert!(MIN_ALIGN < u32::BITS as usize);
+        if align <= MIN_ALIGN && (USUAL_ALIGNS >> align) & 1 != 0 {
             if self.default_config {
                 // The default configuration's usual case: one test of the configuration, the smallest block
                 // a constant, and no front cache to ask. A block of `need <= heap_len` bytes holds `size`
