@@ -1223,6 +1223,11 @@ fn retain_only_keeps_the_named_blocks_and_refuses_a_bad_list_whole() {
 /// request that does not fit fails on both and changes nothing.
 #[test]
 fn alloc_with_array_places_blocks_as_alloc_does() {
+    // Every round's pools are checked natively; under Miri, whose interpreter makes a check of the whole
+    // pool cost seconds, every 64th round's.
+    fn checked(round: usize) -> bool {
+        !cfg!(miri) || round % 64 == 0
+    }
     fn run<const N: usize>(config: Config) {
         let (mut ra, mut rb, mut rc) = (region(), region(), region());
         let (mut a, mut b) = (pool_with(&mut ra, config), pool_with(&mut rb, config));
@@ -1248,7 +1253,9 @@ fn alloc_with_array_places_blocks_as_alloc_does() {
                 };
                 if carved.is_none() {
                     assert_eq!(before, b.stats());
-                    b.check().unwrap();
+                    if checked(round) {
+                        b.check().unwrap();
+                    }
                 }
                 let y = carved.map(Ok).unwrap_or_else(|| {
                     b.alloc_with_array::<N>().map(|(block, array)| {
@@ -1270,9 +1277,11 @@ fn alloc_with_array_places_blocks_as_alloc_does() {
                 assert_eq!(b.payload(y).unwrap()[..N], [0xa5; N]);
                 live.push((x, y, z));
             }
-            a.check().unwrap();
-            b.check().unwrap();
-            c.check().unwrap();
+            if checked(round) {
+                a.check().unwrap();
+                b.check().unwrap();
+                c.check().unwrap();
+            }
         }
     }
     for config in [
