@@ -8,7 +8,7 @@ use crate::{
     summary::{BIAS, FANOUT, Found, NODE_ALIGN, SLOT, Summary, slot_of},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
-        NIL, SPLIT_MIN, WORD, block_size_for, round_up,
+        NIL, SPLIT_MIN, WORD, block_size_for, is_usual_align, round_up,
     },
 };
 
@@ -1166,7 +1166,7 @@ impl<'a> Pool<'a> {
     /// [`Pool::alloc_aligned`], inline in `realloc_aligned`.
     #[inline(always)]
     fn alloc_aligned_inline(&mut self, size: usize, align: usize) -> Result<Block> {
-        if self.only_top_is_free() && align <= MIN_ALIGN && align.is_power_of_two() {
+        if self.only_top_is_free() && is_usual_align(align) {
             if let Some((block, _)) = self.alloc_from_top(size) {
                 return Ok(block);
             }
@@ -1195,19 +1195,7 @@ impl<'a> Pool<'a> {
     #[inline(never)]
     fn alloc_searched(&mut self, size: usize, align: usize) -> Result<Block> {
         // The usual alignment gets a copy of its own, in which no padding is ever computed.
-        // (Bit `a` of a constant set for each power of two `a <= MIN_ALIGN`: 1, 2, 4 and 8 on 64-bit targets,
-        // 1, 2 and 4 on 32-bit ones. One shift and test for "a power of two at most `MIN_ALIGN`".)
-        const USUAL_ALIGNS: u32 = {
-            let mut bits = 0;
-            let mut align = 1;
-            while align <= MIN_ALIGN {
-                bits |= 1 << align;
-                align *= 2;
-            }
-            bits
-        };
-        static_assertions::const_assert!(MIN_ALIGN < u32::BITS as usize);
-        if align <= MIN_ALIGN && (USUAL_ALIGNS >> align) & 1 != 0 {
+        if is_usual_align(align) {
             if self.default_config {
                 // The default configuration's usual case: one test of the configuration, the smallest block
                 // a constant, and no front cache to ask. A block of `need <= heap_len` bytes holds `size`

@@ -31,6 +31,23 @@ pub const GRANULE: usize = 8;
 pub const HEADER_SIZE: usize = WORD;
 /// The alignment every payload has without padding (the header's size, since block starts are granules).
 pub const MIN_ALIGN: usize = HEADER_SIZE;
+/// Whether `align` is a power of two at most [`MIN_ALIGN`]: an alignment every payload has, so a request for it
+/// needs no padding. One shift and test of a constant with bit `a` set for each such `a` (1, 2, 4 and 8 on
+/// 64-bit targets, 1, 2 and 4 on 32-bit ones).
+#[inline(always)]
+pub(crate) const fn is_usual_align(align: usize) -> bool {
+    const USUAL_ALIGNS: u32 = {
+        let mut bits = 0;
+        let mut align = 1;
+        while align <= MIN_ALIGN {
+            bits |= 1 << align;
+            align *= 2;
+        }
+        bits
+    };
+    const_assert!(MIN_ALIGN < u32::BITS as usize);
+    align <= MIN_ALIGN && (USUAL_ALIGNS >> align) & 1 != 0
+}
 /// Offsets of the free-block index fields, from the block's start.
 pub(crate) const LEFT: usize = HEADER_SIZE;
 pub(crate) const RIGHT: usize = HEADER_SIZE + 4;
