@@ -3,7 +3,7 @@
 //! Every block starts at a multiple of [`GRANULE`] from the pool's base and begins with a one-word header:
 //!
 //! ```text
-//!   used block                          free block (also a node of the free-block index)
+//!   used block                          free block (under best fit, also a node of its tree)
 //!   +--------------------------+        +--------------------------+
 //!   | header: size | flags     |  word  | header: size | flags     |  word
 //!   +--------------------------+        +-------------+------------+
@@ -19,7 +19,8 @@
 //!
 //! The header's size is the whole block (header included), a multiple of [`GRANULE`]; its low bits hold
 //! [`BlockFlags`]. A used block carries no footer: the next block's `PREV_FREE` flag says whether the
-//! footer before it is there to read.
+//! footer before it is there to read. Under first fit a free block keeps nothing between its header and
+//! footer: the summary over the heap's slots and the pool's bitmaps index it from outside.
 
 use static_assertions::const_assert;
 
@@ -48,7 +49,8 @@ pub(crate) const fn is_usual_align(align: usize) -> bool {
     const_assert!(MIN_ALIGN < u32::BITS as usize);
     align <= MIN_ALIGN && (USUAL_ALIGNS >> align) & 1 != 0
 }
-/// Offsets of the free-block index fields, from the block's start.
+
+/// Offsets of the best-fit index's fields in a free block, from the block's start.
 pub(crate) const LEFT: usize = HEADER_SIZE;
 pub(crate) const RIGHT: usize = HEADER_SIZE + 4;
 pub(crate) const MAX: usize = HEADER_SIZE + 8;
