@@ -517,3 +517,38 @@ impl TraceAllocator for SystemAlloc {
         0
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+
+/// No allocator at all: each allocation names the next unused address of a count that only grows, and frees
+/// and resizes do nothing. A workload run over it costs what the workload's own loop costs (reading the
+/// trace's requests, the random numbers, the table of live blocks), which the instruction counts subtract to
+/// leave each allocator's own work. Its names are never dereferenced; nothing here touches memory.
+#[derive(Debug, Default)]
+pub struct Null {
+    next: usize,
+}
+
+impl Arena for Null {
+    fn new(_bytes: usize) -> Option<Self> {
+        Some(Null { next: PAGE })
+    }
+}
+
+impl TraceAllocator for Null {
+    #[inline]
+    fn alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        let at = self.next.checked_next_multiple_of(align.max(1))?;
+        self.next = at.checked_add(size.max(1))?;
+        Some(at)
+    }
+    #[inline]
+    fn free(&mut self, _ptr: usize, _size: usize, _align: usize) {}
+    #[inline]
+    fn realloc(&mut self, ptr: usize, _old: usize, _align: usize, _new: usize) -> Option<usize> {
+        Some(ptr)
+    }
+    fn extent(&self) -> usize {
+        0
+    }
+}

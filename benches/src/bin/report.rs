@@ -10,7 +10,9 @@
 use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
 
 use mem3_benches::{
-    Arena, Job, Kind, TRACES, callgrind, dispatch, load_trace, real_compaction,
+    Arena, Job, Kind, TRACES, callgrind, dispatch, load_trace,
+    peers::Null,
+    real_compaction,
     synthetic::{SYNTHETIC, synthetic_trace},
     workloads,
     workloads::{
@@ -706,7 +708,8 @@ impl Job for Once {
 }
 
 /// The function a workload's instructions are counted in: the replay alone (the trace is parsed before it);
-/// the random actions with their random numbers and bookkeeping, as their timing.
+/// the random actions with their random numbers and bookkeeping, as their timing. [`instruction_counts`]
+/// subtracts the same function's count over [`Null`].
 fn counted_function(workload: &str) -> &'static str {
     match workload {
         "trace" => "mem3_trace::replay::replay*",
@@ -714,21 +717,27 @@ fn counted_function(workload: &str) -> &'static str {
     }
 }
 
-/// `report --count trace NAME KIND` or `report --count actions MAX KIND` (`KIND` an index in `Kind::ALL`):
-/// runs the workload once, for [`instruction_counts`].
+/// `report --count trace NAME KIND` or `report --count actions MAX KIND` (`KIND` an index in `Kind::ALL`, or
+/// `null` for [`Null`]): runs the workload once, for [`instruction_counts`].
 fn count_child(args: &[String]) -> ! {
-    let kind = Kind::ALL[args[2].parse::<usize>().expect("KIND")];
     let mut once = match args[0].as_str() {
         "trace" => Once::Trace(mem3_benches::trace_named(&args[1])),
         _ => Once::Actions(args[1].parse().expect("MAX")),
     };
-    dispatch(kind, &mut once);
+    match args[2].as_str() {
+        NULL_ARG => once.run::<Null>(),
+        kind => dispatch(Kind::ALL[kind.parse::<usize>().expect("KIND")], &mut once),
+    }
     std::process::exit(0)
 }
 
+/// The `KIND` argument of [`count_child`] that runs the workload over [`Null`].
+const NULL_ARG: &str = "null";
+
 /// Instructions per request of each (workload, allocator) of [`COUNTED`], counted by callgrind inside
-/// [`counted_function`]: `("trace", name)` per request of the trace, `("actions", max)` per action. Empty
-/// when valgrind cannot be run or `MEM3_BENCH_INSTRUCTIONS=0`.
+/// [`counted_function`]: `("trace", name)` per request of the trace, `("actions", max)` per action, less the
+/// same workload's count over [`Null`] (the loop's own work). Empty when valgrind cannot be run or
+/// `MEM3_BENCH_INSTRUCTIONS=0`; a workload whose count over `Null` failed has no entries.
 fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), f64> {
     let mut out = HashMap::new();
     if let Some(why) = callgrind::skipped() {
@@ -743,25 +752,30 @@ fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind
     for max in RA_MAX_SIZES {
         jobs.push(("actions", max.to_string(), RA_ACTIONS));
     }
-    let mut keys = Vec::new();
+    // Per job, the null run first, then one run per allocator of `COUNTED`.
     let mut counts = Vec::new();
-    for (workload, arg, requests) in &jobs {
-        for kind in COUNTED {
-            let index = Kind::ALL.iter().position(|&k| k == kind).expect("in ALL");
-            let argv = [&exe, "--count", workload, arg, &index.to_string()].map(String::from);
+    for (workload, arg, _) in &jobs {
+        let kinds = COUNTED.map(|kind| Kind::ALL.iter().position(|&k| k == kind).expect("in ALL"));
+        for kind in std::iter::once(NULL_ARG.to_string()).chain(kinds.map(|i| i.to_string())) {
+            let argv = [&exe, "--count", workload, arg, &kind].map(String::from);
             counts.push(callgrind::Count {
                 argv: argv.to_vec(),
                 inside: Some(counted_function(workload).into()),
             });
-            keys.push((workload.to_string(), arg.clone(), kind, *requests));
         }
     }
     progress(&format!("instruction counts: {} runs under callgrind", counts.len()));
-    for ((workload, arg, kind, requests), n) in
-        keys.into_iter().zip(callgrind::instructions_of_all(&counts))
-    {
-        if let Some(n) = n {
-            out.insert((workload, arg, kind), n as f64 / requests as f64);
+    let counted = callgrind::instructions_of_all(&counts);
+    for ((workload, arg, requests), runs) in jobs.iter().zip(counted.chunks(1 + COUNTED.len())) {
+        let Some(null) = runs[0] else { continue };
+        for (kind, n) in COUNTED.into_iter().zip(&runs[1..]) {
+            if let Some(n) = n {
+                let own = n.saturating_sub(null);
+                out.insert(
+                    (workload.to_string(), arg.clone(), kind),
+                    own as f64 / *requests as f64,
+                );
+            }
         }
     }
     out
@@ -995,7 +1009,9 @@ fn main() {
         "\n### Instructions per request\n\nThe replay alone (`mem3_trace::replay`, after the trace is \
          parsed) counted by callgrind, over the trace's requests (allocations, frees and resizes); one run, \
          deterministic to a few parts in a million where the times above move by a tenth. In brackets the \
-         ratio to talc. The replay's own bookkeeping is in every figure alike.\n"
+         ratio to talc. Each figure is the allocator's own: the same replay over an allocator that does \
+         nothing (`peers::Null`: the requests read, the table of live blocks kept) is counted too and \
+         subtracted.\n"
     );
     let trace_names: Vec<String> = traces.iter().map(|(n, _)| n.to_string()).collect();
     instruction_table(&mut md, &mut targets, &counts, "trace", &trace_names, |n| {
@@ -1064,8 +1080,9 @@ fn main() {
     let _ = writeln!(
         md,
         "\n### Instructions per action\n\nThe same runs (one each), counted by callgrind inside \
-         `random_actions`, random numbers and bookkeeping included as in the timing, over its \
-         {RA_ACTIONS} actions. In brackets the ratio to talc.\n"
+         `random_actions` over its {RA_ACTIONS} actions, less the same run over an allocator that does \
+         nothing (`peers::Null`: the random numbers and the table of live blocks). In brackets the ratio to \
+         talc.\n"
     );
     let maxes: Vec<String> = RA_MAX_SIZES.iter().map(|m| m.to_string()).collect();
     instruction_table(&mut md, &mut targets, &counts, "actions", &maxes, |m| {
