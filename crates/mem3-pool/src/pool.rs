@@ -370,6 +370,25 @@ impl Raw {
         }
     }
 
+    /// Moves a block's start bit from `from` to `to`, both in one slot: one read-modify-write of its word.
+    #[inline(always)]
+    pub(crate) fn move_start_bit_in_slot(self, from: usize, to: usize) {
+        let slot = from / SLOT;
+        debug_assert!(to / SLOT == slot && from % GRANULE == 0 && to % GRANULE == 0);
+        let bit = |at: usize| 1u64 << (at / GRANULE % 64);
+        self.set_start_word(slot, self.start_word(slot) & !bit(from) | bit(to));
+    }
+
+    /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear), both in one
+    /// slot (first fit only): one read-modify-write of the slot's word.
+    #[inline(always)]
+    pub(crate) fn move_free_pair_bit_in_slot(self, from: usize, to: usize) {
+        let slot = from / SLOT;
+        debug_assert!(to / SLOT == slot);
+        let bit = |at: usize| 1u32 << (at / (2 * GRANULE) % 32);
+        self.set_free_pairs(slot, self.free_pairs(slot) & !bit(from) | bit(to));
+    }
+
     /// Sets or clears the free-pair bit of the pair holding `start` (first fit only). At most one block starts
     /// in a pair, so the bit is that block's.
     #[inline(always)]
@@ -705,17 +724,6 @@ impl<'a> Pool<'a> {
     fn set_free_pairs(&mut self, slot: usize, pairs: u32) {
         debug_assert!(self.summary.count() != 0);
         self.raw().set_free_pairs(slot, pairs)
-    }
-
-    /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear), both in one
-    /// slot, under first fit: one read-modify-write of the slot's word.
-    #[inline(always)]
-    fn move_free_bit_in_slot(&mut self, from: usize, to: usize) {
-        let slot = from / SLOT;
-        debug_assert!(self.summary.count() != 0 && to / SLOT == slot);
-        let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
-        let pairs = self.free_pairs(slot) & !bit(from) | bit(to);
-        self.set_free_pairs(slot, pairs);
     }
 
     /// Sets or clears the free-pair bit of the granule pair holding `start` (nothing under best fit). At most
@@ -1416,11 +1424,9 @@ impl<'a> Pool<'a> {
         r.set_word(rest_start, tag::encode(rest, BlockFlags::empty()));
         r.set_word(rest_start + rest - WORD, rest);
         if first_fit {
-            let slot = top / SLOT;
-            if rest_start / SLOT == slot {
+            if rest_start / SLOT == top / SLOT {
                 // One read-modify-write of the slot's free-pair word, as a carve nearly always does.
-                let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
-                r.set_free_pairs(slot, r.free_pairs(slot) & !bit(top) | bit(rest_start));
+                r.move_free_pair_bit_in_slot(top, rest_start);
             } else {
                 r.set_free_pair_bit(top, false);
                 r.set_free_pair_bit(rest_start, true);
@@ -1848,8 +1854,9 @@ impl<'a> Pool<'a> {
             return Err(self.out_of_memory(new_size));
         };
         let (size, flags) = self.header(start);
-        if block.offset() % align.max(MIN_ALIGN)
-            == self.base.as_ptr().addr().wrapping_neg() % align.max(MIN_ALIGN)
+        // Every payload has the usual alignments; a larger one is the block's if its address has it.
+        if is_usual_align(align)
+            || block.offset() % align == self.base.as_ptr().addr().wrapping_neg() % align
         {
             if need <= size {
                 if self.config.policy == Policy::FirstFit
@@ -1933,15 +1940,15 @@ impl<'a> Pool<'a> {
             // First fit's usual case: the free successor gives up its front and stays in its slot, so its
             // start bit and its free-pair bit each move within one word. (It is not the top, so neither is
             // its rest.)
-            let slot = slot_of(next);
-            let bit = |at: usize| 1u64 << (at / GRANULE % 64);
-            self.set_start_word(slot, self.start_word(slot) & !bit(next) | bit(rest_start));
-            self.move_free_bit_in_slot(next, rest_start);
-            self.set_header(rest_start, rest, BlockFlags::empty());
-            self.set_word(rest_start + rest - WORD, rest);
+            // (Through one `Raw`, so that the region's pointer stays in a register across the writes.)
+            let raw = self.raw();
+            raw.move_start_bit_in_slot(next, rest_start);
+            raw.move_free_pair_bit_in_slot(next, rest_start);
+            raw.set_word(rest_start, tag::encode(rest, BlockFlags::empty()));
+            raw.set_word(rest_start + rest - WORD, rest);
+            raw.set_word(start, tag::encode(need, flags));
             // It shrank within its slot: no raise, and a mark if it held the slot's entry.
             self.summary_lower(next, next_size);
-            self.set_header(start, need, flags);
             self.used_size += need - size;
             self.peak_extent = self.peak_extent.max(rest_start);
             self.summary_settle();
