@@ -524,7 +524,7 @@ impl TraceAllocator for SystemAlloc {
 /// and resizes do nothing. A workload run over it costs what the workload's own loop costs (reading the
 /// trace's requests, the random numbers, the table of live blocks), which the instruction counts subtract to
 /// leave each allocator's own work. Its names are never dereferenced; nothing here touches memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Null {
     next: usize,
 }
