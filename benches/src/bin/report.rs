@@ -599,20 +599,34 @@ loop: reading the requests, keeping the table of live blocks, and the replay's c
 same for every allocator, so it pulled every ratio towards 1. The report now counts each workload over
 `peers::Null`, an allocator that does nothing, and subtracts it: 49, 51 and 49 instructions a request on gcc-as,
 sqlite-mem and perl-hash, about 85 an action in the random actions. What is left is each allocator's own work,
-and the target reads off that: gcc-as 137 against talc's 99 (1.38×), met; sqlite-mem 181 against 115 (1.57×,
+and the target reads off that: gcc-as 137 against talc's 99 (1.38×), met; sqlite-mem 180 against 115 (1.57×,
 1.40× before the correction), missed; perl-hash 199 against 101 (1.97×), missed; random actions 3.22× /
 3.45× / 3.57× / 2.20× talc's at max 200 / 1000 / 3000 / 10000, missed, and 1.33× at 30000, met (the copies of
-resizes, the same work in both, dominate there). So the instruction target is met on one trace of three. The
-other figures of this run: requests/s 0.74× / 0.74× / 0.53× talc's, random actions 0.48-0.62×, best fit
-0.19-0.28×, the pair at 10^6 live 0.98×, the VM loop 37.95 M allocations/s (6.5× the first round's).
-Two steps measured after it (whole-replay instructions, callgrind, `REPS=1`, over the 13 workloads: the three
-traces, the six synthetic shapes and random actions at 200 / 1000 / 10000 / 30000). Kept: a resize that grows
-into its free successor within one slot writes through one `Raw`, so the region's pointer stays in a register
-(sqlite-mem -0.33%, the 13 workloads -0.01%, none up more than 0.01%). Not kept: testing the lowest free slot's
-own entry before the SSE2 test of its node, which saves that test when the lowest free slot holds the request:
-perl-hash -2.6%, sqlite-mem -1.5%, `objects` -2.8%, `queue` -1.2%, but `passes` +0.9%, `power-law` +0.8%,
-random actions +0.8% to +1.3%, the 13 together -0.07%. It pays where requests are small next to the free
-blocks and costs where they are not; a trade on the request sizes, not a gain, and not tuned to the traces.
+resizes, the same work in both, dominate there). So the instruction target is met on one trace of three.
+Two steps measured after the correction (whole-replay instructions, callgrind, `REPS=1`, over the 13
+workloads: the three traces, the six synthetic shapes and random actions at 200 / 1000 / 10000 / 30000).
+Kept: a resize that grows into its free successor within one slot writes through one `Raw`, so the region's
+pointer stays in a register (sqlite-mem -0.33%, the 13 workloads -0.01%, none up more than 0.01%). Not kept:
+testing the lowest free slot's own entry before the SSE2 test of its node, which saves that test when the
+lowest free slot holds the request: perl-hash -2.6%, sqlite-mem -1.5%, `objects` -2.8%, `queue` -1.2%, but
+`passes` +0.9%, `power-law` +0.8%, random actions +0.8% to +1.3%, the 13 together -0.07%. It pays where
+requests are small next to the free blocks and costs where they are not: a trade on the request sizes, not a
+gain. Wall time, over this afternoon's three runs of the report (the last one is the table at the top):
+requests/s 0.54-0.74× talc's on gcc-as, 0.52-0.74× on sqlite-mem, 0.51-0.54× on perl-hash (the instruction
+counts moved by 0.3% at most between them); random actions 0.48-0.62×, best fit 0.14-0.28×; the pair at 10^6
+live 0.94-1.00×; the VM loop 21.1-38.0 M allocations/s (3.6-6.5× the first round's), the same loop each time.
+
+**The minimum-pool target corrected, 2026-12-07 (afternoon).** The report left out of the minimum-pool search
+any allocator whose replay took over half a second, and the target compared mem3 with the peers that were
+searched. linked_list_allocator's replay of perl-hash takes 1.7 s, so it was left out, and the target read as
+met on perl-hash (mem3 first fit 12558 KiB against buddy_system_allocator's 13040). The real traces are now
+searched for every allocator (half a minute more), and the target is read for first fit alone (it counted best
+fit too) and names the best peer: linked_list_allocator needs 12420 KiB on perl-hash, 1.1% less than first
+fit, so the target is missed on all three traces. It is the allocator with no header (its caller passes the
+size back at free): at perl-hash's peak in mem3's smallest pool, headers are 1076 KiB (8.6% of the pool) and
+the metadata 387 KiB (3.1%), both for `free(Block)`'s validation and the index, against 138 KiB between the
+two. mem3 first fit with the front cache needs 12297 KiB, below it, but its placements are not exact first
+fit.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
@@ -904,12 +918,23 @@ type TraceSpeed<'a> = HashMap<(&'a str, Kind), (f64, usize, Option<usize>)>;
 /// Minimum pool per (trace, allocator): `None` where a replay is too slow to search.
 type TracePools<'a> = HashMap<(&'a str, Kind), Option<usize>>;
 
+/// Whether [`trace_tables`] searches every allocator's minimum pool, however slow its replays.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlowSearch {
+    /// Search them all: the minimum-pool target compares mem3 with every peer, so none may be left out
+    /// (linked_list_allocator's search of perl-hash takes about half a minute).
+    Always,
+    /// Leave out an allocator whose replay takes over a quarter of `SLOW_REPLAY_SECS`.
+    Skip,
+}
+
 /// Replays each trace on every allocator and writes the two tables (requests per second, then minimum pool
 /// after `min_pool_intro`) to `md`; returns the figures for the targets.
 fn trace_tables<'a>(
     md: &mut String,
     traces: &'a [(&'a str, Trace)],
     reps: usize,
+    slow: SlowSearch,
     min_pool_intro: &str,
 ) -> (TraceSpeed<'a>, TracePools<'a>) {
     let mut tput: TraceSpeed<'a> = HashMap::new();
@@ -923,7 +948,7 @@ fn trace_tables<'a>(
             let secs = runs[0].elapsed_ns as f64 / 1e9;
             tput.insert((name, kind), (ops, runs.len(), failed));
             if kind != Kind::System {
-                if secs > SLOW_REPLAY_SECS / 4.0 {
+                if slow == SlowSearch::Skip && secs > SLOW_REPLAY_SECS / 4.0 {
                     minp.insert((name, kind), None);
                 } else {
                     minp.insert((name, kind), dispatch(kind, &mut MinPool(trace)));
@@ -1020,6 +1045,7 @@ fn main() {
         &mut md,
         &traces,
         reps,
+        SlowSearch::Always,
         "\n### Minimum pool\n\nThe smallest region (bisection at 8-byte resolution, see \
          `mem3_trace::min_pool`) in which the whole trace replays; in brackets the overhead over the \
          trace's peak live bytes (`min pool / peak live - 1`, the space overhead of docs/trace-format.md) \
@@ -1048,20 +1074,33 @@ fn main() {
                 met: m >= t,
             });
         }
-        let best_peer =
-            Kind::ARENAS.iter().filter(|k| !k.is_mem3()).filter_map(|&k| minp[&(*name, k)]).min();
+        // Every peer is searched here (`SlowSearch::Always`); one whose search found no pool (its replay
+        // fails in every region) cannot be beaten or ruled out, so the target is not read as met.
+        let peers = Kind::ARENAS.iter().filter(|k| !k.is_mem3());
+        let best_peer = peers
+            .clone()
+            .filter_map(|&k| minp[&(*name, k)].map(|m| (m, k)))
+            .min_by_key(|&(m, _)| m);
+        let unsearched: Vec<&str> =
+            peers.filter(|&&k| minp[&(*name, k)].is_none()).map(|k| k.name()).collect();
         let mine = minp[&(*name, Kind::Mem3FirstFit)];
         let mine_best = minp[&(*name, Kind::Mem3BestFit)];
-        if let (Some(p), Some(m)) = (best_peer, mine) {
+        if let (Some((p, peer)), Some(m)) = (best_peer, mine) {
+            let missing = if unsearched.is_empty() {
+                String::new()
+            } else {
+                format!(" (no minimum pool for {})", unsearched.join(", "))
+            };
             targets.push(Target {
-                what: format!("trace {name}: mem3 minimum pool ≤ the smallest peer's"),
+                what: format!("trace {name}: mem3 first-fit minimum pool ≤ the smallest peer's"),
                 measured: format!(
-                    "first-fit {}, best-fit {}, best peer {}",
+                    "first-fit {}, best-fit {}, best peer {} ({}){missing}",
                     kib(m),
                     mine_best.map_or("–".into(), kib),
-                    kib(p)
+                    kib(p),
+                    peer.name()
                 ),
-                met: m <= p || mine_best.is_some_and(|b| b <= p),
+                met: m <= p && unsearched.is_empty(),
             });
         }
     }
@@ -1349,6 +1388,7 @@ fn main() {
         &mut md,
         &shapes,
         reps,
+        SlowSearch::Skip,
         "\n### Minimum pool, synthetic traces\n\nAs in section 1: the smallest region, the overhead over \
          the peak live bytes, the ratio to talc's.\n",
     );
