@@ -523,7 +523,8 @@ impl TraceAllocator for SystemAlloc {
 /// No allocator at all: each allocation names the next unused address of a count that only grows, and frees
 /// and resizes do nothing. A workload run over it costs what the workload's own loop costs (reading the
 /// trace's requests, the random numbers, the table of live blocks), which the instruction counts subtract to
-/// leave each allocator's own work. Its names are never dereferenced; nothing here touches memory.
+/// leave each allocator's own work. Its names are never dereferenced; nothing here touches memory. It never
+/// fails, so a workload that runs until an allocation fails (heap efficiency) would never end over it.
 #[derive(Debug)]
 pub struct Null {
     next: usize,

@@ -4,12 +4,15 @@
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
 //! Workloads: `trace NAME` (a trace of `tests/data`, or a synthetic shape of `mem3_benches::synthetic`), `actions MAX`, `efficiency MIB` (talc's heap efficiency over MIB MiB), `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
-//! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`.
+//! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`, and for `trace` and `actions` `null`
+//! (`peers::Null`: no allocator, the workload's own loop, which the report's instruction counts subtract).
 
 #![forbid(unsafe_code)]
 
 use mem3_benches::{
-    Arena, Job, Kind, dispatch, trace_named,
+    Arena, Job, Kind, dispatch,
+    peers::Null,
+    trace_named,
     workloads::{
         compaction, heap_efficiency, pool_compaction, random_actions, scaling, trace_region,
         trace_throughput,
@@ -94,7 +97,13 @@ impl Job for Work {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut work = Work(args[..2].to_vec());
     let kind = match args.get(2).map(String::as_str) {
+        // The workload's own loop, which the report subtracts from every allocator's count. (Never failing,
+        // `Null` would run the heap-efficiency rounds for ever.)
+        Some("null") if matches!(args[0].as_str(), "trace" | "actions") => {
+            return print!("{}", work.run::<Null>());
+        }
         Some("mem3") => Kind::Mem3FirstFit,
         Some("mem3-cache") => Kind::Mem3FirstFitCached,
         Some("mem3-best") => Kind::Mem3BestFit,
@@ -106,5 +115,5 @@ fn main() {
         Some("system") => Kind::System,
         other => panic!("unknown allocator {other:?}; usage: profile WORKLOAD ARG ALLOCATOR"),
     };
-    print!("{}", dispatch(kind, &mut Work(args[..2].to_vec())));
+    print!("{}", dispatch(kind, &mut work));
 }
