@@ -117,6 +117,7 @@ pub fn dispatch<J: Job>(kind: Kind, job: &mut J) -> J::Out {
     }
 }
 
+#[inline(always)]
 fn layout(size: usize, align: usize) -> Option<Layout> {
     Layout::from_size_align(size.max(1), align).ok()
 }
