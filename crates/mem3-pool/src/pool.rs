@@ -1165,10 +1165,15 @@ impl<'a> Pool<'a> {
         self.alloc_aligned_top(size, align)
     }
 
-    /// [`Pool::alloc_aligned`] when the top is the only free block.
+    /// [`Pool::alloc_aligned`] when the top is the only free block (tested by the caller).
     #[inline(never)]
     fn alloc_aligned_top(&mut self, size: usize, align: usize) -> Result<Block> {
-        self.alloc_aligned_inline(size, align)
+        if is_usual_align(align) {
+            if let Some((block, _)) = self.alloc_from_top(size) {
+                return Ok(block);
+            }
+        }
+        self.alloc_searched(size, align)
     }
 
     /// [`Pool::alloc_aligned`], inline in `realloc_aligned`.
@@ -1437,7 +1442,8 @@ impl<'a> Pool<'a> {
         self.used_blocks += 1;
         self.used_size += need;
         self.peak_extent = self.peak_extent.max(rest_start);
-        Some(Block::at(top))
+        // SAFETY: `top < heap_len <= MAX_HEAP`.
+        Some(unsafe { Block::at_unchecked(top) })
     }
 
     /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.
