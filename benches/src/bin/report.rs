@@ -645,6 +645,25 @@ random actions' at 1000 from 784k to 815k and the instructions by 0.1-2.1% over 
 +2.1%, sqlite-mem +1.5%); and a free with a free neighbour out of line, so that the usual free saves three
 registers instead of six, cost more in the call than it saved (gcc-as +3.7%, `queue` +2.8%, sqlite-mem +0.7%,
 `objects` -1.5%).
+
+**The peers' instruction counts corrected again, 2026-12-07 (evening).** The bench adapters of talc, rlsf,
+linked_list_allocator and buddy_system_allocator make a `Layout` from each request's size and alignment
+(`Layout::from_size_align`, as any caller with a size known only at run time must). That was a function of its
+own, called once or twice a request and not inlined, and the report counted the call as the peers' work: about
+20 instructions a request on talc (4.68 M of its 27.5 M on sqlite-mem). mem3's adapter makes no such call (mem3
+takes the size and alignment themselves and checks them inside, where its count includes the check). The
+function is now `#[inline(always)]`, so the peers still pay for the check but not for a call. talc's counts
+fall by 8-13%: gcc-as 99 to 91 a request, sqlite-mem 115 to 100, perl-hash 101 to 92; random actions 74 / 84 /
+98 / 252 / 1028 at max 200 / 1000 / 3000 / 10000 / 30000. Against them mem3 first fit reads 1.48× on gcc-as,
+1.79× on sqlite-mem, 2.17× on perl-hash, and 3.62× / 3.84× / 3.92× / 2.28× / 1.34× on random actions: the
+instruction target is still met on gcc-as and on random actions at 30000, and missed further on the rest.
+gcc-as stays within 1.5× through one step of this evening: the top's carve when it is the only free block no
+longer tests that twice, and names its block without the check of a zero offset (gcc-as -1.25%, which fills
+the heap from the top; no other of the 13 workloads up). Wall time in this run: requests/s 0.60× talc's on
+gcc-as, 0.62× on sqlite-mem, 0.46× on perl-hash; random actions 0.46-0.66×, best fit 0.19-0.25×; the pair at
+10^6 live 1.03× its cost at 10^2; the VM loop 47.9 M allocations/s. Not kept: a resize's alignment test
+reordered so that a usual alignment skips the power-of-two test (random actions +0.07% to +0.30%, the
+compiler had merged the two already).
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
