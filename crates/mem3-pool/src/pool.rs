@@ -1165,21 +1165,27 @@ impl<'a> Pool<'a> {
         self.alloc_aligned_top(size, align)
     }
 
-    /// [`Pool::alloc_aligned`] when the top is the only free block (tested by the caller).
+    /// [`Pool::alloc_aligned`] when the top is the only free block (tested by the caller), out of line.
     #[inline(never)]
     fn alloc_aligned_top(&mut self, size: usize, align: usize) -> Result<Block> {
-        if is_usual_align(align) {
-            if let Some((block, _)) = self.alloc_from_top(size) {
-                return Ok(block);
-            }
-        }
-        self.alloc_searched(size, align)
+        self.alloc_top_first(size, align)
     }
 
     /// [`Pool::alloc_aligned`], inline in `realloc_aligned`.
     #[inline(always)]
     fn alloc_aligned_inline(&mut self, size: usize, align: usize) -> Result<Block> {
-        if self.only_top_is_free() && is_usual_align(align) {
+        if self.only_top_is_free() {
+            self.alloc_top_first(size, align)
+        } else {
+            self.alloc_searched(size, align)
+        }
+    }
+
+    /// An allocation when the top is the only free block: carved off the top if the alignment is a usual
+    /// one and the top holds the block, else searched.
+    #[inline(always)]
+    fn alloc_top_first(&mut self, size: usize, align: usize) -> Result<Block> {
+        if is_usual_align(align) {
             if let Some((block, _)) = self.alloc_from_top(size) {
                 return Ok(block);
             }
