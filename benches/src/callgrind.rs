@@ -39,8 +39,33 @@ pub struct Count {
 /// lines. `None` if valgrind or the program fails, or if nothing was collected (the function named in
 /// [`Count::inside`] was inlined away).
 pub fn instructions(count: &Count) -> Option<u64> {
+    run(count, &[]).map(|events| events.instructions)
+}
+
+/// What callgrind's cache and branch simulators count in a run, besides its instructions: a repeatable
+/// stand-in for hardware counters, which a shared or virtual machine may not give to `perf`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Events {
+    /// Instructions executed (`Ir`).
+    pub instructions: u64,
+    /// Level-1 data-cache misses, reads and writes (`D1mr + D1mw`).
+    pub d1_misses: u64,
+    /// Mispredicted branches, conditional and indirect (`Bcm + Bim`).
+    pub mispredictions: u64,
+}
+
+/// The [`Events`] of `count`, with callgrind's cache and branch simulators on (about twice as slow as
+/// counting instructions alone); `None` as for [`instructions`].
+pub fn events(count: &Count) -> Option<Events> {
+    run(count, &["--cache-sim=yes", "--branch-sim=yes"])
+}
+
+/// Runs `count` under callgrind with the extra `options`, and sums its processes' `Collected` lines by the
+/// event names of their `Events` lines.
+fn run(count: &Count, options: &[&str]) -> Option<Events> {
     let mut cmd = Command::new("valgrind");
     cmd.args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=yes"]);
+    cmd.args(options);
     if let Some(f) = &count.inside {
         cmd.arg(format!("--toggle-collect={f}"));
     }
@@ -48,16 +73,43 @@ pub fn instructions(count: &Count) -> Option<u64> {
     if !out.status.success() {
         return None;
     }
-    let total: u64 = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter_map(|l| l.split("Collected :").nth(1)?.trim().parse::<u64>().ok())
-        .sum();
-    (total > 0).then_some(total)
+    let mut events = Events::default();
+    // Each process prints its event names, then the counts in the same order.
+    let mut names: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        if let Some(rest) = line.split("Events    :").nth(1) {
+            names = rest.split_whitespace().map(String::from).collect();
+        } else if let Some(rest) = line.split("Collected :").nth(1) {
+            let values = rest.split_whitespace().map(|v| v.parse::<u64>().ok());
+            // Without an `Events` line (not printed by every version), the one count is `Ir`.
+            let names = if names.is_empty() { vec!["Ir".to_string()] } else { names.clone() };
+            for (name, value) in names.iter().zip(values) {
+                let value = value?;
+                match name.as_str() {
+                    "Ir" => events.instructions += value,
+                    "D1mr" | "D1mw" => events.d1_misses += value,
+                    "Bcm" | "Bim" => events.mispredictions += value,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (events.instructions > 0).then_some(events)
 }
 
 /// [`instructions`] for each command, as many at once as the machine has cores (callgrind runs a process on
 /// one core, some 50 times slower than natively).
 pub fn instructions_of_all(counts: &[Count]) -> Vec<Option<u64>> {
+    all(counts, instructions)
+}
+
+/// [`events`] for each command, as [`instructions_of_all`] runs them.
+pub fn events_of_all(counts: &[Count]) -> Vec<Option<Events>> {
+    all(counts, events)
+}
+
+/// `measure` of each command, as many at once as the machine has cores.
+fn all<T: Copy + Send>(counts: &[Count], measure: fn(&Count) -> Option<T>) -> Vec<Option<T>> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(vec![None; counts.len()]);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -67,7 +119,7 @@ pub fn instructions_of_all(counts: &[Count]) -> Vec<Option<u64>> {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(count) = counts.get(i) else { break };
-                    let n = instructions(count);
+                    let n = measure(count);
                     results.lock().expect("no worker panics holding it")[i] = n;
                 }
             });

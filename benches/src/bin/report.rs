@@ -664,6 +664,19 @@ gcc-as, 0.62× on sqlite-mem, 0.46× on perl-hash; random actions 0.46-0.66×, b
 10^6 live 1.03× its cost at 10^2; the VM loop 47.9 M allocations/s. Not kept: a resize's alignment test
 reordered so that a usual alignment skips the power-of-two test (random actions +0.07% to +0.30%, the
 compiler had merged the two already).
+
+**The report counts cache misses and mispredicted branches, 2026-12-07 (evening).** The callgrind runs that
+count the instructions now run with the cache and branch simulators on, and section 2 ends with their figures
+per request and per action, less the `null` run (a minute more for the report). In this run, against talc's:
+mem3 first fit's level-1 data-cache misses are 1.05× / 1.20× / 0.99× on gcc-as / sqlite-mem / perl-hash and
+1.08-1.40× on the random actions; its mispredicted branches 1.76× / 1.87× / 2.59× and 1.85-3.80×. Best fit's
+mispredictions are 8-14× talc's (1.2 to 4.1 more a request than first fit's on the traces, 8 to 16 more an
+action), beside its 3.5-6× instructions: its requests/s are 0.14-0.29× talc's.
+The wall times of this run (requests/s 0.50× talc's on gcc-as, 0.52× on sqlite-mem, 0.32× on perl-hash; the
+run before, half an hour earlier on the same allocator code, read 0.60×, 0.62×, 0.46×) show how far one
+run's times move on this host; the instruction counts did not move. The READMEs no longer say the
+front cache saves 20-35% of the instructions on real traces (an older run's figure): it saves 8% and 22% on
+sqlite-mem and perl-hash and costs 8% on gcc-as, and is faster on all three.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
@@ -806,11 +819,21 @@ fn count_child(args: &[String]) -> ! {
 /// The `KIND` argument of [`count_child`] that runs the workload over [`Null`].
 const NULL_ARG: &str = "null";
 
-/// Instructions per request of each (workload, allocator) of [`COUNTED`], counted by callgrind inside
+/// What callgrind counts per request (or per action) of one workload on one allocator, less the same
+/// workload's count over [`Null`].
+#[derive(Debug, Clone, Copy)]
+struct PerRequest {
+    instructions: f64,
+    d1_misses: f64,
+    mispredictions: f64,
+}
+
+/// Instructions, level-1 data-cache misses and mispredicted branches per request of each (workload,
+/// allocator) of [`COUNTED`], counted by callgrind (its cache and branch simulators on) inside
 /// [`counted_function`]: `("trace", name)` per request of the trace, `("actions", max)` per action, less the
 /// same workload's count over [`Null`] (the loop's own work). Empty when valgrind cannot be run or
 /// `MEM3_BENCH_INSTRUCTIONS=0`; a workload whose count over `Null` failed has no entries.
-fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), f64> {
+fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), PerRequest> {
     let mut out = HashMap::new();
     if let Some(why) = callgrind::skipped() {
         progress(&format!("instruction counts skipped: {why}"));
@@ -836,16 +859,24 @@ fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind
             });
         }
     }
-    progress(&format!("instruction counts: {} runs under callgrind", counts.len()));
-    let counted = callgrind::instructions_of_all(&counts);
+    progress(&format!(
+        "instruction counts: {} runs under callgrind, with its cache and branch simulators",
+        counts.len()
+    ));
+    let counted = callgrind::events_of_all(&counts);
     for ((workload, arg, requests), runs) in jobs.iter().zip(counted.chunks(1 + COUNTED.len())) {
         let Some(null) = runs[0] else { continue };
         for (kind, n) in COUNTED.into_iter().zip(&runs[1..]) {
             if let Some(n) = n {
-                let own = n.saturating_sub(null);
+                let per_request =
+                    |n: u64, null: u64| n.saturating_sub(null) as f64 / *requests as f64;
                 out.insert(
                     (workload.to_string(), arg.clone(), kind),
-                    own as f64 / *requests as f64,
+                    PerRequest {
+                        instructions: per_request(n.instructions, null.instructions),
+                        d1_misses: per_request(n.d1_misses, null.d1_misses),
+                        mispredictions: per_request(n.mispredictions, null.mispredictions),
+                    },
                 );
             }
         }
@@ -853,18 +884,19 @@ fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind
     out
 }
 
-/// The table of [`instruction_counts`] for `workload` over `args` (column headings `heading(arg)`), and a
-/// target per column.
-fn instruction_table(
+/// A table of one figure of [`instruction_counts`] (`figure`, shown with `decimals`) for `workload` over
+/// `args` (column headings `heading(arg)`), each cell with its ratio to talc's.
+fn counted_table(
     md: &mut String,
-    targets: &mut Vec<Target>,
-    counts: &HashMap<(String, String, Kind), f64>,
+    counts: &HashMap<(String, String, Kind), PerRequest>,
     workload: &str,
     args: &[String],
-    heading: impl Fn(&str) -> String,
+    heading: &impl Fn(&str) -> String,
+    decimals: usize,
+    figure: impl Fn(&PerRequest) -> f64,
 ) {
-    let unit = if workload == "trace" { "request" } else { "action" };
-    let get = |arg: &String, kind| counts.get(&(workload.to_string(), arg.clone(), kind)).copied();
+    let get =
+        |arg: &String, kind| counts.get(&(workload.to_string(), arg.clone(), kind)).map(&figure);
     let _ = write!(md, "| allocator |");
     for arg in args {
         let _ = write!(md, " {} |", heading(arg));
@@ -875,7 +907,7 @@ fn instruction_table(
         for arg in args {
             match (get(arg, kind), get(arg, Kind::Talc)) {
                 (Some(x), Some(t)) => {
-                    let _ = write!(md, " {x:.0} ({}) |", ratio(x, t));
+                    let _ = write!(md, " {x:.decimals$} ({}) |", ratio(x, t));
                 }
                 _ => {
                     let _ = write!(md, " – |");
@@ -884,6 +916,71 @@ fn instruction_table(
         }
         let _ = writeln!(md);
     }
+}
+
+/// The cache and branch simulators' figures of [`instruction_counts`] for the real traces and the random
+/// actions: where the time goes besides instructions.
+fn simulator_tables(
+    md: &mut String,
+    counts: &HashMap<(String, String, Kind), PerRequest>,
+    traces: &[String],
+    maxes: &[String],
+) {
+    if counts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### Cache misses and mispredicted branches\n\nThe runs that count the instructions above, with \
+         callgrind's cache and branch simulators on (`--cache-sim=yes --branch-sim=yes`: a model of this \
+         machine's caches and a simple predictor, repeatable where hardware counters may not be available): \
+         level-1 data-cache misses and mispredicted branches, per request of a trace or per random action, \
+         less the same run over `peers::Null`. In brackets the ratio to talc. A miss or a misprediction costs \
+         tens of instructions' time, so these explain time ratios that the instruction counts do not."
+    );
+    for (what, decimals, figure) in [
+        ("L1 data-cache misses", 3, (|c: &PerRequest| c.d1_misses) as fn(&PerRequest) -> f64),
+        ("Mispredicted branches", 3, |c: &PerRequest| c.mispredictions),
+    ] {
+        let _ =
+            writeln!(md, "\n{what} per request (real traces) and per action (random actions):\n");
+        counted_table(
+            md,
+            counts,
+            "trace",
+            traces,
+            &|n: &str| format!("trace {n}"),
+            decimals,
+            figure,
+        );
+        let _ = writeln!(md);
+        counted_table(
+            md,
+            counts,
+            "actions",
+            maxes,
+            &|m: &str| format!("actions, max {m}"),
+            decimals,
+            figure,
+        );
+    }
+}
+
+/// The table of [`instruction_counts`] for `workload` over `args` (column headings `heading(arg)`), and a
+/// target per column.
+fn instruction_table(
+    md: &mut String,
+    targets: &mut Vec<Target>,
+    counts: &HashMap<(String, String, Kind), PerRequest>,
+    workload: &str,
+    args: &[String],
+    heading: impl Fn(&str) -> String,
+) {
+    let unit = if workload == "trace" { "request" } else { "action" };
+    let get = |arg: &String, kind| {
+        counts.get(&(workload.to_string(), arg.clone(), kind)).map(|c| c.instructions)
+    };
+    counted_table(md, counts, workload, args, &heading, 0, |c| c.instructions);
     for arg in args {
         if let (Some(m), Some(t)) = (get(arg, Kind::Mem3FirstFit), get(arg, Kind::Talc)) {
             targets.push(Target {
@@ -1185,6 +1282,7 @@ fn main() {
     instruction_table(&mut md, &mut targets, &counts, "actions", &maxes, |m| {
         format!("random actions, max {m}")
     });
+    simulator_tables(&mut md, &counts, &trace_names, &maxes);
     for max in RA_MAX_SIZES {
         let t = ra[&(max, Kind::Talc)];
         for (kind, factor) in
