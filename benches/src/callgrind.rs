@@ -42,8 +42,9 @@ pub fn instructions(count: &Count) -> Option<u64> {
     run(count, &[]).map(|events| events.instructions)
 }
 
-/// What callgrind's cache and branch simulators count in a run, besides its instructions: a repeatable
-/// stand-in for hardware counters, which a shared or virtual machine may not give to `perf`.
+/// What callgrind's cache and branch simulators count in a run, besides its instructions: a stand-in for
+/// hardware counters, which a shared or virtual machine may not give to `perf`. Unlike the instructions, the
+/// misses and mispredictions move by a few percent between runs, with where the code and data are mapped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Events {
     /// Instructions executed (`Ir`).
@@ -74,15 +75,14 @@ fn run(count: &Count, options: &[&str]) -> Option<Events> {
         return None;
     }
     let mut events = Events::default();
-    // Each process prints its event names, then the counts in the same order.
-    let mut names: Vec<String> = Vec::new();
+    // Each process prints its event names, then the counts in the same order; with no names before a count,
+    // the count is taken as the instructions (`Ir`, callgrind's default event).
+    let mut names = vec!["Ir".to_string()];
     for line in String::from_utf8_lossy(&out.stderr).lines() {
         if let Some(rest) = line.split("Events    :").nth(1) {
             names = rest.split_whitespace().map(String::from).collect();
         } else if let Some(rest) = line.split("Collected :").nth(1) {
             let values = rest.split_whitespace().map(|v| v.parse::<u64>().ok());
-            // Without an `Events` line (not printed by every version), the one count is `Ir`.
-            let names = if names.is_empty() { vec!["Ir".to_string()] } else { names.clone() };
             for (name, value) in names.iter().zip(values) {
                 let value = value?;
                 match name.as_str() {

@@ -630,8 +630,9 @@ fit.
 
 **Where the wall time goes besides instructions, 2026-12-07 (evening).** callgrind's cache and branch
 simulators (`REPS=1 valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes --toggle-collect=... profile
-trace T A`, less the same run over `null`; repeatable, where this host's hardware counters are not available to
-perf) split the gap to talc. Level-1 data-cache misses are at parity: mem3 first fit 1.05× talc's on gcc-as,
+trace T A`, less the same run over `null`; where this host's hardware counters are not available to perf,
+and within a few percent from run to run) split the gap to talc. Level-1 data-cache misses are at parity:
+mem3 first fit 1.05× talc's on gcc-as,
 1.20× on sqlite-mem, 0.99× on perl-hash, 1.29× and 1.08× on random actions at 1000 and 30000 (rlsf 0.86-1.09×,
 dlmalloc 0.95-1.11×). Mispredicted conditional branches are not: mem3 1.73× talc's on gcc-as, 1.69× on
 sqlite-mem, 2.62× on perl-hash, 2.64× and 2.02× on random actions (rlsf 0.46-1.15×, dlmalloc 0.75-3.19×). So
@@ -933,14 +934,15 @@ fn simulator_tables(
         md,
         "\n### Cache misses and mispredicted branches\n\nThe runs that count the instructions above, with \
          callgrind's cache and branch simulators on (`--cache-sim=yes --branch-sim=yes`: a model of this \
-         machine's caches and a simple predictor, repeatable where hardware counters may not be available): \
-         level-1 data-cache misses and mispredicted branches, per request of a trace or per random action, \
+         machine's caches and a simple predictor, where hardware counters may not be available; they move by \
+         a few percent between runs, with where the region and the code are mapped): level-1 data-cache misses and mispredicted branches, per request of a trace or per random action, \
          less the same run over `peers::Null`. In brackets the ratio to talc. A miss or a misprediction costs \
          tens of instructions' time, so these explain time ratios that the instruction counts do not."
     );
-    for (what, decimals, figure) in [
-        ("L1 data-cache misses", 3, (|c: &PerRequest| c.d1_misses) as fn(&PerRequest) -> f64),
-        ("Mispredicted branches", 3, |c: &PerRequest| c.mispredictions),
+    let decimals = 3;
+    for (what, figure) in [
+        ("L1 data-cache misses", (|c: &PerRequest| c.d1_misses) as fn(&PerRequest) -> f64),
+        ("Mispredicted branches", |c: &PerRequest| c.mispredictions),
     ] {
         let _ =
             writeln!(md, "\n{what} per request (real traces) and per action (random actions):\n");
