@@ -632,9 +632,8 @@ fit.
 simulators (`REPS=1 valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes --toggle-collect=... profile
 trace T A`, less the same run over `null`; where this host's hardware counters are not available to perf,
 and within a few percent from run to run) split the gap to talc. Level-1 data-cache misses are at parity:
-mem3 first fit 1.05× talc's on gcc-as,
-1.20× on sqlite-mem, 0.99× on perl-hash, 1.29× and 1.08× on random actions at 1000 and 30000 (rlsf 0.86-1.09×,
-dlmalloc 0.95-1.11×). Mispredicted conditional branches are not: mem3 1.73× talc's on gcc-as, 1.69× on
+mem3 first fit 1.05× talc's on gcc-as, 1.20× on sqlite-mem, 0.99× on perl-hash, 1.29× and 1.08× on random
+actions at 1000 and 30000 (rlsf 0.86-1.09×, dlmalloc 0.95-1.11×). Mispredicted conditional branches are not: mem3 1.73× talc's on gcc-as, 1.69× on
 sqlite-mem, 2.62× on perl-hash, 2.64× and 2.02× on random actions (rlsf 0.46-1.15×, dlmalloc 0.75-3.19×). So
 the wall-time gap is the instruction count and the index's data-dependent branches, not memory traffic: the
 free bitmaps and the summary cost no more misses than talc's bins. On perl-hash the most mispredicted branches
