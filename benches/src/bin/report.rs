@@ -630,21 +630,21 @@ fit.
 
 **Where the wall time goes besides instructions, 2026-12-07 (evening).** callgrind's cache and branch
 simulators (`REPS=1 valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes --toggle-collect=... profile
-trace T A`, less the same run over `null`; where this host's hardware counters are not available to perf,
-and within a few percent from run to run) split the gap to talc. Level-1 data-cache misses are at parity:
-mem3 first fit 1.05× talc's on gcc-as, 1.20× on sqlite-mem, 0.99× on perl-hash, 1.29× and 1.08× on random
-actions at 1000 and 30000 (rlsf 0.86-1.09×, dlmalloc 0.95-1.11×). Mispredicted conditional branches are not: mem3 1.73× talc's on gcc-as, 1.69× on
-sqlite-mem, 2.62× on perl-hash, 2.64× and 2.02× on random actions (rlsf 0.46-1.15×, dlmalloc 0.75-3.19×). So
-the wall-time gap is the instruction count and the index's data-dependent branches, not memory traffic: the
-free bitmaps and the summary cost no more misses than talc's bins. On perl-hash the most mispredicted branches
-are whether the block a search found holds its slot's entry (101k of mem3's 858k), whether a freed block
-without free neighbours raises its slot's entry (80k), the end of a slot's walk (52k) and whether a take
-splits (47k). Two steps measured, not kept: the freed block's level-0 raise without a branch (the entry's
-maximum written back) took perl-hash's mispredictions from 1050k to 936k (sqlite-mem 416k to 358k) but raised
-random actions' at 1000 from 784k to 815k and the instructions by 0.1-2.1% over the 13 workloads (perl-hash
-+2.1%, sqlite-mem +1.5%); and a free with a free neighbour out of line, so that the usual free saves three
-registers instead of six, cost more in the call than it saved (gcc-as +3.7%, `queue` +2.8%, sqlite-mem +0.7%,
-`objects` -1.5%).
+trace T A`, less the same run over `null`; where this host's hardware counters are not available to perf, and
+within a few percent from run to run) split the gap to talc. Level-1 data-cache misses are at parity: mem3
+first fit 1.05× talc's on gcc-as, 1.20× on sqlite-mem, 0.99× on perl-hash, 1.29× and 1.08× on random actions at
+1000 and 30000 (rlsf 0.86-1.09×, dlmalloc 0.95-1.11×). Mispredicted conditional branches are not: mem3 1.73×
+talc's on gcc-as, 1.69× on sqlite-mem, 2.62× on perl-hash, 2.64× and 2.02× on random actions (rlsf 0.46-1.15×,
+dlmalloc 0.75-3.19×). So the wall-time gap is the instruction count and the index's data-dependent branches,
+not memory traffic: the free bitmaps and the summary cost no more misses than talc's bins. On perl-hash the
+most mispredicted branches are whether the block a search found holds its slot's entry (101k of mem3's 858k),
+whether a freed block without free neighbours raises its slot's entry (80k), the end of a slot's walk (52k) and
+whether a take splits (47k). Two steps measured, not kept: the freed block's level-0 raise without a branch
+(the entry's maximum written back) took perl-hash's mispredictions from 1050k to 936k (sqlite-mem 416k to 358k)
+but raised random actions' at 1000 from 784k to 815k and the instructions by 0.1-2.1% over the 13 workloads
+(perl-hash +2.1%, sqlite-mem +1.5%); and a free with a free neighbour out of line, so that the usual free saves
+three registers instead of six, cost more in the call than it saved (gcc-as +3.7%, `queue` +2.8%, sqlite-mem
++0.7%, `objects` -1.5%).
 
 **The peers' instruction counts corrected again, 2026-12-07 (evening).** The bench adapters of talc, rlsf,
 linked_list_allocator and buddy_system_allocator make a `Layout` from each request's size and alignment
