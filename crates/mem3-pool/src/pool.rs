@@ -204,6 +204,19 @@ pub(crate) fn fragmentation(free_bytes: usize, largest_free: usize) -> f64 {
     if free_bytes == 0 { 0.0 } else { 1.0 - largest_free as f64 / free_bytes as f64 }
 }
 
+/// The bit of the granule at heap offset `start` in its slot's start word (a shift of a `u64` takes its
+/// count modulo 64, so the mask needs no masking on x86-64).
+#[inline(always)]
+pub(crate) fn start_mask(start: usize) -> u64 {
+    1 << (start / GRANULE % 64)
+}
+
+/// The bit of the pair of granules holding heap offset `start` in its slot's free-pair word.
+#[inline(always)]
+pub(crate) fn free_pair_mask(start: usize) -> u32 {
+    1 << (start / (2 * GRANULE) % 32)
+}
+
 /// The free-pair word of a slot's free-start word `free` (bit `i` for granule `i`): bit `j` set where granule
 /// `2 * j` or `2 * j + 1` is a free block's start. The inverse of [`spread_pairs`] on words with at most one
 /// bit in each pair. Not on a hot path: the bitmaps written a word at a time (compaction, `retain_only`).
@@ -345,7 +358,7 @@ impl Raw {
     pub(crate) fn add_start_bit(self, start: usize) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         let slot = start / SLOT;
-        self.set_start_word(slot, self.start_word(slot) | 1u64 << (start / GRANULE % 64));
+        self.set_start_word(slot, self.start_word(slot) | start_mask(start));
     }
 
     /// The free-pair bits of `slot` (first fit only; see [`Pool::free_pairs`]).
@@ -375,8 +388,7 @@ impl Raw {
     pub(crate) fn move_start_bit_in_slot(self, from: usize, to: usize) {
         let slot = from / SLOT;
         debug_assert!(to / SLOT == slot && from % GRANULE == 0 && to % GRANULE == 0);
-        let bit = |at: usize| 1u64 << (at / GRANULE % 64);
-        self.set_start_word(slot, self.start_word(slot) & !bit(from) | bit(to));
+        self.set_start_word(slot, self.start_word(slot) & !start_mask(from) | start_mask(to));
     }
 
     /// Moves a free-pair bit from the pair holding `from` (set) to the pair holding `to` (clear), both in one
@@ -385,8 +397,10 @@ impl Raw {
     pub(crate) fn move_free_pair_bit_in_slot(self, from: usize, to: usize) {
         let slot = from / SLOT;
         debug_assert!(to / SLOT == slot);
-        let bit = |at: usize| 1u32 << (at / (2 * GRANULE) % 32);
-        self.set_free_pairs(slot, self.free_pairs(slot) & !bit(from) | bit(to));
+        self.set_free_pairs(
+            slot,
+            self.free_pairs(slot) & !free_pair_mask(from) | free_pair_mask(to),
+        );
     }
 
     /// Sets or clears the free-pair bit of the pair holding `start` (first fit only). At most one block starts
@@ -396,7 +410,7 @@ impl Raw {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
         // The slot's whole word (as `set_free_pairs`), whose bit index needs no masking on x86-64.
         let slot = start / SLOT;
-        let mask = 1u32 << (start / (2 * GRANULE) % 32);
+        let mask = free_pair_mask(start);
         let pairs = self.free_pairs(slot);
         self.set_free_pairs(slot, if value { pairs | mask } else { pairs & !mask });
     }
@@ -1504,7 +1518,6 @@ impl<'a> Pool<'a> {
         let rest = size - need;
         let split = rest >= SPLIT_MIN;
         let slot = slot_of(start);
-        let bit = |start: usize| 1u32 << (start / (2 * GRANULE) % 32);
         // The block is not the top, so it is not the last block: neither is the rest, and a block follows it.
         let used_flags = BlockFlags::USED | (flags & BlockFlags::PREV_FREE);
         // The base and offsets in registers (see `Raw`).
@@ -1518,14 +1531,14 @@ impl<'a> Pool<'a> {
             // free-pair bitmap when both are in one slot.
             r.set_word(rest_start, rest);
             r.set_word(rest_start + rest - WORD, rest);
-            let pairs = r.free_pairs(slot) & !bit(start);
+            let pairs = r.free_pairs(slot) & !free_pair_mask(start);
             let left = if slot_of(rest_start) != slot {
                 r.set_free_pairs(slot, pairs);
                 r.set_free_pair_bit(rest_start, true);
                 self.summary_raise(rest_start, rest);
                 (pairs == 0).then_some(0)
             } else {
-                r.set_free_pairs(slot, pairs | bit(rest_start));
+                r.set_free_pairs(slot, pairs | free_pair_mask(rest_start));
                 (pairs == 0).then_some((rest / GRANULE) as u32)
             };
             r.add_start_bit(rest_start);
@@ -1534,7 +1547,7 @@ impl<'a> Pool<'a> {
         } else {
             self.free_blocks -= 1;
             r.set_word(start, tag::encode(size, used_flags));
-            let pairs = r.free_pairs(slot) & !bit(start);
+            let pairs = r.free_pairs(slot) & !free_pair_mask(start);
             r.set_free_pairs(slot, pairs);
             // A block follows, since this one is not the top.
             let next = start + size;
