@@ -1,4 +1,4 @@
-//! mem3 and its peers behind one trait, [`TraceAllocator`], each over a [`Region`] of its own.
+//! mem3 and its peers behind one trait, [`TraceAllocator`], each over a [`Region`] of its own (an [`ArenaRegion`]: one that a dropped arena left is used again).
 //!
 //! Every wrapper does what the allocator's own `GlobalAlloc`/`Allocator` glue does, and no more: a resize
 //! tries the allocator's in-place path when it has one, else allocates, copies the smaller size and frees.
@@ -7,7 +7,7 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
+    cell::{Cell, RefCell},
     ptr::{self, NonNull},
 };
 
@@ -117,6 +117,44 @@ pub fn dispatch<J: Job>(kind: Kind, job: &mut J) -> J::Out {
     }
 }
 
+/// The region an [`Arena`] works over: prefaulted, and when dropped kept for the next arena of the same size
+/// (one region kept per thread). Timed figures repeat their work on fresh allocators, and faulting in a
+/// fresh region for each would cost more than the work itself; a region that is used again has its pages
+/// already, and its bytes as the last allocator left them, which no allocator here reads before writing.
+#[derive(Debug)]
+pub struct ArenaRegion(Option<Region>);
+
+thread_local! {
+    /// The region of the arena dropped last on this thread.
+    static SPARE_REGION: RefCell<Option<Region>> = const { RefCell::new(None) };
+}
+
+impl ArenaRegion {
+    /// The spare region if it has `bytes` bytes, else a fresh prefaulted one; `None` if there is no memory.
+    pub fn new(bytes: usize) -> Option<ArenaRegion> {
+        let spare = SPARE_REGION.with(|spare| spare.borrow_mut().take_if(|r| r.len() == bytes));
+        match spare {
+            Some(region) => Some(ArenaRegion(Some(region))),
+            None => Region::prefaulted(bytes, PAGE).ok().map(|r| ArenaRegion(Some(r))),
+        }
+    }
+}
+
+impl std::ops::Deref for ArenaRegion {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        self.0.as_ref().expect("only `drop` takes the region")
+    }
+}
+
+impl Drop for ArenaRegion {
+    fn drop(&mut self) {
+        // The allocator over it is gone (arenas declare their region last, so it drops last).
+        let region = self.0.take();
+        SPARE_REGION.with(|spare| *spare.borrow_mut() = region);
+    }
+}
+
 #[inline(always)]
 fn layout(size: usize, align: usize) -> Option<Layout> {
     Layout::from_size_align(size.max(1), align).ok()
@@ -155,7 +193,7 @@ fn move_block<A: TraceAllocator>(
 pub struct Mem3<const BEST: bool, const CACHE: bool = false> {
     /// Borrows `_region`: declared first, so dropped first.
     pool: Pool<'static>,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl<const BEST: bool, const CACHE: bool> Mem3<BEST, CACHE> {
@@ -167,7 +205,7 @@ impl<const BEST: bool, const CACHE: bool> Mem3<BEST, CACHE> {
 
 impl<const BEST: bool, const CACHE: bool> Arena for Mem3<BEST, CACHE> {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         let policy = if BEST { Policy::BestFit } else { Policy::FirstFit };
         // SAFETY: the region is valid for `len` bytes, owned by this value and dropped after the pool (field
         // order); the pool is never handed out by value or `&mut`, so it cannot outlive the region.
@@ -206,7 +244,7 @@ impl<const BEST: bool, const CACHE: bool> TraceAllocator for Mem3<BEST, CACHE> {
 /// talc 5: `Talc<Manual, DefaultBinning>` that has claimed the region.
 pub struct Talc {
     talc: talc::base::Talc<talc::source::Manual, talc::DefaultBinning>,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl std::fmt::Debug for Talc {
@@ -217,7 +255,7 @@ impl std::fmt::Debug for Talc {
 
 impl Arena for Talc {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         let mut talc = talc::base::Talc::new(talc::source::Manual);
         // SAFETY: the region is valid, unused by anything else, and outlives the allocator (field order).
         unsafe { talc.claim(region.as_ptr().as_ptr(), region.len()) }?;
@@ -259,12 +297,12 @@ type RlsfTlsf =
 #[derive(Debug)]
 pub struct Rlsf {
     tlsf: Box<RlsfTlsf>,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl Arena for Rlsf {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         let mut tlsf = Box::new(RlsfTlsf::new());
         // SAFETY: the region is valid, unused by anything else, and outlives the allocator (field order).
         unsafe {
@@ -301,7 +339,7 @@ impl TraceAllocator for Rlsf {
 /// linked_list_allocator 0.10: a first-fit list of holes in address order.
 pub struct LinkedList {
     heap: linked_list_allocator::Heap,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl std::fmt::Debug for LinkedList {
@@ -315,7 +353,7 @@ unsafe impl Send for LinkedList {}
 
 impl Arena for LinkedList {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         if bytes < 4 * std::mem::size_of::<usize>() {
             return None;
         }
@@ -354,12 +392,12 @@ impl TraceAllocator for LinkedList {
 #[derive(Debug)]
 pub struct Buddy {
     heap: Box<buddy_system_allocator::Heap<33>>,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl Arena for Buddy {
     fn new(bytes: usize) -> Option<Self> {
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         let mut heap = Box::new(buddy_system_allocator::Heap::<33>::new());
         // SAFETY: the region is valid, unused by anything else, and outlives the heap (field order).
         unsafe { heap.init(region.addr(), region.len()) };
@@ -437,7 +475,7 @@ unsafe impl dlmalloc::Allocator for OneSegment {
 /// dlmalloc 0.2 with the region as its only segment.
 pub struct Dlmalloc {
     dl: dlmalloc::Dlmalloc<OneSegment>,
-    _region: Region,
+    _region: ArenaRegion,
 }
 
 impl std::fmt::Debug for Dlmalloc {
@@ -452,7 +490,7 @@ impl Arena for Dlmalloc {
         if bytes < 1024 {
             return None;
         }
-        let region = Region::prefaulted(bytes, PAGE).ok()?;
+        let region = ArenaRegion::new(bytes)?;
         let seg = OneSegment {
             ptr: region.as_ptr().as_ptr(),
             len: region.len(),
@@ -552,5 +590,38 @@ impl TraceAllocator for Null {
     }
     fn extent(&self) -> usize {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_arenas_region_serves_the_next_arena_of_its_size_only() {
+        const BYTES: usize = 1 << 20;
+        let mut first = Mem3::<false>::new(BYTES).unwrap();
+        let addr = first._region.addr();
+        // Leave the region dirty: headers, tags and the pool's metadata.
+        let blocks: Vec<usize> = (1..200).map(|i| first.alloc(i * 40, 8).unwrap()).collect();
+        for (i, &p) in blocks.iter().enumerate().step_by(3) {
+            first.free(p, (i + 1) * 40, 8);
+        }
+        drop(first);
+        let other_size = ArenaRegion::new(BYTES + PAGE).unwrap();
+        assert_ne!(other_size.addr(), addr, "a region of another size is a fresh one");
+        drop(other_size);
+        // The spare is now the other size's: a new arena of the first size gets a fresh region too.
+        let fresh = Mem3::<false>::new(BYTES).unwrap();
+        let fresh_addr = fresh._region.addr();
+        drop(fresh);
+        // And the next one of that size the same region again, on which a new pool works as on a fresh one.
+        let mut again = Mem3::<false>::new(BYTES).unwrap();
+        assert_eq!(again._region.addr(), fresh_addr);
+        let p = again.alloc(1000, 8).unwrap();
+        assert_eq!(again.pool().stats().used_blocks, 1);
+        again.pool().check().unwrap();
+        again.free(p, 1000, 8);
+        assert_eq!(again.pool().stats().used_blocks, 0);
     }
 }

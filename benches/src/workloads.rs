@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use mem3_object::{ObjectHeap, ObjectRef};
-use mem3_trace::{Replay, Trace, default_pool_bytes, min_pool, replay};
+use mem3_trace::{Replay, Trace, default_pool_bytes, min_pool, replay, replay_and_free};
 
 use crate::peers::Arena;
 use mem3_trace::{PAGE, Region};
@@ -21,6 +21,11 @@ pub fn generate_align(rng: &mut fastrand::Rng) -> usize {
     8 << (rng.u16(..).trailing_zeros() / 2)
 }
 
+/// The least time behind each timed figure: a rate is taken over work repeated until its timed parts add
+/// up to this, so that the clock, the first requests' cold caches and a shared host's moments of noise weigh
+/// little (a replay of gcc-as takes well under a millisecond).
+pub const MIN_TIMED: Duration = Duration::from_millis(200);
+
 /// The region the trace throughput runs use: four times [`default_pool_bytes`], so that every allocator
 /// (the buddy allocator rounds every block up to a power of two) replays the whole trace.
 pub fn trace_region(trace: &Trace) -> usize {
@@ -31,6 +36,24 @@ pub fn trace_region(trace: &Trace) -> usize {
 pub fn trace_throughput<A: Arena>(trace: &Trace, region: usize) -> Replay {
     let mut a = A::new(region).expect("the allocator can be made");
     replay(trace, &mut a)
+}
+
+/// Requests per second over replays of `trace`, each on a fresh `A` over `region` bytes, repeated until
+/// the replays' timed parts add up to [`MIN_TIMED`]: the requests and the time summed over them all. The
+/// blocks a replay leaves are freed after its timing ([`replay_and_free`]). A replay that fails stops the
+/// repetition and is returned alone.
+pub fn trace_rate<A: Arena>(trace: &Trace, region: usize) -> Replay {
+    let mut total = Replay::default();
+    while total.elapsed_ns < MIN_TIMED.as_nanos() as u64 {
+        let mut a = A::new(region).expect("the allocator can be made");
+        let r = replay_and_free(trace, &mut a);
+        if !r.completed() {
+            return r;
+        }
+        total = Replay { ops: total.ops + r.ops, elapsed_ns: total.elapsed_ns + r.elapsed_ns, ..r };
+    }
+    total.ops_per_sec = total.ops as f64 * 1e9 / total.elapsed_ns as f64;
+    total
 }
 
 /// The smallest region in which `A` replays `trace` completely (see [`min_pool`]).
@@ -54,14 +77,17 @@ impl ActionsRun {
     }
 }
 
-/// talc's "random actions": `actions` steps on a fresh `A` over `region` bytes, each uniform in 0..=6: 6
-/// resizes a random live block to a size in `[1, 3 * max)`; below 3, or with fewer than 300 live blocks,
-/// allocates ([`generate_size`], [`generate_align`]); otherwise frees a random live block. The score is the
-/// number of successful operations.
+/// talc's "random actions": `actions` steps on a fresh `A` over `region` bytes, and more until `min_time`
+/// has passed (the clock read every 4096 steps; `Duration::ZERO` for exactly `actions`, as instruction
+/// counts need). Each step is uniform in 0..=6: 6 resizes a random live block to a size in `[1, 3 * max)`;
+/// below 3, or with fewer than 300 live blocks, allocates ([`generate_size`], [`generate_align`]);
+/// otherwise frees a random live block. The score is the number of successful operations. The live blocks
+/// stay near 300, so a longer run measures the same steady state.
 pub fn random_actions<A: Arena>(
     region: usize,
     max: usize,
     actions: usize,
+    min_time: Duration,
     seed: u64,
 ) -> ActionsRun {
     let mut a = A::new(region).expect("the allocator can be made");
@@ -69,7 +95,12 @@ pub fn random_actions<A: Arena>(
     let mut live: Vec<(usize, usize, usize)> = Vec::with_capacity(100_000);
     let mut successes = 0;
     let start = Instant::now();
-    for _ in 0..actions {
+    for step in 0.. {
+        if step >= actions
+            && (min_time.is_zero() || step % 4096 == 0 && start.elapsed() >= min_time)
+        {
+            break;
+        }
         let action = rng.usize(0..=6);
         if action == 6 {
             if !live.is_empty() {
@@ -155,8 +186,8 @@ pub fn scaling_region(live: usize) -> usize {
 
 /// The cost of an alloc+free pair with `live` blocks live: allocate `2 * live` blocks of 8 to 128 bytes,
 /// free every other one (from the top down, so that address-ordered free lists insert at their head), then
-/// time `pairs` pairs of an allocation (8 to 128 bytes) freed at once, `reps` times on the same heap.
-/// Returns the nanoseconds per pair of each repetition.
+/// time `pairs` pairs of an allocation (8 to 128 bytes) freed at once, repeated until [`MIN_TIMED`] has
+/// passed, `reps` times on the same heap. Returns the nanoseconds per pair of each repetition.
 pub fn scaling<A: Arena>(live: usize, pairs: usize, reps: usize, seed: u64) -> Vec<f64> {
     let mut a = A::new(scaling_region(live)).expect("the allocator can be made");
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -173,11 +204,15 @@ pub fn scaling<A: Arena>(live: usize, pairs: usize, reps: usize, seed: u64) -> V
     let mut out = Vec::with_capacity(reps);
     for _ in 0..reps {
         let start = Instant::now();
-        for &size in &sizes {
-            let p = a.alloc(size, 8).expect("the scaling region is large enough");
-            a.free(std::hint::black_box(p), size, 8);
+        let mut passes = 0;
+        while passes == 0 || start.elapsed() < MIN_TIMED {
+            for &size in &sizes {
+                let p = a.alloc(size, 8).expect("the scaling region is large enough");
+                a.free(std::hint::black_box(p), size, 8);
+            }
+            passes += 1;
         }
-        out.push(start.elapsed().as_nanos() as f64 / pairs as f64);
+        out.push(start.elapsed().as_nanos() as f64 / (passes * pairs) as f64);
     }
     for &(p, size) in blocks.iter().skip(1).step_by(2) {
         a.free(p, size, 8);
@@ -347,14 +382,14 @@ pub struct VmRun {
     pub elapsed: Duration,
 }
 
-/// Assembles `source` and runs it (output to a sink) as many times as it takes to pass 50 ms.
+/// Assembles `source` and runs it (output to a sink) as many times as it takes to pass [`MIN_TIMED`].
 pub fn vm_run(source: &str) -> VmRun {
     let program = mem3_vm::assemble(source).expect("a valid program");
     let options = mem3_vm::Options::default();
     let mut runs = 0;
     let mut last = None;
     let start = Instant::now();
-    while runs == 0 || start.elapsed() < Duration::from_millis(50) {
+    while runs == 0 || start.elapsed() < MIN_TIMED {
         let outcome =
             mem3_vm::run_program(&program, &options, &mut std::io::sink()).expect("a pool");
         last = Some(outcome.stats);

@@ -7,7 +7,12 @@
 
 #![forbid(unsafe_code)]
 
-use std::{collections::HashMap, fmt::Write as _, path::PathBuf, time::Instant};
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use mem3_benches::{
     Arena, Job, Kind, TRACES, callgrind, dispatch, load_trace,
@@ -16,8 +21,8 @@ use mem3_benches::{
     synthetic::{SYNTHETIC, synthetic_trace},
     workloads,
     workloads::{
-        heap_efficiency, median, random_actions, scaling, trace_min_pool, trace_region,
-        trace_throughput,
+        MIN_TIMED, heap_efficiency, median, random_actions, scaling, trace_min_pool, trace_rate,
+        trace_region, trace_throughput,
     },
 };
 use mem3_trace::{Replay, Trace};
@@ -704,8 +709,8 @@ impl Job for Throughput<'_> {
     fn run<A: Arena>(&mut self) -> Vec<Replay> {
         let mut out = Vec::new();
         for _ in 0..self.reps {
-            let r = trace_throughput::<A>(self.trace, self.region);
-            let slow = r.elapsed_ns as f64 / 1e9 > SLOW_REPLAY_SECS;
+            let r = trace_rate::<A>(self.trace, self.region);
+            let slow = replay_secs(self.trace, &r) > SLOW_REPLAY_SECS;
             out.push(r);
             if slow || r.failed_at.is_some() {
                 break;
@@ -713,6 +718,11 @@ impl Job for Throughput<'_> {
         }
         out
     }
+}
+
+/// The time one replay of `trace` took within `r` (which may sum several, see [`trace_rate`]).
+fn replay_secs(trace: &Trace, r: &Replay) -> f64 {
+    r.elapsed_ns as f64 / 1e9 * trace.len().max(1) as f64 / r.ops.max(1) as f64
 }
 
 struct MinPool<'a>(&'a Trace);
@@ -731,7 +741,7 @@ struct Actions {
 impl Job for Actions {
     type Out = f64;
     fn run<A: Arena>(&mut self) -> f64 {
-        random_actions::<A>(RA_REGION, self.max, RA_ACTIONS, SEED).per_sec()
+        random_actions::<A>(RA_REGION, self.max, RA_ACTIONS, MIN_TIMED, SEED).per_sec()
     }
 }
 
@@ -786,7 +796,7 @@ impl Job for Once {
                 assert!(r.failed_at.is_none(), "the replay fails");
             }
             Once::Actions(max) => {
-                random_actions::<A>(RA_REGION, *max, RA_ACTIONS, SEED);
+                random_actions::<A>(RA_REGION, *max, RA_ACTIONS, Duration::ZERO, SEED);
             }
         }
     }
@@ -1080,7 +1090,7 @@ fn trace_tables<'a>(
             let runs = dispatch(kind, &mut Throughput { trace, region: trace_region(trace), reps });
             let ops = median(&runs.iter().map(|r| r.ops_per_sec).collect::<Vec<_>>());
             let failed = runs.iter().find_map(|r| r.failed_at);
-            let secs = runs[0].elapsed_ns as f64 / 1e9;
+            let secs = replay_secs(trace, &runs[0]);
             tput.insert((name, kind), (ops, runs.len(), failed));
             if kind != Kind::System {
                 if slow == SlowSearch::Skip && secs > SLOW_REPLAY_SECS / 4.0 {
@@ -1174,7 +1184,10 @@ fn main() {
         md,
         "Each trace (`tests/data/`) is parsed once, then replayed on a fresh allocator over a region of \
          4 × `default_pool_bytes` (twice the peak live bytes, plus 32 B per live block, plus 64 KiB, times \
-         4). Requests per second time the requests alone; median of {reps} replays.\n"
+         4). Requests per second time the requests alone, over replays repeated on fresh allocators (the region \
+         used again, its pages faulted in; each replay's remaining blocks freed after its timing) until \
+         {min_ms} ms of requests are timed; median of {reps} such figures.\n",
+        min_ms = MIN_TIMED.as_millis()
     );
     let (tput, minp) = trace_tables(
         &mut md,
@@ -1251,12 +1264,14 @@ fn main() {
     }
     let _ = writeln!(
         md,
-        "\n## 2. Random actions\n\ntalc's benchmark: {RA_ACTIONS} actions on a fresh allocator over a \
+        "\n## 2. Random actions\n\ntalc's benchmark: {RA_ACTIONS} actions, and more until {} ms have \
+         passed, on a fresh allocator over a \
          {} MiB region, fixed seed; sizes `cap = uniform[16, max)`, `size = uniform[4, cap)`, alignment \
          `8 << (trailing_zeros(random u16) / 2)`; action uniform in 0..=6: 6 resizes a random live block to \
          `[1, 3 × max)`, below 3 or with fewer than 300 live blocks allocates, else frees a random live \
          block. Score: successful operations per second (random numbers and bookkeeping included, the same \
          for all), median of {reps} runs; in brackets the ratio to talc.\n",
+        MIN_TIMED.as_millis(),
         RA_REGION >> 20
     );
     let _ = write!(md, "| allocator |");
@@ -1382,8 +1397,10 @@ fn main() {
         md,
         "\n## 4. Scaling\n\nThe cost of one alloc+free pair (8 to 128 bytes, freed at once) with N blocks \
          live: 2N allocations of 8 to 128 bytes, every other one freed (so about N free blocks too), then \
-         {SCALING_PAIRS} pairs timed, median of {reps} batches on the same heap. In brackets the ratio to \
-         talc; the last column is the cost at 10^6 live over the cost at 10^2.\n"
+         {SCALING_PAIRS} pairs timed, repeated until {} ms have passed, median of {reps} such batches on \
+         the same heap. In brackets the ratio to talc; the last column is the cost at 10^6 live over the \
+         cost at 10^2.\n",
+        MIN_TIMED.as_millis()
     );
     let _ = writeln!(
         md,
@@ -1451,10 +1468,11 @@ fn main() {
         .unwrap_or_default();
     programs.sort();
     programs.push(("allocation loop (below)".into(), workloads::VM_ALLOCATION_LOOP.into()));
+    let min_ms = MIN_TIMED.as_millis();
     let _ = writeln!(
         md,
         "\n## 6. The VM\n\n`mem3_vm::run_program` on each example in `examples/` (output discarded; a short program \
-         is run repeatedly until 50 ms have passed) and on an allocation-heavy loop. Every value is an object in \
+         is run repeatedly until {min_ms} ms have passed) and on an allocation-heavy loop. Every value is an object in \
          the pool, so allocations per second measure the pool and the object heap under a real user. Median of \
          {reps} timings.\n\n| program | instructions per run | allocations per run | collections per run | \
          instructions/s | allocations/s |\n|---|---|---|---|---|---|"
@@ -1537,8 +1555,8 @@ fn main() {
         head,
         "# Benchmarks\n\nGenerated by `cargo run --release -p mem3-benches --bin report` (do not edit by \
          hand; see `benches/README.md`).\n\n- Date: {}\n- Machine: {} cores (`nproc`), {}\n- Compiler: {}\n- \
-         Repetitions: {reps} per timed figure, medians reported. The machine is shared, so absolute \
-         figures are noisy; compare the ratios, which are measured within one run.\n- Peers: talc 5, rlsf \
+         Repetitions: {reps} per timed figure, medians reported, each figure a rate over at least \
+         {} ms of repeated work on prefaulted memory. The machine is shared, so absolute figures are noisy; compare the ratios, which are measured within one run.\n- Peers: talc 5, rlsf \
          0.2, linked_list_allocator 0.10, buddy_system_allocator 0.13, dlmalloc 0.2 (each over its own \
          region of the same size, behind `mem3_trace::TraceAllocator`), and the system allocator for \
          throughput only. Resizes use each allocator's in-place path when it has one (mem3, talc, rlsf, \
@@ -1547,6 +1565,7 @@ fn main() {
         command("nproc", &[]),
         cpu_model(),
         command("rustc", &["--version"]),
+        MIN_TIMED.as_millis(),
     );
     let _ = writeln!(
         head,

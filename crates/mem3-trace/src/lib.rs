@@ -21,7 +21,8 @@ pub use error::{CheckError, TraceError, TraceErrorKind};
 pub use format::{DEFAULT_ALIGN, HEADER, Limits, MAX_LINE, MAX_LIVE, Op, Ops, Trace};
 pub use region::{MAX_POOL_BYTES, OwnedPool, PAGE, Region};
 pub use replay::{
-    DEFAULT_POOL_CAP, Replay, TraceAllocator, default_pool_bytes, min_pool, replay, replay_checked,
+    DEFAULT_POOL_CAP, Replay, TraceAllocator, default_pool_bytes, min_pool, replay,
+    replay_and_free, replay_checked,
 };
 pub use report::{
     Report, first_compaction_inspect, min_pool_bytes, replay_on_pool, replay_on_pool_compacting,

@@ -151,6 +151,37 @@ impl Replay {
 /// [`Replay::failed_at`]); blocks still live at the end stay allocated.
 pub fn replay<A: TraceAllocator>(trace: &Trace, alloc: &mut A) -> Replay {
     let mut ptrs = std::vec![0usize; trace.slots()];
+    replay_into(trace, alloc, &mut ptrs)
+}
+
+/// [`replay`], then frees the blocks still live (after the timing, so the figures are `replay`'s): the
+/// allocator ends as empty as it began, so that replays can be repeated on it, or on the system
+/// allocator, without keeping every replay's blocks.
+pub fn replay_and_free<A: TraceAllocator>(trace: &Trace, alloc: &mut A) -> Replay {
+    let mut ptrs = std::vec![0usize; trace.slots()];
+    let replay = replay_into(trace, alloc, &mut ptrs);
+    // Each slot's block and its layout after the requests that succeeded; a failed request changed nothing.
+    let mut live: std::vec::Vec<Option<(usize, usize)>> = std::vec![None; trace.slots()];
+    for op in trace.ops().take(replay.ops) {
+        match op {
+            Op::Alloc { slot, size, align } => live[slot as usize] = Some((size, align)),
+            Op::Free { slot, .. } => live[slot as usize] = None,
+            Op::Realloc { slot, new_size, align, .. } => {
+                live[slot as usize] = Some((new_size, align));
+            }
+        }
+    }
+    for (&ptr, layout) in ptrs.iter().zip(live) {
+        if let Some((size, align)) = layout {
+            alloc.free(ptr, size, align);
+        }
+    }
+    replay
+}
+
+/// The timed loop of [`replay`], each slot's block named in `ptrs` (one entry per slot of the trace).
+#[inline(always)]
+fn replay_into<A: TraceAllocator>(trace: &Trace, alloc: &mut A, ptrs: &mut [usize]) -> Replay {
     let mut ops = 0;
     let mut failed = None;
     let start = std::time::Instant::now();

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use mem3_pool::{Config, Policy, Pool, Search};
 use mem3_trace::{
     self as trace, OwnedPool, Trace, TraceAllocator, TraceError, TraceErrorKind,
-    default_pool_bytes, min_pool, min_pool_bytes, replay, replay_checked, replay_on_pool,
+    default_pool_bytes, min_pool, min_pool_bytes, replay, replay_and_free, replay_checked,
+    replay_on_pool,
 };
 use proptest::prelude::*;
 
@@ -361,6 +362,33 @@ fn figures_are_consistent() {
         assert!((0.0..=1.0).contains(&report.fragmentation));
         assert!(report.elapsed_ns > 0 && report.ops_per_sec > 0.0);
     }
+}
+
+#[test]
+fn replay_and_free_gives_replays_figures_and_leaves_the_allocator_empty() {
+    for name in TRACES {
+        let t = load(name);
+        let mut kept = OwnedPool::new(default_pool_bytes(&t), Config::default()).unwrap();
+        let mut emptied = OwnedPool::new(default_pool_bytes(&t), Config::default()).unwrap();
+        let (a, b) = (replay(&t, &mut kept), replay_and_free(&t, &mut emptied));
+        let figures =
+            |r: trace::Replay| (r.ops, r.failed_at, r.peak_live_bytes, r.peak_extent_bytes);
+        assert_eq!(figures(a), figures(b), "{name}");
+        assert_eq!(emptied.pool().stats().used_blocks, 0, "{name}: {:?}", emptied.pool().stats());
+        emptied.pool().check().unwrap();
+        // Replayed again on the emptied pool: the same requests fit, and again nothing stays.
+        assert!(replay_and_free(&t, &mut emptied).completed(), "{name}");
+        assert_eq!(emptied.pool().stats().used_blocks, 0, "{name}");
+    }
+    // A failed replay frees what the requests before the failure left, a block whose resize failed at its
+    // old size.
+    let t =
+        Trace::parse(b"# mem3 trace v1\na 1 100\na 2 50\nf 2\na 3 60\nr 1 99999999999\n").unwrap();
+    let mut pool = OwnedPool::new(1 << 16, Config::default()).unwrap();
+    let r = replay_and_free(&t, &mut pool);
+    assert_eq!((r.ops, r.failed_at), (4, Some(6)));
+    assert_eq!(pool.pool().stats().used_blocks, 0);
+    pool.pool().check().unwrap();
 }
 
 #[test]
