@@ -3,7 +3,7 @@
 //! what the compactions cost. The `compaction` binary writes this section into `docs/benchmarks.md` on its
 //! own; the `report` binary includes it when it regenerates the whole file.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, time::Duration};
 
 use mem3_pool::{Config, Policy};
 use mem3_trace::{
@@ -13,7 +13,7 @@ use mem3_trace::{
 
 use crate::{
     Job, Kind, TRACES, dispatch, load_trace,
-    workloads::{compaction, median, pool_compaction},
+    workloads::{MIN_TIMED, compaction, median, pool_compaction, repeat_timed, time_copy_within},
 };
 
 /// Where the section sits in `docs/benchmarks.md`, so that it can be replaced on its own.
@@ -91,16 +91,26 @@ fn timed(
     let (mut plain, mut moving) = (Vec::new(), Vec::new());
     let mut figures = Compaction::default();
     let mut completed = true;
+    let nanos = |r: &Replay| Duration::from_nanos(r.elapsed_ns);
     for _ in 0..reps {
-        let mut pool = OwnedPool::new(plain_bytes, config).expect("a pool");
-        let r: Replay = replay(trace, &mut pool);
+        // Each figure the mean of replays on fresh prefaulted pools, until `MIN_TIMED` is timed.
+        let (r, took) = repeat_timed(
+            || replay(trace, &mut OwnedPool::prefaulted(plain_bytes, config).expect("a pool")),
+            nanos,
+        );
         completed &= r.completed();
-        plain.push(r.elapsed_ns as f64);
-        let mut pool = CompactingPool::new(compact_bytes, config, Pinning::NONE).expect("a pool");
-        let r = replay(trace, &mut pool);
+        plain.push(took.as_nanos() as f64);
+        let ((r, pool_figures), took) = repeat_timed(
+            || {
+                let mut pool = CompactingPool::prefaulted(compact_bytes, config, Pinning::NONE)
+                    .expect("a pool");
+                (replay(trace, &mut pool), pool.figures())
+            },
+            |(r, _)| nanos(r),
+        );
         completed &= r.completed();
-        moving.push(r.elapsed_ns as f64);
-        figures = pool.figures();
+        moving.push(took.as_nanos() as f64);
+        figures = pool_figures;
     }
     Timing { plain: median(&plain), moving: median(&moving), figures, completed }
 }
@@ -230,8 +240,10 @@ pub fn section(reps: usize, mut progress: impl FnMut(&str)) -> Section {
         "\nWhat compaction costs (best fit). *At its minimum pool*: the compacting replay at its own minimum \
          pool, where it compacts the most, against the non-moving replay at its own (mem3 best fit's); \
          *both complete*: both at the non-moving minimum pool, where the compacting replay never needs to \
-         compact (the cost of naming blocks by handles). Replay time: requests alone, median of {reps} \
-         interleaved replays.\n"
+         compact (the cost of naming blocks by handles). Replay time: requests alone, on prefaulted pools; \
+         each figure the mean of replays repeated until {} ms are timed, the two alternating, median of \
+         {reps} such figures.\n",
+        MIN_TIMED.as_millis()
     );
     let _ = writeln!(
         md,
@@ -306,13 +318,14 @@ pub fn speed_section(reps: usize, seed: u64) -> Section {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut objects, mut moved, mut blocks, mut pool_moved) = (0, 0, 0, 0);
     for i in 0..reps as u64 {
-        let r = compaction(SPEED_REGION, seed + i);
-        defrag.push(gib(r.moved_bytes, r.defragment));
-        defrag_copy.push(gib(r.moved_bytes, r.copy_within));
+        // The same seed's heap made again for each timing, until the timings add up to `MIN_TIMED`.
+        let (r, took) = repeat_timed(|| compaction(SPEED_REGION, seed + i), |r| r.defragment);
+        defrag.push(gib(r.moved_bytes, took));
+        defrag_copy.push(gib(r.moved_bytes, time_copy_within(r.moved_bytes, MIN_TIMED)));
         (objects, moved) = (r.objects, r.moved_bytes);
-        let r = pool_compaction(SPEED_REGION, seed + i);
-        compact.push(gib(r.moved_bytes, r.compact));
-        compact_copy.push(gib(r.moved_bytes, r.copy_within));
+        let (r, took) = repeat_timed(|| pool_compaction(SPEED_REGION, seed + i), |r| r.compact);
+        compact.push(gib(r.moved_bytes, took));
+        compact_copy.push(gib(r.moved_bytes, time_copy_within(r.moved_bytes, MIN_TIMED)));
         (blocks, pool_moved) = (r.blocks, r.moved_bytes);
     }
     // Each ratio against the copy of the same run, then the median.
@@ -327,10 +340,13 @@ pub fn speed_section(reps: usize, seed: u64) -> Section {
          `mem3_object::ObjectHeap::defragment()` (objects, handles fixed through each object's header) and \
          `mem3_pool::Pool::compact()` alone on the same layout of pool blocks (its callback adds the moves \
          to a checksum); next to each, in the same run, `copy_within` (one overlapping move) of the same \
-         number of bytes. Ratios are taken within each run, medians of {reps} runs (each with its own seed). \
+         number of bytes. Each time is the mean over repetitions (the heap made again from the same seed for \
+         each) until {} ms are timed; ratios are taken within each seed's run, medians of {reps} runs (each \
+         with its own seed). \
          Regenerate with `cargo run --release -p mem3-benches --bin compaction` (it writes this section and \
          the next).\n\n| | bytes/s | × copy_within |\n|---|---|---|",
-        SPEED_REGION >> 20
+        SPEED_REGION >> 20,
+        MIN_TIMED.as_millis()
     );
     let _ = writeln!(
         md,

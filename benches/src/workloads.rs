@@ -268,7 +268,7 @@ pub fn compaction(region: usize, seed: u64) -> CompactionRun {
     let defragment = start.elapsed();
     drop(heap);
     let moved = stats.moved_bytes;
-    let copy_within = time_copy_within(moved);
+    let copy_within = time_copy_within(moved, Duration::ZERO);
     CompactionRun { objects, moved_bytes: moved, defragment, copy_within }
 }
 
@@ -318,19 +318,41 @@ pub fn pool_compaction(region: usize, seed: u64) -> PoolCompactionRun {
     let compact = start.elapsed();
     std::hint::black_box(sum);
     let moved = stats.moved_bytes;
-    let copy_within = time_copy_within(moved);
+    let copy_within = time_copy_within(moved, Duration::ZERO);
     PoolCompactionRun { blocks: blocks.len(), moved_bytes: moved, compact, copy_within }
 }
 
 /// The time `copy_within` takes to move `moved` bytes half their length down (overlapping), the baseline
-/// both compaction figures are measured against.
-fn time_copy_within(moved: usize) -> Duration {
+/// both compaction figures are measured against: the mean over copies repeated until `min_time` has
+/// passed (one copy for `Duration::ZERO`), on a buffer written before the timing.
+pub fn time_copy_within(moved: usize, min_time: Duration) -> Duration {
     let mut buf = vec![1u8; moved + moved / 2];
+    let mut copies = 0;
     let start = Instant::now();
-    buf.copy_within(moved / 2.., 0);
-    let elapsed = start.elapsed();
-    std::hint::black_box(&buf);
-    elapsed
+    while copies == 0 || start.elapsed() < min_time {
+        buf.copy_within(moved / 2.., 0);
+        std::hint::black_box(&mut buf);
+        copies += 1;
+    }
+    start.elapsed() / copies
+}
+
+/// Runs `run` until the durations `timed` reads from its results add up to [`MIN_TIMED`]: the last
+/// result and the mean duration (for destructive work, such as a compaction, that must be set up again
+/// before each timing).
+pub fn repeat_timed<R>(
+    mut run: impl FnMut() -> R,
+    timed: impl Fn(&R) -> Duration,
+) -> (R, Duration) {
+    let (mut total, mut runs) = (Duration::ZERO, 0);
+    loop {
+        let r = run();
+        total += timed(&r);
+        runs += 1;
+        if total >= MIN_TIMED {
+            return (r, total / runs);
+        }
+    }
 }
 
 /// The median of `xs` (the mean of the middle two for an even count); NaN when empty.

@@ -117,7 +117,22 @@ impl CompactingPool {
     /// [`Error::RegionUnavailable`] too when the system allocator refuses the reverse table (4 bytes per
     /// `MIN_BLOCK` bytes of pool).
     pub fn new(bytes: usize, config: Config, pinning: Pinning) -> Result<CompactingPool, Error> {
-        let pool = OwnedPool::new(bytes, config)?;
+        CompactingPool::over(OwnedPool::new(bytes, config)?, pinning)
+    }
+
+    /// As [`new`](CompactingPool::new), over a region whose pages are all written first
+    /// ([`OwnedPool::prefaulted`]), so that no page fault lands in a timed replay.
+    pub fn prefaulted(
+        bytes: usize,
+        config: Config,
+        pinning: Pinning,
+    ) -> Result<CompactingPool, Error> {
+        CompactingPool::over(OwnedPool::prefaulted(bytes, config)?, pinning)
+    }
+
+    /// A compacting pool over `pool`, which is empty.
+    fn over(pool: OwnedPool, pinning: Pinning) -> Result<CompactingPool, Error> {
+        let bytes = pool.region_bytes();
         let entries = pool.pool().capacity() / MIN_BLOCK + 1;
         let mut owner = Vec::new();
         owner.try_reserve_exact(entries).map_err(|_| Error::RegionUnavailable { len: bytes })?;

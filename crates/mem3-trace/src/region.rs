@@ -155,11 +155,24 @@ impl OwnedPool {
             // A zero-size allocation is not allowed; let the pool name the minimum.
             return Pool::with_config(&mut [], config).map(|_| unreachable!("empty region"));
         }
-        let region = Region::zeroed(bytes, POOL_REGION_ALIGN)?;
-        // SAFETY: the region is valid for `bytes` bytes and nothing else reaches it: it is freed only when
+        OwnedPool::over(Region::zeroed(bytes, POOL_REGION_ALIGN)?, config)
+    }
+
+    /// As [`new`](OwnedPool::new), over a region whose pages are all written first
+    /// ([`Region::prefaulted`]), so that no page fault lands in a timed replay.
+    pub fn prefaulted(bytes: usize, config: Config) -> Result<OwnedPool, Error> {
+        if bytes > MAX_POOL_BYTES || bytes == 0 {
+            return OwnedPool::new(bytes, config);
+        }
+        OwnedPool::over(Region::prefaulted(bytes, POOL_REGION_ALIGN)?, config)
+    }
+
+    /// A pool over all of `region`.
+    fn over(region: Region, config: Config) -> Result<OwnedPool, Error> {
+        // SAFETY: the region is valid for `len` bytes and nothing else reaches it: it is freed only when
         // this value drops, after the pool, and the pool is never handed out by value or `&mut` (so it
         // cannot be swapped out and outlive the region).
-        let pool = unsafe { Pool::from_raw_parts(region.as_ptr(), bytes, config) }?;
+        let pool = unsafe { Pool::from_raw_parts(region.as_ptr(), region.len(), config) }?;
         Ok(OwnedPool { pool: ManuallyDrop::new(pool), region })
     }
 

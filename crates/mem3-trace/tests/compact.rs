@@ -259,3 +259,30 @@ fn handles_start_at_1_and_the_reverse_table_names_only_live_blocks() {
         assert_eq!(pool.handle(stray), None, "{offset}");
     }
 }
+
+#[test]
+fn prefaulted_pools_are_the_pools_new_makes() {
+    let t = load("gcc-as");
+    let bytes = mem3_trace::default_pool_bytes(&t);
+    let figures = |r: mem3_trace::Replay| (r.ops, r.failed_at, r.peak_extent_bytes);
+    let mut fresh = mem3_trace::OwnedPool::new(bytes, best_fit()).unwrap();
+    let mut faulted = mem3_trace::OwnedPool::prefaulted(bytes, best_fit()).unwrap();
+    assert_eq!(faulted.region_bytes(), bytes);
+    assert_eq!(figures(replay(&t, &mut fresh)), figures(replay(&t, &mut faulted)));
+    // The same errors for a size no pool takes.
+    for bad in [0, 8, mem3_trace::MAX_POOL_BYTES + 1] {
+        let (a, b) = (
+            mem3_trace::OwnedPool::new(bad, best_fit()).map(|_| ()),
+            mem3_trace::OwnedPool::prefaulted(bad, best_fit()).map(|_| ()),
+        );
+        assert!(a.is_err(), "{bad}");
+        assert_eq!(a, b, "{bad}");
+    }
+    // A compacting one, at a pool small enough that it must compact, compacts alike.
+    let tight = min_pool_compacting(&t, best_fit(), Pinning::NONE).unwrap();
+    let mut fresh = CompactingPool::new(tight, best_fit(), Pinning::NONE).unwrap();
+    let mut faulted = CompactingPool::prefaulted(tight, best_fit(), Pinning::NONE).unwrap();
+    let (a, b) = (replay(&t, &mut fresh), replay(&t, &mut faulted));
+    assert!(a.completed() && fresh.figures().compactions > 0, "{:?}", fresh.figures());
+    assert_eq!((figures(a), fresh.figures()), (figures(b), faulted.figures()));
+}
