@@ -735,6 +735,45 @@ fn run_stack_limits_come_from_the_flags() {
     }
 }
 
+/// The value stack and the call stack live outside the pool, on the global heap, so with limits that memory
+/// cannot meet, a program that grows them without allocating objects (`dup`, `call`) must stop with a clear
+/// error when the system refuses the memory, not abort. Run under a limit
+/// on address space (`ulimit -v`, Linux), so that the refusal comes soon.
+#[cfg(target_os = "linux")]
+#[test]
+fn run_stops_with_an_error_when_no_memory_is_left_for_the_stacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem3 = assert_cmd::cargo::cargo_bin("mem3");
+    let cases = [
+        ("push 1\nloop: dup\njmp loop\n", "--max-stack", "value stack"),
+        ("f: call f\n", "--max-call-depth", "call stack"),
+    ];
+    for (i, (program, flag, expected)) in cases.into_iter().enumerate() {
+        let file = dir.path().join(format!("p{i}.m3"));
+        std::fs::write(&file, program).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 400000 && exec '{}' run '{}' --pool-size 1M {flag} {}",
+                mem3.display(),
+                file.display(),
+                usize::MAX
+            ))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{program:?}: {:?}, {}",
+            out.status,
+            &err[..err.len().min(500)]
+        );
+        assert_clean_error(&err);
+        assert!(err.contains(expected), "{program:?}: {err}");
+    }
+}
+
 #[test]
 fn run_stats_json_has_every_figure_and_one_meaning_of_used() {
     let defrag = repo("examples/defrag.m3");

@@ -214,6 +214,15 @@ pub enum RuntimeErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// A stack the VM keeps outside the pool (the value stack, the call stack, or the collector's list of
+    /// roots) could not grow: the system refused the memory.
+    #[error("stack limit: no memory to grow the {stack} past {len} entries")]
+    StackMemory {
+        /// Which stack.
+        stack: &'static str,
+        /// Its length when it could not grow.
+        len: usize,
+    },
     /// Writing the output failed.
     #[error("output error: {0}")]
     Output(std::io::ErrorKind),
@@ -246,7 +255,9 @@ impl RuntimeErrorKind {
             Self::UnboundVariable { .. } => "unbound variable",
             Self::OutOfMemory(_) => "out of memory",
             Self::StepLimit { .. } => "step limit",
-            Self::ValueStackLimit { .. } | Self::CallStackLimit { .. } => "stack limit",
+            Self::ValueStackLimit { .. }
+            | Self::CallStackLimit { .. }
+            | Self::StackMemory { .. } => "stack limit",
             Self::Output(_) => "output error",
             Self::Heap(_) => "heap error",
         }

@@ -187,7 +187,12 @@ pub struct Vm<'p, 'a> {
     /// The next instruction to run; `program.code.len()` or more when the program has ended.
     pc: usize,
     stack: Vec<Handle>,
+    /// Pushes need no growth while the value stack is shorter than this: its capacity, at most
+    /// `max_stack` (both stacks live on the global heap and grow fallibly, see [`room_for_one_more`]).
+    stack_room: usize,
     calls: Vec<usize>,
+    /// `stack_room` for the call stack, at most `max_call_depth`.
+    call_room: usize,
     /// Indexed by the program's variable ids.
     globals: Vec<Option<Handle>>,
     /// Reused buffer for strings built from heap data before they are allocated into the same heap.
@@ -229,7 +234,9 @@ impl<'p, 'a> Vm<'p, 'a> {
             options,
             pc: 0,
             stack: Vec::new(),
+            stack_room: 0,
             calls: Vec::new(),
+            call_room: 0,
             globals: vec![None; program.globals.len()],
             scratch: String::new(),
             roots: Vec::new(),
@@ -446,8 +453,8 @@ impl<'p, 'a> Vm<'p, 'a> {
                 }
             }
             Instr::Call(target) => {
-                if self.calls.len() >= self.options.max_call_depth {
-                    return Err(Kind::CallStackLimit { limit: self.options.max_call_depth });
+                if self.calls.len() >= self.call_room {
+                    self.grow_calls()?;
                 }
                 self.calls.push(next);
                 if self.calls.len() > self.stats.peak_call_depth {
@@ -506,8 +513,8 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// Pushes a handle, failing with "stack limit" when the stack is full.
     #[inline(always)]
     fn push(&mut self, handle: Handle) -> Result<(), Kind> {
-        if self.stack.len() >= self.options.max_stack {
-            return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
+        if self.stack.len() >= self.stack_room {
+            self.grow_stack()?;
         }
         self.stack.push(handle);
         if self.stack.len() > self.stats.peak_stack {
@@ -519,8 +526,8 @@ impl<'p, 'a> Vm<'p, 'a> {
     /// Allocates `value` and pushes its handle; checks the stack limit first so nothing is allocated in vain.
     #[inline(always)]
     fn push_new(&mut self, value: ObjectRef<'_>) -> Result<(), Kind> {
-        if self.stack.len() >= self.options.max_stack {
-            return Err(Kind::ValueStackLimit { limit: self.options.max_stack });
+        if self.stack.len() >= self.stack_room {
+            self.grow_stack()?;
         }
         let handle = self.alloc(value)?;
         // The limit was checked above, and an allocation's collection leaves the stack as it was.
@@ -528,6 +535,31 @@ impl<'p, 'a> Vm<'p, 'a> {
         if self.stack.len() > self.stats.peak_stack {
             self.stats.peak_stack = self.stack.len();
         }
+        Ok(())
+    }
+
+    /// Room for one more value on the value stack: "stack limit" at `max_stack` values, or when the system
+    /// refuses the memory.
+    #[cold]
+    #[inline(never)]
+    fn grow_stack(&mut self) -> Result<(), Kind> {
+        let limit = self.options.max_stack;
+        self.stack_room = room_for_one_more(&mut self.stack, limit).map_err(|full| match full {
+            Full::Limit => Kind::ValueStackLimit { limit },
+            Full::NoMemory { len } => Kind::StackMemory { stack: "value stack", len },
+        })?;
+        Ok(())
+    }
+
+    /// [`grow_stack`](Vm::grow_stack) for the call stack and `max_call_depth`.
+    #[cold]
+    #[inline(never)]
+    fn grow_calls(&mut self) -> Result<(), Kind> {
+        let limit = self.options.max_call_depth;
+        self.call_room = room_for_one_more(&mut self.calls, limit).map_err(|full| match full {
+            Full::Limit => Kind::CallStackLimit { limit },
+            Full::NoMemory { len } => Kind::StackMemory { stack: "call stack", len },
+        })?;
         Ok(())
     }
 
@@ -801,9 +833,16 @@ impl<'p, 'a> Vm<'p, 'a> {
 
     /// [`collect`](Vm::collect)'s work.
     fn sweep(&mut self) -> Result<u64, Kind> {
-        self.stats.collections += 1;
         self.roots.clear();
+        let roots = self.stack.len() + self.globals.len();
+        if self.roots.try_reserve(roots).is_err() {
+            return Err(Kind::StackMemory {
+                stack: "collector's list of roots",
+                len: self.roots.capacity(),
+            });
+        }
         self.roots.extend(self.stack.iter().chain(self.globals.iter().flatten()));
+        self.stats.collections += 1;
         let freed = self.heap.retain_handles(&self.roots).map_err(Kind::Heap)? as u64;
         self.stats.objects_collected += freed;
         Ok(freed)
@@ -822,6 +861,29 @@ impl<'p, 'a> Vm<'p, 'a> {
         self.stats.objects_moved += moved.moved_objects as u64;
         self.stats.bytes_moved += moved.moved_bytes as u64;
     }
+}
+
+/// Why [`room_for_one_more`] made no room.
+enum Full {
+    /// The stack holds its limit.
+    Limit,
+    /// The system refused the memory to grow past `len` entries.
+    NoMemory { len: usize },
+}
+
+/// Makes room in `stack` for one more entry within `limit` entries, growing it (doubled, from 64, to at most
+/// `limit`) only when it is full, and fallibly: the VM's stacks live outside the pool, and a program must
+/// not be able to abort the process through them. Returns the length below which a push needs no growth.
+fn room_for_one_more<T>(stack: &mut Vec<T>, limit: usize) -> Result<usize, Full> {
+    let len = stack.len();
+    if len >= limit {
+        return Err(Full::Limit);
+    }
+    if len == stack.capacity() {
+        let more = len.max(64).min(limit - len);
+        stack.try_reserve_exact(more).map_err(|_| Full::NoMemory { len })?;
+    }
+    Ok(stack.capacity().min(limit))
 }
 
 /// The value of `handle`'s object. Inlined into every instruction that reads, with the errors built out of
