@@ -286,3 +286,31 @@ fn prefaulted_pools_are_the_pools_new_makes() {
     assert!(a.completed() && fresh.figures().compactions > 0, "{:?}", fresh.figures());
     assert_eq!((figures(a), fresh.figures()), (figures(b), faulted.figures()));
 }
+
+#[test]
+fn a_free_of_a_name_that_is_not_live_changes_nothing_and_does_not_panic() {
+    let mut region = vec![0u8; 4096];
+    let mut pool = mem3_pool::Pool::new(&mut region).unwrap();
+    let live = TraceAllocator::alloc(&mut pool, 40, 8).unwrap();
+    let block = mem3_pool::Block::from_offset(live).unwrap();
+    pool.payload_mut(block).unwrap().fill(7);
+    let before = pool.stats();
+    for bogus in [0, 1, 12345, live + 8, usize::MAX] {
+        TraceAllocator::free(&mut pool, bogus, 8, 8);
+    }
+    assert_eq!(pool.stats(), before);
+    pool.check().unwrap();
+    assert!(pool.payload(block).unwrap().iter().all(|&b| b == 7));
+
+    let mut pool = CompactingPool::new(4096, best_fit(), Pinning::NONE).unwrap();
+    let live = TraceAllocator::alloc(&mut pool, 40, 8).unwrap();
+    let before = pool.pool().stats();
+    for bogus in [0, live + 1, 999, usize::MAX] {
+        TraceAllocator::free(&mut pool, bogus, 8, 8);
+    }
+    assert_eq!(pool.pool().stats(), before);
+    pool.pool().check().unwrap();
+    // The live handle still frees.
+    TraceAllocator::free(&mut pool, live, 40, 8);
+    assert_eq!(pool.pool().stats().used_blocks, 0);
+}
