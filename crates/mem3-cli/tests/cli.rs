@@ -735,29 +735,45 @@ fn run_stack_limits_come_from_the_flags() {
     }
 }
 
-/// The value stack and the call stack live outside the pool, on the global heap, so with limits that memory
-/// cannot meet, a program that grows them without allocating objects (`dup`, `call`) must stop with a clear
-/// error when the system refuses the memory, not abort. Run under a limit
-/// on address space (`ulimit -v`, Linux), so that the refusal comes soon.
+/// The value stack, the call stack and the buffer strings are built in live outside the pool, on the global
+/// heap, so with limits that memory cannot meet, a program that grows them (`dup` or `call` without
+/// allocating objects, a string doubled in a large pool) must stop with a clear error when the system
+/// refuses the memory, not abort. Run under a limit on address space (`ulimit -v`, Linux), so that the
+/// refusal comes soon.
 #[cfg(target_os = "linux")]
 #[test]
-fn run_stops_with_an_error_when_no_memory_is_left_for_the_stacks() {
+fn run_stops_with_an_error_when_no_memory_is_left_outside_the_pool() {
     let dir = tempfile::tempdir().unwrap();
     let mem3 = assert_cmd::cargo::cargo_bin("mem3");
+    let max = usize::MAX.to_string();
+    let doubling =
+        "push \"xxxxxxxxxxxxxxxx\"\nstore s\nloop: load s\nload s\nconcat\nstore s\njmp loop\n";
     let cases = [
-        ("push 1\nloop: dup\njmp loop\n", "--max-stack", "value stack"),
-        ("f: call f\n", "--max-call-depth", "call stack"),
+        (
+            "push 1\nloop: dup\njmp loop\n",
+            ["--pool-size", "1M", "--max-stack", &max],
+            400_000,
+            "value stack",
+        ),
+        ("f: call f\n", ["--pool-size", "1M", "--max-call-depth", &max], 400_000, "call stack"),
+        // The pool takes 1 GiB of the 1.4 GB; doubling the string needs a buffer of 512 MiB.
+        (
+            doubling,
+            ["--pool-size", "1024M", "--max-steps", "1000000"],
+            1_400_000,
+            "a string of 536870912 bytes",
+        ),
     ];
-    for (i, (program, flag, expected)) in cases.into_iter().enumerate() {
+    for (i, (program, args, limit_kib, expected)) in cases.into_iter().enumerate() {
         let file = dir.path().join(format!("p{i}.m3"));
         std::fs::write(&file, program).unwrap();
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "ulimit -v 400000 && exec '{}' run '{}' --pool-size 1M {flag} {}",
+                "ulimit -v {limit_kib} && exec '{}' run '{}' {}",
                 mem3.display(),
                 file.display(),
-                usize::MAX
+                args.join(" ")
             ))
             .output()
             .unwrap();

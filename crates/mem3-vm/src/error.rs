@@ -223,6 +223,13 @@ pub enum RuntimeErrorKind {
         /// Its length when it could not grow.
         len: usize,
     },
+    /// A string could not be built: strings are built outside the pool before their object is allocated,
+    /// and the system refused the memory.
+    #[error("out of memory: no memory outside the pool to build a string of {len} bytes")]
+    StringMemory {
+        /// The string's length in bytes.
+        len: usize,
+    },
     /// Writing the output failed.
     #[error("output error: {0}")]
     Output(std::io::ErrorKind),
@@ -253,7 +260,7 @@ impl RuntimeErrorKind {
             Self::IntegerOverflow { .. } => "integer overflow",
             Self::StaleHandle { .. } => "stale handle",
             Self::UnboundVariable { .. } => "unbound variable",
-            Self::OutOfMemory(_) => "out of memory",
+            Self::OutOfMemory(_) | Self::StringMemory { .. } => "out of memory",
             Self::StepLimit { .. } => "step limit",
             Self::ValueStackLimit { .. }
             | Self::CallStackLimit { .. }

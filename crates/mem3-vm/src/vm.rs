@@ -398,24 +398,19 @@ impl<'p, 'a> Vm<'p, 'a> {
                     string(&self.heap, instr, self.top(1))?,
                     string(&self.heap, instr, self.top(0))?,
                 );
-                self.scratch.clear();
-                self.scratch.push_str(a);
-                self.scratch.push_str(b);
+                build_string(&mut self.scratch, &[a, b])?;
                 self.replace_with_scratch(2)?;
             }
             Instr::ToStr => {
                 self.need(instr, 1)?;
                 let shown = number_first(&self.heap, instr, self.top(0))?;
                 self.scratch.clear();
-                // Writing to a `String` cannot fail.
-                let _ = match shown {
-                    ObjectRef::Int(v) => {
-                        push_int(&mut self.scratch, v);
-                        Ok(())
-                    }
-                    ObjectRef::Float(v) => write!(self.scratch, "{v:?}"),
-                    ObjectRef::Str(s) => self.scratch.write_str(s),
-                };
+                match shown {
+                    ObjectRef::Int(v) => push_int(&mut self.scratch, v),
+                    // Writing to a `String` cannot fail.
+                    ObjectRef::Float(v) => drop(write!(self.scratch, "{v:?}")),
+                    ObjectRef::Str(s) => build_string(&mut self.scratch, &[s])?,
+                }
                 self.replace_with_scratch(1)?;
             }
             Instr::Len => {
@@ -861,6 +856,18 @@ impl<'p, 'a> Vm<'p, 'a> {
         self.stats.objects_moved += moved.moved_objects as u64;
         self.stats.bytes_moved += moved.moved_bytes as u64;
     }
+}
+
+/// Builds the concatenation of `parts` in `scratch` (cleared first), growing it fallibly: it lives outside
+/// the pool, and a program must not be able to abort the process through it.
+fn build_string(scratch: &mut String, parts: &[&str]) -> Result<(), Kind> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    scratch.clear();
+    scratch.try_reserve(len).map_err(|_| Kind::StringMemory { len })?;
+    for part in parts {
+        scratch.push_str(part);
+    }
+    Ok(())
 }
 
 /// Why [`room_for_one_more`] made no room.
