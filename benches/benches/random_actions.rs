@@ -2,8 +2,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
-
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mem3_benches::{Arena, Job, Kind, dispatch, workloads::random_actions};
 
@@ -21,9 +19,7 @@ impl Job for Bench<'_, '_> {
         let max = self.max;
         self.group.bench_function(BenchmarkId::new(self.kind.name(), max), |b| {
             b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|i| random_actions::<A>(32 << 20, max, ACTIONS, Duration::ZERO, i).elapsed)
-                    .sum()
+                (0..iters).map(|i| random_actions::<A>(32 << 20, max, ACTIONS, i).elapsed).sum()
             })
         });
     }

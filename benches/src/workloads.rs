@@ -77,17 +77,15 @@ impl ActionsRun {
     }
 }
 
-/// talc's "random actions": `actions` steps on a fresh `A` over `region` bytes, and more until `min_time`
-/// has passed (the clock read every 4096 steps; `Duration::ZERO` for exactly `actions`, as instruction
-/// counts need). Each step is uniform in 0..=6: 6 resizes a random live block to a size in `[1, 3 * max)`;
-/// below 3, or with fewer than 300 live blocks, allocates ([`generate_size`], [`generate_align`]);
-/// otherwise frees a random live block. The score is the number of successful operations. The live blocks
-/// stay near 300, so a longer run measures the same steady state.
+/// talc's "random actions": `actions` steps on a fresh `A` over `region` bytes, each uniform in 0..=6: 6
+/// resizes a random live block to a size in `[1, 3 * max)`; below 3, or with fewer than 300 live blocks,
+/// allocates ([`generate_size`], [`generate_align`]); otherwise frees a random live block. The score is the
+/// number of successful operations. (The live blocks wander above 300 as the run goes on, so a longer run
+/// is another workload: timings repeat the same run instead, see [`repeat_timed`].)
 pub fn random_actions<A: Arena>(
     region: usize,
     max: usize,
     actions: usize,
-    min_time: Duration,
     seed: u64,
 ) -> ActionsRun {
     let mut a = A::new(region).expect("the allocator can be made");
@@ -95,12 +93,7 @@ pub fn random_actions<A: Arena>(
     let mut live: Vec<(usize, usize, usize)> = Vec::with_capacity(100_000);
     let mut successes = 0;
     let start = Instant::now();
-    for step in 0.. {
-        if step >= actions
-            && (min_time.is_zero() || step % 4096 == 0 && start.elapsed() >= min_time)
-        {
-            break;
-        }
+    for _ in 0..actions {
         let action = rng.usize(0..=6);
         if action == 6 {
             if !live.is_empty() {

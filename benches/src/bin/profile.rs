@@ -9,8 +9,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
-
 use mem3_benches::{
     Arena, Job, Kind, dispatch,
     peers::Null,
@@ -44,7 +42,7 @@ impl Job for Work {
             }
             "actions" => {
                 let max = arg(1).parse().expect("MAX");
-                let r = random_actions::<A>(128 << 20, max, 200_000 * reps, Duration::ZERO, 1);
+                let r = random_actions::<A>(128 << 20, max, 200_000 * reps, 1);
                 format!("{:.2} M ops/s\n", r.per_sec() / 1e6)
             }
             "efficiency" => {
