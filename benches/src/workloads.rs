@@ -39,21 +39,16 @@ pub fn trace_throughput<A: Arena>(trace: &Trace, region: usize) -> Replay {
 }
 
 /// Requests per second over replays of `trace`, each on a fresh `A` over `region` bytes, repeated until
-/// the replays' timed parts add up to [`MIN_TIMED`]: the requests and the time summed over them all. The
-/// blocks a replay leaves are freed after its timing ([`replay_and_free`]). A replay that fails stops the
-/// repetition and is returned alone.
+/// the replays' timed parts add up to [`MIN_TIMED`] ([`repeat_timed`]): the last replay's figures, with
+/// the mean time of one replay. The blocks a replay leaves are freed after its timing
+/// ([`replay_and_free`]).
 pub fn trace_rate<A: Arena>(trace: &Trace, region: usize) -> Replay {
-    let mut total = Replay::default();
-    while total.elapsed_ns < MIN_TIMED.as_nanos() as u64 {
-        let mut a = A::new(region).expect("the allocator can be made");
-        let r = replay_and_free(trace, &mut a);
-        if !r.completed() {
-            return r;
-        }
-        total = Replay { ops: total.ops + r.ops, elapsed_ns: total.elapsed_ns + r.elapsed_ns, ..r };
-    }
-    total.ops_per_sec = total.ops as f64 * 1e9 / total.elapsed_ns as f64;
-    total
+    let (r, took) = repeat_timed(
+        || replay_and_free(trace, &mut A::new(region).expect("the allocator can be made")),
+        |r| Duration::from_nanos(r.elapsed_ns),
+    );
+    let elapsed_ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Replay { elapsed_ns, ops_per_sec: r.ops as f64 * 1e9 / elapsed_ns as f64, ..r }
 }
 
 /// The smallest region in which `A` replays `trace` completely (see [`min_pool`]).
@@ -418,5 +413,25 @@ pub fn vm_run(source: &str) -> VmRun {
         collections: stats.collections,
         runs,
         elapsed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peers::{Mem3, SystemAlloc};
+
+    #[test]
+    fn a_trace_rate_is_one_whole_replay_over_its_mean_time() {
+        let trace = crate::load_trace("gcc-as");
+        let region = trace_region(&trace);
+        let mem3 = trace_rate::<Mem3<false>>(&trace, region);
+        let system = trace_rate::<SystemAlloc>(&trace, region);
+        for r in [mem3, system] {
+            assert_eq!((r.ops, r.failed_at), (trace.len(), None));
+            // One replay's time: well under the time the repetition took.
+            assert!(Duration::from_nanos(r.elapsed_ns) < MIN_TIMED, "{r:?}");
+            assert_eq!(r.ops_per_sec, r.ops as f64 * 1e9 / r.elapsed_ns as f64);
+        }
     }
 }

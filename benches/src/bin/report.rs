@@ -738,7 +738,8 @@ impl Job for Throughput<'_> {
     }
 }
 
-/// The time one replay of `trace` took within `r` (which may sum several, see [`trace_rate`]).
+/// The time a whole replay of `trace` takes, from `r` (one replay's mean time, see [`trace_rate`]; a
+/// failed replay's time scaled to the whole trace).
 fn replay_secs(trace: &Trace, r: &Replay) -> f64 {
     r.elapsed_ns as f64 / 1e9 * trace.len().max(1) as f64 / r.ops.max(1) as f64
 }
