@@ -564,7 +564,7 @@ fn a_trace_of_too_many_requests_is_a_clear_error() {
 // --- replay --compact ---------------------------------------------------------------------------
 
 /// A best-fit pool just above gcc-as's floor: too small without compaction, enough with it.
-const TIGHT: &str = "3222500";
+const TIGHT: &str = "3223500";
 
 #[test]
 fn replay_compact_completes_where_the_non_moving_replay_fails_and_reports_its_moves() {
@@ -1126,7 +1126,7 @@ fn replay_compact_html_marks_each_compaction_with_the_heap_before_and_after() {
     assert!(size < 4 << 20, "{size} bytes");
     let data = explorer_data(&html);
     assert!(
-        data["title"].as_str().unwrap().contains("gcc-as.trace.gz --compact: 3,222,500 B pool")
+        data["title"].as_str().unwrap().contains("gcc-as.trace.gz --compact: 3,223,500 B pool")
     );
     assert_eq!(data["tagMeaning"], "line");
     let events = compaction_events(&data);

@@ -131,7 +131,7 @@ fn the_compacting_replay_explorer_shows_the_heap_before_and_after_a_compaction()
     // gcc-as in a best-fit pool just above its floor: one compaction, at the request on line 21,197.
     let trace = repo("tests/data/gcc-as.trace.gz");
     let args = ["replay", trace.to_str().unwrap(), "--policy", "best-fit", "--compact"];
-    let result = check(&browser, &[&args[..], &["--pool-size", "3222500"]].concat());
+    let result = check(&browser, &[&args[..], &["--pool-size", "3223500"]].concat());
     assert!(result["before"].as_str().unwrap().contains("the peak"), "{result}");
     assert!(
         result["hover"].as_str().unwrap().contains("line"),

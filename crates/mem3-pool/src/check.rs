@@ -3,6 +3,7 @@
 use crate::{
     cache::{CACHE_MAX, CACHED},
     error::{Corruption, CorruptionKind},
+    index::bin_of,
     pool::{Coalescing, Policy, Pool},
     tag::{BlockFlags, GRANULE, NIL, WORD},
 };
@@ -99,12 +100,32 @@ impl Pool<'_> {
             );
         }
         if self.config.policy == Policy::FirstFit {
-            if self.root != NIL {
-                return fail(0, CorruptionKind::Index("best-fit tree in a first-fit pool"));
+            if self.bins.count != 0 || self.bins.words != 0 {
+                return fail(0, CorruptionKind::Index("best-fit bins in a first-fit pool"));
             }
             return self.summary_check().or_else(|what| fail(0, CorruptionKind::Index(what)));
         }
-        let (_, _, indexed) = self.check_subtree(self.root, None, None, 0)?;
+        // The bitmap of non-empty bins names exactly the bins with a root, and each tree holds its bin's sizes.
+        let mut indexed = 0;
+        for (w, &word) in self.bins.map.iter().enumerate() {
+            if (word != 0) != (self.bins.words >> w & 1 != 0) {
+                return fail(0, CorruptionKind::Index("bin words disagree with the bin map"));
+            }
+            let bins_here = self.bins.count.saturating_sub(w * 64);
+            if bins_here < 64 && word >> bins_here != 0 {
+                return fail(0, CorruptionKind::Index("a bin past the last marked used"));
+            }
+        }
+        if self.bins.words >> self.bins.map.len() != 0 {
+            return fail(0, CorruptionKind::Index("bin words past the map"));
+        }
+        for bin in 0..self.bins.count {
+            let root = self.bin_root(bin);
+            if (root != NIL) != self.bins.is_used(bin) {
+                return fail(0, CorruptionKind::Index("bin map disagrees with the bin's root"));
+            }
+            indexed += self.check_subtree(root, bin, None, None, 0)?.2;
+        }
         let expected = free_blocks - usize::from(last_free.is_some());
         if indexed != expected {
             return fail(0, CorruptionKind::IndexCount { indexed, free: expected });
@@ -112,11 +133,12 @@ impl Pool<'_> {
         Ok(())
     }
 
-    /// Checks the subtree at `n`, whose keys must lie strictly between `low` and `high`; returns its height,
-    /// its largest block (in granules) and its number of nodes.
+    /// Checks the subtree at `n` of bin `bin`'s tree, whose keys must lie strictly between `low` and `high`;
+    /// returns its height, its largest block (in granules) and its number of nodes.
     fn check_subtree(
         &self,
         n: u32,
+        bin: usize,
         low: Option<u64>,
         high: Option<u64>,
         depth: u32,
@@ -137,12 +159,17 @@ impl Pool<'_> {
         {
             return fail("node is not an indexed free block");
         }
+        if bin_of(self.node_size(n)) != bin {
+            return fail("node in another size's bin");
+        }
         let key = self.key(n);
         if low.is_some_and(|low| key <= low) || high.is_some_and(|high| key >= high) {
             return fail("keys out of order");
         }
-        let (lh, lmax, lcount) = self.check_subtree(self.left(n), low, Some(key), depth + 1)?;
-        let (rh, rmax, rcount) = self.check_subtree(self.right(n), Some(key), high, depth + 1)?;
+        let (lh, lmax, lcount) =
+            self.check_subtree(self.left(n), bin, low, Some(key), depth + 1)?;
+        let (rh, rmax, rcount) =
+            self.check_subtree(self.right(n), bin, Some(key), high, depth + 1)?;
         if lh.abs_diff(rh) > 1 {
             return fail("unbalanced");
         }

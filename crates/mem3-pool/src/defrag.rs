@@ -4,7 +4,7 @@ use crate::{
     error::{Error, Result},
     pool::{Block, BlockState, Coalescing, Pool},
     summary::SLOT,
-    tag::{BlockFlags, GRANULE, HEADER_SIZE, NIL, round_up},
+    tag::{BlockFlags, GRANULE, HEADER_SIZE, round_up},
 };
 
 /// How far ahead of the block it reads compaction asks the processor to fetch the heap: the walk from
@@ -201,7 +201,7 @@ impl Pool<'_> {
         // The free blocks change: the index is built again from the gaps as they become final, and the
         // bitmaps from `start` on are written a word at a time as the new layout is laid down, in address
         // order (any bit written meanwhile, as by `write_free`, is overwritten).
-        pool.root = NIL;
+        pool.bins_clear();
         pool.top = pool.heap_len;
         pool.free_blocks = 0;
         pool.summary_clear();

@@ -1,31 +1,128 @@
-//! The free-block index: an AVL tree whose nodes are the free blocks themselves.
+//! The free-block index of best fit: size bins, each an AVL tree whose nodes are the free blocks themselves.
 //!
-//! Each free block holds its node (see the [`tag`](crate::tag) diagram): the granule numbers of its left and
-//! right children, the largest block size in its subtree, and its height. The tree's key depends on the
-//! policy:
+//! Free blocks (but the top) are split into **bins** by size: one bin per size below `EXACT` granules
+//! (256 bytes), and above that `2^SUB_BITS` bins per power of two (TLSF's two levels, so a bin's sizes differ by
+//! at most 1/16). A bitmap in the pool says which bins hold a block. Each bin is an AVL tree keyed by
+//! `(size, address)`, in which every node also stores the largest block size in its subtree, and each free block
+//! holds its node (see the [`tag`](crate::tag) diagram): the granule numbers of its left and right children, the
+//! largest size in its subtree, and its height. The bins' roots live after the start bitmap, at the end of the
+//! region (`4` bytes a bin, at most 464 bins).
 //!
-//! * first fit: the block's address, so "the first node in key order whose size is at least `need`" is the
-//!   lowest-addressed block that fits;
-//! * best fit: `(size, address)`, so the same question gives the smallest block that fits, the lowest
-//!   address among equals.
+//! Best fit is "the smallest block that fits, the lowest address among equals": the first fitting node in
+//! `(size, address)` order. The request's own bin is searched by one descent (go left whenever the left
+//! subtree's maximum is large enough); if nothing there fits, every block of the next non-empty bin (one bitmap
+//! scan) is larger than the request, and its leftmost node is the answer. Bins keep the trees small (on the
+//! benchmarks' workloads a bin holds a few blocks), so a search, an insertion and a removal touch a few nodes;
+//! the AVL balance still bounds each by O(log n) when one bin holds many blocks. No memory outside the pool is
+//! used.
 //!
-//! One search serves both: descend, going left whenever the left subtree's maximum is large enough. The
-//! subtree maxima make every step O(1) and the AVL balance bounds the depth by 1.44 log2(n), so a search,
-//! an insertion and a removal each cost O(log n) in the worst case. No memory outside the pool is used.
+//! The trees have no parent links: every operation descends from its bin's root, recording its path in a fixed
+//! array on the stack, then walks back up. The walk up writes only fields that change and stops at the first
+//! node whose height and maximum are unchanged, so most updates touch a few nodes near the bottom.
 //!
-//! Under first fit a free block that shrinks, grows, or moves within its gap (when an allocation splits it,
-//! or a freed neighbour merges into it) keeps its place in key order, so [`Pool::reindex`] rewrites the node
-//! in place and only refreshes the maxima on its path, without rebalancing.
-//!
-//! The tree has no parent links: every operation descends from the root, recording its path in a fixed array
-//! on the stack, then walks back up. The walk up writes only fields that change and stops at the first node
-//! whose height and maximum are unchanged, so most updates touch a few nodes near the bottom.
+//! First fit keeps no trees: its index is the summary ([`crate::summary`]). The free set of both (the top block,
+//! kept outside either index) is at the end of this file.
+
+use core::mem::MaybeUninit;
 
 use crate::{
     pool::{Policy, Pool},
     summary::SLOT,
     tag::{BlockFlags, GRANULE, HEIGHT, LEFT, MAX, MIN_ALIGN, NIL, RIGHT},
 };
+
+/// Sizes below this many granules (256 bytes) have a bin each.
+const EXACT: u32 = 1 << (SUB_BITS + 1);
+/// Above `EXACT`, each power of two of sizes is split into `2^SUB_BITS` bins of equal width.
+const SUB_BITS: u32 = 4;
+/// Words of the bitmap of non-empty bins: enough for the bin of the largest `u32` size.
+pub(crate) const BIN_WORDS: usize = 8;
+static_assertions::const_assert!(bin_of(u32::MAX) < BIN_WORDS * 64);
+static_assertions::const_assert!(BIN_WORDS <= 32);
+
+/// The bin of a block of `g` granules. Bins are in size order: a block in a higher bin is larger than every
+/// block in a lower one.
+#[inline(always)]
+pub(crate) const fn bin_of(g: u32) -> usize {
+    if g < EXACT {
+        g as usize
+    } else {
+        let log = 31 - g.leading_zeros();
+        let sub = (g >> (log - SUB_BITS)) & ((1 << SUB_BITS) - 1);
+        (EXACT + ((log - SUB_BITS - 1) << SUB_BITS) + sub) as usize
+    }
+}
+
+/// The bins a best-fit heap of `heap_len` bytes needs: every block size it can hold has one.
+pub(crate) const fn bin_count(heap_len: usize) -> usize {
+    let g = heap_len / GRANULE;
+    bin_of(if g > u32::MAX as usize { u32::MAX } else { g as u32 }) + 1
+}
+
+/// The best-fit bins' state kept in the pool itself; their roots are in the region (see [`Pool::bin_root`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bins {
+    /// Offset from the pool's base of the roots: `count` granule numbers (`u32`), `NIL` for an empty bin.
+    pub(crate) roots: usize,
+    /// The number of bins (0 under first fit).
+    pub(crate) count: usize,
+    /// Bit `b % 64` of word `b / 64` set exactly where bin `b` is not empty.
+    pub(crate) map: [u64; BIN_WORDS],
+    /// Bit `w` set exactly where `map[w]` is not zero.
+    pub(crate) words: u32,
+}
+
+impl Bins {
+    /// No bins (a first-fit pool).
+    pub(crate) const NONE: Bins = Bins { roots: 0, count: 0, map: [0; BIN_WORDS], words: 0 };
+
+    /// Whether bin `bin` holds a block.
+    #[inline(always)]
+    pub(crate) fn is_used(&self, bin: usize) -> bool {
+        self.map[bin / 64 % BIN_WORDS] >> (bin % 64) & 1 != 0
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, bin: usize) {
+        let w = bin / 64 % BIN_WORDS;
+        self.map[w] |= 1 << (bin % 64);
+        self.words |= 1 << w;
+    }
+
+    #[inline(always)]
+    fn unmark(&mut self, bin: usize) {
+        let w = bin / 64 % BIN_WORDS;
+        self.map[w] &= !(1 << (bin % 64));
+        if self.map[w] == 0 {
+            self.words &= !(1 << w);
+        }
+    }
+
+    /// The lowest non-empty bin at or above `from`.
+    #[inline(always)]
+    pub(crate) fn next_used(&self, from: usize) -> Option<usize> {
+        let w = from / 64;
+        if w >= BIN_WORDS {
+            return None;
+        }
+        let bits = self.map[w] & (u64::MAX << (from % 64));
+        if bits != 0 {
+            return Some(w * 64 + bits.trailing_zeros() as usize);
+        }
+        let above = self.words & (u32::MAX << w << 1);
+        if above == 0 {
+            return None;
+        }
+        let w = above.trailing_zeros() as usize;
+        Some(w * 64 + self.map[w % BIN_WORDS].trailing_zeros() as usize)
+    }
+
+    /// The highest non-empty bin.
+    fn last_used(&self) -> Option<usize> {
+        let w = self.words.checked_ilog2()? as usize;
+        Some(w * 64 + self.map[w % BIN_WORDS].ilog2() as usize)
+    }
+}
 
 /// The longest path: deeper than any AVL tree of `u32` nodes. A power of two, so `% PATH_MAX` is a mask.
 const PATH_MAX: usize = 64;
@@ -45,27 +142,44 @@ fn start(node: Node) -> usize {
     node as usize * GRANULE
 }
 
-/// A path in the tree, root first. AVL trees of `u32` nodes are at most 1.44 log2(2^32 + 2) < 47 deep.
+/// A path in a bin's tree, root first. AVL trees of `u32` nodes are at most 1.44 log2(2^32 + 2) < 47 deep.
+///
+/// Its entries are left uninitialised until pushed: a path is made on every insertion and removal, and
+/// filling its 256 bytes cost 3.7% of best fit's instructions on random actions.
 struct Path {
-    nodes: [Node; PATH_MAX],
+    nodes: [MaybeUninit<Node>; PATH_MAX],
     len: usize,
+    /// The bin whose tree it is.
+    bin: usize,
 }
 
+#[allow(unsafe_code)]
 impl Path {
-    fn new() -> Path {
-        Path { nodes: [NIL; PATH_MAX], len: 0 }
+    #[inline(always)]
+    fn new(bin: usize) -> Path {
+        Path { nodes: [const { MaybeUninit::uninit() }; PATH_MAX], len: 0, bin }
     }
 
     #[inline(always)]
     fn push(&mut self, n: Node) {
         // The modulo keeps the index in bounds without a check; the AVL bound keeps `len` below PATH_MAX.
-        self.nodes[self.len % PATH_MAX] = n;
+        self.nodes[self.len % PATH_MAX] = MaybeUninit::new(n);
         self.len += 1;
+    }
+
+    /// Replaces entry `i` (below `len`).
+    #[inline(always)]
+    fn set(&mut self, i: usize, n: Node) {
+        assert!(i < self.len, "path entry out of bounds");
+        self.nodes[i % PATH_MAX] = MaybeUninit::new(n);
     }
 
     #[inline(always)]
     fn node(&self, i: usize) -> Node {
-        self.nodes[i % PATH_MAX]
+        assert!(i < self.len, "path entry out of bounds");
+        // SAFETY: every entry below `len` was written: `push` writes entry `len % PATH_MAX` before raising
+        // `len`, so entries `0..len` are written while `len <= PATH_MAX`, and all of them once it is more.
+        unsafe { self.nodes[i % PATH_MAX].assume_init() }
     }
 
     /// The last node, or `NIL` for an empty path.
@@ -118,13 +232,10 @@ impl Pool<'_> {
         if n == NIL { 0 } else { self.field(start(n) + HEIGHT) }
     }
 
-    /// The node's key in the current policy's order.
+    /// The node's key: `(size, address)`.
     #[inline(always)]
     pub(crate) fn key(&self, n: Node) -> u64 {
-        match self.config.policy {
-            Policy::FirstFit => u64::from(n),
-            Policy::BestFit => (u64::from(self.node_size(n)) << 32) | u64::from(n),
-        }
+        (u64::from(self.node_size(n)) << 32) | u64::from(n)
     }
 
     /// Recomputes the height and subtree maximum of `n` from its children, writing only what changed;
@@ -190,11 +301,11 @@ impl Pool<'_> {
         }
     }
 
-    /// Makes `new` the child of `parent` that `old` was (the root if `parent` is `NIL`).
+    /// Makes `new` the child of `parent` that `old` was (the root of `bin` if `parent` is `NIL`).
     #[inline(always)]
-    fn replace_child(&mut self, parent: Node, old: Node, new: Node) {
+    fn replace_child(&mut self, bin: usize, parent: Node, old: Node, new: Node) {
         if parent == NIL {
-            self.root = new;
+            self.set_bin_root(bin, new);
         } else if self.left(parent) == old {
             self.set_left(parent, new);
         } else {
@@ -213,34 +324,18 @@ impl Pool<'_> {
             let top = self.rebalance(n);
             if top != n {
                 let parent = if i == 0 { NIL } else { path.node(i - 1) };
-                self.replace_child(parent, n, top);
+                self.replace_child(path.bin, parent, n, top);
             } else if i < forced && height == self.height(n) && max == self.subtree_max(n) {
                 return;
             }
         }
     }
 
-    /// Walks `path` bottom-up refreshing subtree maxima after a node's size changed in place (the shape, and so
-    /// every height, is unchanged); stops at the first maximum that does not change.
-    fn refresh_max(&mut self, path: &Path) {
-        for i in (0..path.len).rev() {
-            let n = path.node(i);
-            let max = self
-                .node_size(n)
-                .max(self.subtree_max(self.left(n)))
-                .max(self.subtree_max(self.right(n)));
-            if max == self.subtree_max(n) {
-                return;
-            }
-            self.set_field(start(n) + MAX, max);
-        }
-    }
-
-    /// The ancestors of the indexed node `n`, from the root down to its parent.
+    /// The ancestors of the indexed node `n`, from its bin's root down to its parent.
     fn path_to(&self, n: Node) -> Path {
         let key = self.key(n);
-        let mut path = Path::new();
-        let mut cur = self.root;
+        let mut path = Path::new(bin_of(self.node_size(n)));
+        let mut cur = self.bin_root(path.bin);
         while cur != n {
             debug_assert_ne!(cur, NIL, "node {n} is not in the index");
             path.push(cur);
@@ -255,14 +350,18 @@ impl Pool<'_> {
         self.set_left(n, NIL);
         self.set_right(n, NIL);
         self.set_field(start + HEIGHT, 1);
-        self.set_field(start + MAX, self.node_size(n));
-        if self.root == NIL {
-            self.root = n;
+        let size = self.node_size(n);
+        self.set_field(start + MAX, size);
+        let bin = bin_of(size);
+        let root = self.bin_root(bin);
+        if root == NIL {
+            self.set_bin_root(bin, n);
+            self.bins.mark(bin);
             return;
         }
         let key = self.key(n);
-        let mut path = Path::new();
-        let mut cur = self.root;
+        let mut path = Path::new(bin);
+        let mut cur = root;
         loop {
             path.push(cur);
             if key < self.key(cur) {
@@ -291,7 +390,11 @@ impl Pool<'_> {
         let parent = path.last();
         let (l, r) = (self.left(n), self.right(n));
         if l == NIL || r == NIL {
-            self.replace_child(parent, n, if l == NIL { r } else { l });
+            let child = if l == NIL { r } else { l };
+            self.replace_child(path.bin, parent, n, child);
+            if parent == NIL && child == NIL {
+                self.bins.unmark(path.bin);
+            }
             self.fix_up(&path, path.len);
             return;
         }
@@ -304,48 +407,25 @@ impl Pool<'_> {
             path.push(successor);
             successor = self.left(successor);
         }
-        path.nodes[forced % PATH_MAX] = successor;
+        path.set(forced, successor);
         if successor != r {
             let successor_parent = path.last();
             self.set_left(successor_parent, self.right(successor));
             self.set_right(successor, r);
         }
         self.set_left(successor, l);
-        self.replace_child(parent, n, successor);
+        self.replace_child(path.bin, parent, n, successor);
         // Fix up from the successor's old parent to the root; the successor sits where `n` was and its
         // fields must be recomputed whatever happens below it.
         self.fix_up(&path, forced);
     }
 
     /// The indexed free block at `old` becomes a free block at `new` of `size` bytes with header flags
-    /// `flags`. No other free block may lie between `old` and `new`.
+    /// `flags` (best fit: its key changes, so it leaves its place in its tree, and usually its bin).
     fn reindex(&mut self, old: usize, new: usize, size: usize, flags: BlockFlags) {
-        match self.config.policy {
-            Policy::FirstFit => {
-                // The block keeps its rank in address order: rewrite the node in place and refresh the maxima
-                // above it. Read the old node's fields first, since the new header may overwrite them.
-                let (o, n) = (node(old), node(new));
-                let path = self.path_to(o);
-                let (l, r, height, max) =
-                    (self.left(o), self.right(o), self.height(o), self.subtree_max(o));
-                self.write_free(new, size, flags);
-                if n != o {
-                    self.set_left(n, l);
-                    self.set_right(n, r);
-                    self.set_field(new + HEIGHT, height);
-                    self.set_field(new + MAX, max);
-                    self.replace_child(path.last(), o, n);
-                }
-                if self.update(n) {
-                    self.refresh_max(&path);
-                }
-            }
-            Policy::BestFit => {
-                self.index_remove(old);
-                self.write_free(new, size, flags);
-                self.index_insert(new);
-            }
-        }
+        self.index_remove(old);
+        self.write_free(new, size, flags);
+        self.index_insert(new);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -483,7 +563,7 @@ impl Pool<'_> {
             // Larger alignments: the first large-enough block usually fits once padded; if not, walk on.
             Some(n) => match self.fit(start(n), self.block_size(start(n)), need, align) {
                 Some(pad) => Some((start(n), pad)),
-                None => self.first_fitting_aligned(self.root, need_g, need, align),
+                None => self.first_fitting_aligned(need_g, need, align),
             },
         };
         match (found, self.top_fit(need, align)) {
@@ -510,9 +590,29 @@ impl Pool<'_> {
         }
     }
 
+    /// The first block in key order that holds `need` bytes aligned to `align` once padded: the bins from the
+    /// request's own on, each walked in order.
+    fn first_fitting_aligned(
+        &self,
+        need_g: u32,
+        need: usize,
+        align: usize,
+    ) -> Option<(usize, usize)> {
+        let mut bin = bin_of(need_g);
+        while let Some(b) = self.bins.next_used(bin) {
+            if let Some(found) =
+                self.first_fitting_aligned_in(self.bin_root(b), need_g, need, align)
+            {
+                return Some(found);
+            }
+            bin = b + 1;
+        }
+        None
+    }
+
     /// The first block in key order, in the subtree at `n`, that holds `need` bytes aligned to `align` once
     /// padded: an in-order walk that skips every subtree whose maximum is too small.
-    fn first_fitting_aligned(
+    fn first_fitting_aligned_in(
         &self,
         n: Node,
         need_g: u32,
@@ -522,7 +622,7 @@ impl Pool<'_> {
         if n == NIL || self.subtree_max(n) < need_g {
             return None;
         }
-        if let Some(found) = self.first_fitting_aligned(self.left(n), need_g, need, align) {
+        if let Some(found) = self.first_fitting_aligned_in(self.left(n), need_g, need, align) {
             return Some(found);
         }
         let (s, size) = (start(n), self.block_size(start(n)));
@@ -531,15 +631,23 @@ impl Pool<'_> {
                 return Some((s, pad));
             }
         }
-        self.first_fitting_aligned(self.right(n), need_g, need, align)
+        self.first_fitting_aligned_in(self.right(n), need_g, need, align)
     }
 
-    /// The first node in key order whose block has at least `need` granules.
+    /// The first node in key order whose block has at least `need` granules: in the request's bin if one
+    /// there fits, else the first node of the next non-empty bin, whose every block is larger.
     #[inline]
     fn first_fitting(&self, need: u32) -> Option<Node> {
-        let mut n = self.root;
+        let bin = bin_of(need);
+        let mut n = self.bin_root(bin);
         if self.subtree_max(n) < need {
-            return None;
+            n = self.bin_root(self.bins.next_used(bin + 1)?);
+            let mut l = self.left(n);
+            while l != NIL {
+                n = l;
+                l = self.left(n);
+            }
+            return Some(n);
         }
         loop {
             let l = self.left(n);
@@ -554,10 +662,24 @@ impl Pool<'_> {
         }
     }
 
+    /// Empties every bin (best fit; nothing under first fit).
+    pub(crate) fn bins_clear(&mut self) {
+        while let Some(bin) = self.bins.next_used(0) {
+            self.set_bin_root(bin, NIL);
+            self.bins.unmark(bin);
+        }
+    }
+
+    /// The largest indexed block's size in granules under best fit (0 if none): the maximum of the highest
+    /// non-empty bin.
+    pub(crate) fn bins_max(&self) -> u32 {
+        self.bins.last_used().map_or(0, |bin| self.subtree_max(self.bin_root(bin)))
+    }
+
     /// Empties the index and fills it again from a walk of the heap, counting the free blocks (after
     /// coalescing or compaction).
     pub(crate) fn rebuild_index(&mut self) {
-        self.root = NIL;
+        self.bins_clear();
         self.top = self.heap_len;
         self.free_blocks = 0;
         self.summary_clear();

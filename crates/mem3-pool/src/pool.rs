@@ -5,10 +5,11 @@ use core::{fmt, marker::PhantomData, num::NonZeroUsize, ptr::NonNull};
 use crate::{
     cache::{CACHE_MAX, FrontCache},
     error::{Error, Result},
+    index::{Bins, bin_count},
     summary::{BIAS, FANOUT, Found, NODE_ALIGN, SLOT, Summary, slot_of},
     tag::{
         self, BlockFlags, GRANULE, HEADER_SIZE, MAX_HEAP, MIN_ALIGN, MIN_BLOCK, MIN_BLOCK_BEST_FIT,
-        NIL, SPLIT_MIN, WORD, block_size_for, is_usual_align, round_up,
+        SPLIT_MIN, WORD, block_size_for, is_usual_align, round_up,
     },
 };
 
@@ -437,8 +438,8 @@ pub struct Pool<'a> {
     /// Offset from `base` of the free-pair bitmap (first fit), just after the block-start bitmap: one bit per
     /// aligned pair of granules, set where the block starting in that pair is free.
     pub(crate) free_map: usize,
-    /// Root of the best-fit index (a granule number), or `NIL`.
-    pub(crate) root: u32,
+    /// The best-fit index's bins (none under first fit).
+    pub(crate) bins: Bins,
     /// The first-fit index (no levels under best fit).
     pub(crate) summary: Summary,
     /// Start of the top block (the last block, when it is free; kept out of the index), or `heap_len`.
@@ -490,7 +491,8 @@ impl<'a> Pool<'a> {
     ///
     /// The pool aligns the region's start internally and keeps a block-start bitmap (1 bit per 8 bytes,
     /// about 1.5% of the region) at its end, under first fit with a free-pair bitmap (1 bit per 16 bytes) and
-    /// the summary after it (about 3.1% in all); [`Stats::capacity`] is what remains for blocks.
+    /// the summary after it (about 3.1% in all), under best fit with the roots of its size bins (4 bytes a
+    /// bin, about 1 KiB for a 4 MiB heap); [`Stats::capacity`] is what remains for blocks.
     pub fn with_config(region: &'a mut [u8], config: Config) -> Result<Self> {
         let len = region.len();
         // SAFETY: the pointer and length come from a live `&'a mut [u8]`, which the returned pool borrows for
@@ -516,15 +518,15 @@ impl<'a> Pool<'a> {
         let pad = (GRANULE - (addr.wrapping_add(HEADER_SIZE) % GRANULE)) % GRANULE;
         let first_fit = config.policy == Policy::FirstFit;
         // Metadata after the heap: the block-start bitmap (8 bytes per slot), then under first fit the
-        // free-pair bitmap (4 bytes per slot) and the summary, aligned to a cache line. Its size does not
-        // depend on the region's address.
+        // free-pair bitmap (4 bytes per slot) and the summary, aligned to a cache line, under best fit the
+        // bins' roots (4 bytes a bin). Its size does not depend on the region's address.
         let meta = |heap_len: usize| {
             let slots = heap_len.div_ceil(SLOT);
             slots * 8
                 + if first_fit {
                     slots * 4 + Summary::align_reserve(heap_len) + Summary::bytes(heap_len)
                 } else {
-                    0
+                    bin_count(heap_len) * 4
                 }
         };
         let min_block = config.policy.min_block();
@@ -562,12 +564,17 @@ impl<'a> Pool<'a> {
         } else {
             (Summary::NONE, 0)
         };
+        let bins = if first_fit {
+            Bins::NONE
+        } else {
+            Bins { roots: heap_len + bitmap_len, count: bin_count(heap_len), ..Bins::NONE }
+        };
         let mut pool = Pool {
             base,
             heap_len,
             region_bytes: meta(heap_len) + heap_len,
             free_map: heap_len + bitmap_len,
-            root: NIL,
+            bins,
             summary,
             top: heap_len,
             config,
@@ -583,6 +590,9 @@ impl<'a> Pool<'a> {
         // (`pad + heap_len + meta(heap_len) <= len`, ensured above.)
         // SAFETY: the bitmaps' bytes start at `base + heap_len` and end inside the region, as above.
         unsafe { pool.base.as_ptr().add(heap_len).write_bytes(0, bitmap_len + pairs_len) };
+        // SAFETY: the bins' roots follow the start bitmap inside the region, as above (none under first fit).
+        // Every byte `0xFF` makes every root `NIL`.
+        unsafe { pool.base.as_ptr().add(pool.bins.roots).write_bytes(0xFF, pool.bins.count * 4) };
         pool.summary_clear();
         pool.set_start_bit(0, true);
         pool.write_free(0, heap_len, BlockFlags::empty());
@@ -649,6 +659,24 @@ impl<'a> Pool<'a> {
         debug_assert!(off + 4 <= self.heap_len && off % 4 == 0, "field write at {off}");
         // SAFETY: as in `field`; `&mut self` means no payload slice is alive.
         unsafe { self.base.as_ptr().add(off).cast::<u32>().write(value) }
+    }
+
+    /// The root of best-fit bin `bin` (a granule number), `NIL` if the bin is empty.
+    #[inline(always)]
+    pub(crate) fn bin_root(&self, bin: usize) -> u32 {
+        assert!(bin < self.bins.count, "bin out of bounds");
+        // SAFETY: the roots of `bins.count` bins lie inside the region (`from_raw_parts` laid them out in the
+        // metadata it reserved), `bin` is among them (asserted), and they start 4-aligned: `base` is, and
+        // the heap and the start bitmap before them are multiples of 8 bytes.
+        unsafe { self.base.as_ptr().add(self.bins.roots + bin * 4).cast::<u32>().read() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_bin_root(&mut self, bin: usize, root: u32) {
+        assert!(bin < self.bins.count, "bin out of bounds");
+        // SAFETY: as in `bin_root`; `&mut self` means no payload slice is alive, and the roots lie outside the
+        // heap, so no payload overlaps them.
+        unsafe { self.base.as_ptr().add(self.bins.roots + bin * 4).cast::<u32>().write(root) }
     }
 
     /// Whether a block starts at heap offset `start` (a multiple of `GRANULE` below `heap_len`).
@@ -1332,7 +1360,7 @@ impl<'a> Pool<'a> {
     pub fn largest_free(&self) -> usize {
         let indexed = match self.config.policy {
             Policy::FirstFit => self.summary_max(),
-            Policy::BestFit => self.subtree_max(self.root),
+            Policy::BestFit => self.bins_max(),
         };
         (indexed as usize * GRANULE).max(self.top_size()).max(self.cache_largest())
     }

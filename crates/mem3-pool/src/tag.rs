@@ -3,7 +3,7 @@
 //! Every block starts at a multiple of [`GRANULE`] from the pool's base and begins with a one-word header:
 //!
 //! ```text
-//!   used block                          free block (under best fit, also a node of its tree)
+//!   used block                          free block (under best fit, also a node of its bin's tree)
 //!   +--------------------------+        +--------------------------+
 //!   | header: size | flags     |  word  | header: size | flags     |  word
 //!   +--------------------------+        +-------------+------------+

@@ -584,9 +584,117 @@ fn check_reports_a_corrupt_best_fit_tree() {
     pool.free(blocks[2]).unwrap();
     pool.free(blocks[5]).unwrap();
     pool.check().unwrap();
-    let root = pool.root as usize * GRANULE;
+    let bin = pool.bins.next_used(0).unwrap();
+    let root = pool.bin_root(bin) as usize * GRANULE;
     pool.set_field(root + tag::MAX, 1);
     assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+}
+
+#[test]
+fn best_fit_bins_are_in_size_order_and_narrow() {
+    use crate::index::{BIN_WORDS, bin_count, bin_of};
+    // Consecutive sizes share a bin or take the next one: every bin holds one range of sizes, and a larger
+    // bin larger sizes, which is what lets a search skip to the next non-empty bin.
+    let steps = if cfg!(miri) { 1 << 12 } else { 1 << 22 };
+    let ranges = [(0u32, steps), (u32::MAX - steps, u32::MAX)];
+    for (from, to) in ranges {
+        let (mut bin, mut low) = (bin_of(from), from);
+        for g in from + 1..=to {
+            let b = bin_of(g);
+            if b != bin {
+                assert_eq!(b, bin + 1, "size {g} skips a bin");
+                // Below 32 granules every size has its bin; above, a bin spans at most 1/16 of its sizes.
+                let width = g - low;
+                assert!(
+                    if low < 32 { width == 1 } else { width <= low / 16 },
+                    "bin {bin}: {low}..{g}"
+                );
+                (bin, low) = (b, g);
+            }
+        }
+    }
+    assert!(bin_of(u32::MAX) < BIN_WORDS * 64);
+    assert_eq!(bin_count(tag::MAX_HEAP), bin_of(u32::MAX) + 1);
+    // A heap's bins reach its largest block, and no further.
+    assert_eq!(bin_count(64 << 10), bin_of((64 << 10) / GRANULE as u32) + 1);
+}
+
+#[test]
+fn best_fit_places_as_the_linear_reference_in_every_bin() {
+    // Sizes from a few bytes to 64 KiB, so that blocks fall in the exact bins and in the classes above them,
+    // with many blocks in a bin: every placement equal to the linear reference's.
+    let mut regions = [std::vec![0u8; 1 << 20], std::vec![0u8; 1 << 20]];
+    let [a, b] = &mut regions;
+    let config = best_fit();
+    let mut pool = Pool::with_config(a, config).unwrap();
+    let mut reference = Pool::with_config(b, Config { search: Search::Linear, ..config }).unwrap();
+    let mut live: Vec<Block> = Vec::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let rounds = if cfg!(miri) { 150 } else { 20_000 };
+    for round in 0..rounds {
+        let r = next();
+        let size = match r % 4 {
+            0 => (r >> 8) as usize % 64,
+            1 => (r >> 8) as usize % 1024,
+            2 => (r >> 8) as usize % 8192,
+            _ => (r >> 8) as usize % 65536,
+        };
+        if r >> 40 & 1 == 0 || live.is_empty() {
+            let align = 1 << ((r >> 41) % 8);
+            let got = pool.alloc_aligned(size, align);
+            assert_eq!(got, reference.alloc_aligned(size, align), "round {round}");
+            live.extend(got.ok());
+        } else {
+            let victim = live.swap_remove((r >> 42) as usize % live.len());
+            if r >> 60 & 1 == 0 {
+                pool.free(victim).unwrap();
+                reference.free(victim).unwrap();
+            } else {
+                let got = pool.realloc(victim, size);
+                assert_eq!(got, reference.realloc(victim, size), "round {round}");
+                live.push(got.unwrap_or(victim));
+            }
+        }
+        if round % 500 == 0 {
+            pool.check().unwrap();
+        }
+    }
+    assert!(pool.stats().free_blocks > 20, "the pool should have been fragmented");
+    pool.check().unwrap();
+    reference.check().unwrap();
+}
+
+#[test]
+fn check_reports_a_wrong_best_fit_bin() {
+    let mut r = region();
+    let mut pool = pool_with(&mut r, best_fit());
+    let blocks: Vec<Block> = (0..12).map(|i| pool.alloc(40 + 24 * (i % 3)).unwrap()).collect();
+    for b in [1, 4, 7] {
+        pool.free(blocks[b]).unwrap();
+    }
+    pool.check().unwrap();
+    let bin = pool.bins.next_used(0).unwrap();
+    let root = pool.bin_root(bin);
+    // A non-empty bin whose root is lost, and then its tree moved to the next bin.
+    pool.set_bin_root(bin, tag::NIL);
+    assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    pool.set_bin_root(bin + 1, root);
+    assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    pool.set_bin_root(bin + 1, tag::NIL);
+    pool.set_bin_root(bin, root);
+    pool.check().unwrap();
+    // The bitmap saying a bin is empty while it has a root.
+    let saved = pool.bins;
+    pool.bins.map[bin / 64] &= !(1 << (bin % 64));
+    assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    pool.bins = saved;
+    pool.check().unwrap();
 }
 
 #[test]
@@ -600,8 +708,9 @@ fn the_index_stays_balanced_with_many_free_blocks() {
             pool.free(*b).unwrap();
         }
         assert_eq!(pool.stats().free_blocks, 5001);
-        // AVL height is at most 1.44 log2(n + 2).
-        assert!(pool.height(pool.root) <= 18, "height {}", pool.height(pool.root));
+        // AVL height is at most 1.44 log2(n + 2) (no bins under first fit).
+        let height = (0..pool.bins.count).map(|bin| pool.height(pool.bin_root(bin))).max();
+        assert!(height.unwrap_or(0) <= 18, "height {height:?}");
         pool.check().unwrap();
     }
 }
