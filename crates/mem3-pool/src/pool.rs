@@ -688,15 +688,6 @@ impl<'a> Pool<'a> {
         self.start_word(start / SLOT) >> (start / GRANULE % 64) & 1 != 0
     }
 
-    /// The bitmap byte holding the start bits of granules `8 * index .. 8 * index + 8`.
-    #[inline(always)]
-    fn start_byte(&self, index: usize) -> u8 {
-        debug_assert!(index < self.heap_len.div_ceil(GRANULE * 8));
-        // SAFETY: `index < bitmap_len` (callers pass the byte of a granule below `heap_len`), and the bitmap is
-        // inside the region.
-        unsafe { self.base.as_ptr().add(self.heap_len + index).read() }
-    }
-
     #[inline(always)]
     pub(crate) fn set_start_bit(&mut self, start: usize, value: bool) {
         debug_assert!(start < self.heap_len && start % GRANULE == 0);
@@ -1392,26 +1383,28 @@ impl<'a> Pool<'a> {
     /// `ABSORB_REACH` bytes earlier, found by scanning the block-start bitmap backwards (used blocks have no
     /// footer), and not in the front cache. Such a block can absorb a padding smaller than the smallest
     /// block.
-    fn absorbing_neighbour(&self, start: usize) -> Option<usize> {
-        /// How far back the scan looks: 64 bitmap bytes, read a byte at a time from the nearest.
+    pub(crate) fn absorbing_neighbour(&self, start: usize) -> Option<usize> {
+        /// How far back the scan looks: 512 granules, at most nine words of the start bitmap, read a word (a
+        /// slot) at a time from the nearest.
         const ABSORB_REACH: usize = 4096;
         if start == 0 || self.header(start).1.contains(BlockFlags::PREV_FREE) {
             return None;
         }
         let lowest = start.saturating_sub(ABSORB_REACH) / GRANULE;
-        // Granules below `end` are yet to be scanned, a bitmap byte at a time, highest first.
+        // Granules below `end` are yet to be scanned, a slot's word at a time, highest first.
         let mut end = start / GRANULE;
         while end > lowest {
-            let index = (end - 1) / 8;
-            let bits = u32::from(self.start_byte(index)) & ((1 << (end - index * 8)) - 1);
+            let slot = (end - 1) / 64;
+            // The start bits of the slot's granules below `end`.
+            let bits = self.start_word(slot) & (u64::MAX >> (63 - (end - 1) % 64));
             if bits != 0 {
-                let granule = index * 8 + (31 - bits.leading_zeros()) as usize;
+                let granule = slot * 64 + (63 - bits.leading_zeros()) as usize;
                 // Not a block in the front cache, whose size is its list's.
                 return (granule >= lowest
                     && self.header(granule * GRANULE).1.contains(BlockFlags::USED))
                 .then_some(granule * GRANULE);
             }
-            end = index * 8;
+            end = slot * 64;
         }
         None
     }

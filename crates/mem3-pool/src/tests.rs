@@ -591,6 +591,40 @@ fn check_reports_a_corrupt_best_fit_tree() {
 }
 
 #[test]
+fn the_block_that_absorbs_a_padding_is_the_used_block_just_before_within_reach() {
+    // Blocks of 8 bytes to 5 KiB, every third one freed: free blocks whose predecessor starts in the same slot,
+    // a few slots back, and farther than the reach (4096 bytes); predecessors free and used.
+    let mut r = std::vec![0u8; 1 << 18];
+    for config in [Config::default(), best_fit()] {
+        let mut pool = Pool::with_config(&mut r, config).unwrap();
+        let sizes = [8, 500, 40, 1500, 4200, 16, 4090, 700, 5000, 24, 3000, 100];
+        let blocks: Vec<Block> =
+            (0..60).map(|i| pool.alloc(sizes[i % sizes.len()] + i).unwrap()).collect();
+        for b in blocks.iter().skip(1).step_by(3) {
+            pool.free(*b).unwrap();
+        }
+        let all: Vec<BlockInfo> = pool.blocks().collect();
+        let mut checked = 0;
+        for pair in all.windows(2) {
+            let (before, free) = (&pair[0], &pair[1]);
+            if free.state != BlockState::Free {
+                continue;
+            }
+            let expected = (before.state == BlockState::Used && free.start - before.start <= 4096)
+                .then_some(before.start);
+            assert_eq!(
+                pool.absorbing_neighbour(free.start),
+                expected,
+                "free block at {}",
+                free.start
+            );
+            checked += usize::from(expected.is_some());
+        }
+        assert!(checked >= 10, "only {checked} free blocks had a neighbour in reach");
+    }
+}
+
+#[test]
 fn best_fit_bins_are_in_size_order_and_narrow() {
     use crate::index::{BIN_WORDS, bin_count, bin_of};
     // Consecutive sizes share a bin or take the next one: every bin holds one range of sizes, and a larger
@@ -623,8 +657,12 @@ fn best_fit_bins_are_in_size_order_and_narrow() {
 fn best_fit_places_as_the_linear_reference_in_every_bin() {
     // Sizes from a few bytes to 64 KiB, so that blocks fall in the exact bins and in the classes above them,
     // with many blocks in a bin: every placement equal to the linear reference's.
-    let mut regions = [std::vec![0u8; 1 << 20], std::vec![0u8; 1 << 20]];
-    let [a, b] = &mut regions;
+    // Both regions 4096-aligned, so that aligned requests see the same addresses in both.
+    let mut regions = [std::vec![0u8; (1 << 20) + 4096], std::vec![0u8; (1 << 20) + 4096]];
+    let [a, b] = regions.each_mut().map(|v| {
+        let skip = v.as_ptr().align_offset(4096);
+        &mut v[skip..skip + (1 << 20)]
+    });
     let config = best_fit();
     let mut pool = Pool::with_config(a, config).unwrap();
     let mut reference = Pool::with_config(b, Config { search: Search::Linear, ..config }).unwrap();
