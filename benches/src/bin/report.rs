@@ -85,8 +85,9 @@ above, measured in one run with every peer, are the figures of record.)
   a removal from one tree and an insertion into another, plus a tournament update: 126,401 of 127,752 in-place
   updates on random actions max 1000 changed class. Coarser classes (4, 2, 1 per power of two) did not help.
   It lost to the AVL everywhere under first fit (1.2-1.9× its instructions), and needs the same 32-byte
-  smallest block. Under best fit it cost 0.58-0.80× the AVL's instructions per free; the AVL stays for best fit
-  for now.
+  smallest block. Under best fit it cost 0.58-0.80× the AVL's instructions per free; the AVL stayed for best
+  fit then (best fit's bins since the night of 2026-12-07, at the end of this analysis, are trees keyed by
+  `(size, address)`, found through a bitmap, with no tournament).
 - *A*: what remains is the search and the settle, not memory: the summary of a 64 MiB heap is 512 KiB, the
   top levels stay in cache, and a free touches one entry (it raises, stopping at the first large-enough
   entry), which is why frees cost half the AVL's. An allocation pays the search (one node when the lowest free
@@ -700,6 +701,42 @@ whose replay is the shortest. Random actions, the last two runs: 0.45-0.51× at 
 one scaling figure still moves; the VM allocation loop 29.1 and 43.3 M allocations/s, the lower in a run whose
 every VM figure fell by a third (the host: the code was the same in the runs before and after). The targets are
 as they were: missed but for the scaling pair.
+
+**Best fit in size bins, and the padding's neighbour found by words, 2026-12-07 (late night).** Best fit kept
+every free block in one AVL tree keyed by `(size, address)`, so each allocation, split and merge crossed the
+tree's whole height twice (a descent, then fix-ups back up). Now the free blocks but the top fall into bins by
+size, one per size below 256 bytes and 16 per power of two above (TLSF's levels), each bin such a tree, with a
+bitmap of non-empty bins: a search descends its own bin, else takes the leftmost block of the next non-empty
+one (docs/ARCHITECTURE.md). Placements are unchanged: the model test and a new test over sizes up to 64 KiB
+compare every offset with the linear reference. A path's 64 entries are also left uninitialised until pushed
+(filling them was 3.7% of best fit's instructions on random actions). Separately, an aligned request whose
+padding goes to the used block before its hole found that block by scanning the start bitmap back a byte at a
+time (up to 64 reads of 14 instructions); it now reads a word a time (at most nine). callgrind, whole replay
+less `peers::Null`'s, best fit, before and after both steps: gcc-as 10.52M to 7.11M instructions (-32%),
+sqlite-mem 144.3M to 76.5M (-47%), perl-hash 381.5M to 290.8M (-24%), random actions 138.4M to 79.8M at max
+200, 173.6M to 90.5M at 1000, 206.9M to 102.4M at 3000, 267.8M to 143.7M at 10000, 450.7M to 312.2M at 30000
+(-31% to -51%); fat LTO with one codegen unit gave the same for the bins (-32%, -47%, -24%, -26% to -44%). The
+word scan alone: first fit's random actions -0.3% to -6.2%, best fit's -1.0% to -12.0%, and the traces, whose
+requests are 8-aligned, +0.1% to +0.5% (a jump more in `alloc_searched`'s block layout; first fit's counts are
+otherwise unchanged, and so are the VM's: fib 679.5M, arith 1951.4M). In this run (the table at the top) best
+fit's requests/s against talc's read 0.45×, 0.37× and 0.26× on the traces (0.31×, 0.21×, 0.19× in the run
+before), and 0.36×, 0.39×, 0.38×, 0.38× and 0.45× on random actions (0.24×, 0.18×, 0.16×, 0.20×, 0.27×); per
+request 215, 319 and 404 instructions (318, 602, 530), 2.4× to 4.4× talc's, and per action 385 to 1502 (687 to
+2223). What is left is the trees: an allocation removes its block from one bin and puts the remainder in
+another, a free removes its free neighbours and inserts the merged block, each a descent with a path kept on
+the stack and fix-ups on the way back (`fix_up` alone is 21% of perl-hash's count, where many free blocks share
+a size and a bin); talc's bins are lists, O(1) each, and keep no order within a bin, which exact best fit (the
+lowest address among equals) needs. Best fit's 0.8× target stays missed. The bins' roots cost 4 bytes a bin
+after the start bitmap (about 1 KiB for the traces' pools): best fit's minimum pools grew by 1 KiB (3150 to
+3151 KiB, 8539 to 8540, 14369 to 14370), and its heap efficiency read 89.40% and 96.05% (89.26%, 96.02%).
+Best fit's scaling pair now misses the 2× target: 80.9 ns at 10^2 live blocks and 172.2 ns at 10^6 (2.13×;
+the run before 131.0 and 210.1 ns, 1.60×, and 2.33× and 2.41× in others). Both fell, the small heap's most: its
+bins hold a block or two, while at 10^6 live blocks of 8 to 128 bytes each of the 14 exact bins holds about
+70,000 blocks of one size, a tree 17 to 20 deep, descended for the lowest address on every allocation
+(`profile scaling 100 mem3-best` read 58 to 88 ns, `scaling 1000000` 178 to 211 ns). First fit's pair is 0.79×.
+The simulated mispredictions of first fit on sqlite-mem read 1.038 per request against 0.819 in the run before;
+the same simulator over the `profile` binary counts 420,035 before both steps and 362,042 after: it indexes its
+predictor by code address, so a change of layout moves it.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
