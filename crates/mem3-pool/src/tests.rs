@@ -33,12 +33,54 @@ fn a_region_too_small_is_an_error() {
 
 #[test]
 fn the_smallest_region_named_by_the_error_works() {
-    let mut r = region();
-    let Err(Error::RegionTooSmall { min, .. }) = Pool::new(&mut r.0[..MIN_BLOCK]) else { panic!() };
-    let mut pool = Pool::new(&mut r.0[..min]).unwrap();
-    assert_eq!(pool.capacity(), MIN_BLOCK);
-    pool.alloc(0).unwrap();
-    pool.check().unwrap();
+    for config in [Config::default(), best_fit()] {
+        let mut r = region();
+        let min_block = config.policy.min_block();
+        let Err(Error::RegionTooSmall { min, .. }) =
+            Pool::with_config(&mut r.0[..min_block], config)
+        else {
+            panic!()
+        };
+        let mut pool = Pool::with_config(&mut r.0[..min], config).unwrap();
+        assert_eq!(pool.capacity(), min_block);
+        pool.alloc(0).unwrap();
+        pool.check().unwrap();
+    }
+}
+
+#[test]
+fn every_region_length_makes_a_pool_whose_metadata_fits() {
+    // Every length up to 8 KiB, and lengths around a larger heap: the heap, the bitmaps and (best fit) the
+    // bins' roots fit in the region, the pool checks, and a region too small names a length that works.
+    let mut big = std::vec![0u8; 1 << 17];
+    let lengths = (0..8192).chain((1 << 17) - 600..=1 << 17);
+    let region_end = big.as_ptr() as usize;
+    for config in [Config::default(), best_fit()] {
+        for len in lengths.clone().step_by(if cfg!(miri) { 97 } else { 1 }) {
+            match Pool::with_config(&mut big[..len], config) {
+                Ok(mut pool) => {
+                    let stats = pool.stats();
+                    assert!(stats.capacity + stats.metadata_bytes <= len, "{len}: {stats:?}");
+                    // The bins' roots: one for every size the heap holds, inside the region.
+                    let roots_end =
+                        pool.base().as_ptr() as usize + pool.bins.roots + 4 * pool.bins.count;
+                    assert!(roots_end <= region_end + len, "{len}: roots past the region");
+                    if config.policy == Policy::BestFit {
+                        assert_eq!(pool.bins.count, crate::index::bin_count(stats.capacity));
+                    }
+                    pool.check().unwrap();
+                    let b = pool.alloc(stats.capacity - HEADER_SIZE).unwrap();
+                    pool.free(b).unwrap();
+                    pool.check().unwrap();
+                }
+                Err(Error::RegionTooSmall { min, .. }) => {
+                    assert!(min > len);
+                    Pool::with_config(&mut big[..min], config).unwrap().check().unwrap();
+                }
+                Err(e) => panic!("{len}: {e}"),
+            }
+        }
+    }
 }
 
 #[test]
@@ -719,11 +761,21 @@ fn check_reports_a_wrong_best_fit_bin() {
     pool.check().unwrap();
     let bin = pool.bins.next_used(0).unwrap();
     let root = pool.bin_root(bin);
-    // A non-empty bin whose root is lost, and then its tree moved to the next bin.
+    // A non-empty bin whose root is lost.
     pool.set_bin_root(bin, tag::NIL);
     assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    // Its tree moved to the next bin, which was empty, the bitmap with it: only the blocks' sizes tell.
+    assert!(!pool.bins.is_used(bin + 1) && bin / 64 == (bin + 1) / 64);
     pool.set_bin_root(bin + 1, root);
-    assert!(matches!(pool.check().unwrap_err().kind, CorruptionKind::Index(_)));
+    pool.bins.map[bin / 64] ^= 0b11 << (bin % 64);
+    assert_eq!(
+        pool.check().unwrap_err(),
+        Corruption {
+            offset: root as usize * GRANULE,
+            kind: CorruptionKind::Index("node in another size's bin")
+        }
+    );
+    pool.bins.map[bin / 64] ^= 0b11 << (bin % 64);
     pool.set_bin_root(bin + 1, tag::NIL);
     pool.set_bin_root(bin, root);
     pool.check().unwrap();
