@@ -272,9 +272,10 @@ impl Pool<'_> {
     }
 
     /// Restores the AVL balance at `n` (whose subtrees are balanced and differ in height by at most 2),
-    /// updates its fields, and returns the subtree's root (`n` unless it rotated).
+    /// updates its fields, and returns the subtree's root (`n` unless it rotated) and whether its height or
+    /// maximum changed (always, after a rotation).
     #[inline(always)]
-    fn rebalance(&mut self, n: Node) -> Node {
+    fn rebalance(&mut self, n: Node) -> (Node, bool) {
         let (l, r) = (self.left(n), self.right(n));
         let (hl, hr) = (self.height(l), self.height(r));
         if hl > hr + 1 {
@@ -282,22 +283,24 @@ impl Pool<'_> {
                 let new_l = self.rotate_left(l);
                 self.set_left(n, new_l);
             }
-            self.rotate_right(n)
+            (self.rotate_right(n), true)
         } else if hr > hl + 1 {
             if self.height(self.right(r)) < self.height(self.left(r)) {
                 let new_r = self.rotate_right(r);
                 self.set_right(n, new_r);
             }
-            self.rotate_left(n)
+            (self.rotate_left(n), true)
         } else {
             // Balanced: refresh from the children's fields already at hand.
             let height = 1 + hl.max(hr);
             let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
-            if height != self.height(n) || max != self.subtree_max(n) {
+            let changed =
+                height != self.field(start(n) + HEIGHT) || max != self.field(start(n) + MAX);
+            if changed {
                 self.set_field(start(n) + HEIGHT, height);
                 self.set_field(start(n) + MAX, max);
             }
-            n
+            (n, changed)
         }
     }
 
@@ -320,12 +323,11 @@ impl Pool<'_> {
     fn fix_up(&mut self, path: &Path, forced: usize) {
         for i in (0..path.len).rev() {
             let n = path.node(i);
-            let (height, max) = (self.height(n), self.subtree_max(n));
-            let top = self.rebalance(n);
+            let (top, changed) = self.rebalance(n);
             if top != n {
                 let parent = if i == 0 { NIL } else { path.node(i - 1) };
                 self.replace_child(path.bin, parent, n, top);
-            } else if i < forced && height == self.height(n) && max == self.subtree_max(n) {
+            } else if i < forced && !changed {
                 return;
             }
         }
@@ -639,16 +641,15 @@ impl Pool<'_> {
     #[inline]
     fn first_fitting(&self, need: u32) -> Option<Node> {
         let bin = bin_of(need);
-        let mut n = self.bin_root(bin);
-        if self.subtree_max(n) < need {
-            n = self.bin_root(self.bins.next_used(bin + 1)?);
-            let mut l = self.left(n);
-            while l != NIL {
-                n = l;
-                l = self.left(n);
-            }
-            return Some(n);
+        let n = self.bin_root(bin);
+        // A bin below `EXACT` holds blocks of its one size, `need`: its first node is the answer.
+        if bin < EXACT as usize && n != NIL {
+            return Some(self.leftmost(n));
         }
+        if self.subtree_max(n) < need {
+            return Some(self.leftmost(self.bin_root(self.bins.next_used(bin + 1)?)));
+        }
+        let mut n = n;
         loop {
             let l = self.left(n);
             if self.subtree_max(l) >= need {
@@ -660,6 +661,17 @@ impl Pool<'_> {
                 n = self.right(n);
             }
         }
+    }
+
+    /// The first node in key order of the subtree at `n` (not `NIL`).
+    #[inline(always)]
+    fn leftmost(&self, mut n: Node) -> Node {
+        let mut l = self.left(n);
+        while l != NIL {
+            n = l;
+            l = self.left(n);
+        }
+        n
     }
 
     /// Empties every bin (best fit; nothing under first fit).
