@@ -718,24 +718,29 @@ sqlite-mem 144.3M to 76.5M (-47%), perl-hash 381.5M to 290.8M (-24%), random act
 (-31% to -51%); fat LTO with one codegen unit gave the same for the bins (-32%, -47%, -24%, -26% to -44%). The
 word scan alone: first fit's random actions -0.3% to -6.2%, best fit's -1.0% to -12.0%, and the traces, whose
 requests are 8-aligned, +0.1% to +0.5% (a jump more in `alloc_searched`'s block layout; first fit's counts are
-otherwise unchanged, and so are the VM's: fib 679.5M, arith 1951.4M). In this run (the table at the top) best
-fit's requests/s against talc's read 0.45×, 0.37× and 0.26× on the traces (0.31×, 0.21×, 0.19× in the run
-before), and 0.36×, 0.39×, 0.38×, 0.38× and 0.45× on random actions (0.24×, 0.18×, 0.16×, 0.20×, 0.27×); per
-request 215, 319 and 404 instructions (318, 602, 530), 2.4× to 4.4× talc's, and per action 385 to 1502 (687 to
-2223). What is left is the trees: an allocation removes its block from one bin and puts the remainder in
+otherwise unchanged, and so are the VM's: fib 679.5M, arith 1951.4M). A third step: `rebalance` returns
+whether a node's height or maximum changed, so `fix_up` no longer reads both before and after it, and a bin
+below 256 bytes (one size, the request's) gives its first node by following left links: best fit -2.4%
+(gcc-as), -2.8% (sqlite-mem), -6.3% (perl-hash), -2.5% to -6.4% (random actions), first fit unchanged. Two runs
+of the report, after the first two steps (22:40 UTC) and after the third (23:47 UTC, the table at the top),
+read best fit's requests/s against talc's 0.45× and 0.47× on gcc-as, 0.37× and 0.46× on sqlite-mem, 0.26× and
+0.21× on perl-hash (0.31×, 0.21×, 0.19× in the run before the bins), and 0.36-0.45× and 0.36-0.43× on random
+actions (0.16-0.27×); per request 210, 310 and 379 instructions (318, 602, 530 before), 2.3× to 4.1× talc's,
+and per action 362 to 1469 (687 to 2223). What is left is the trees: an allocation removes its block from one bin and puts the remainder in
 another, a free removes its free neighbours and inserts the merged block, each a descent with a path kept on
-the stack and fix-ups on the way back (`fix_up` alone is 21% of perl-hash's count, where many free blocks share
-a size and a bin); talc's bins are lists, O(1) each, and keep no order within a bin, which exact best fit (the
+the stack and fix-ups on the way back (`fix_up` alone was 21% of perl-hash's count before the third step, where many free
+blocks share a size and a bin); talc's bins are lists, O(1) each, and keep no order within a bin, which exact best fit (the
 lowest address among equals) needs. Best fit's 0.8× target stays missed. The bins' roots cost 4 bytes a bin
 after the start bitmap (about 1 KiB for the traces' pools): best fit's minimum pools grew by 1 KiB (3150 to
 3151 KiB, 8539 to 8540, 14369 to 14370), and its heap efficiency read 89.40% and 96.05% (89.26%, 96.02%).
-Best fit's scaling pair now misses the 2× target: 80.9 ns at 10^2 live blocks and 172.2 ns at 10^6 (2.13×;
-the run before 131.0 and 210.1 ns, 1.60×, and 2.33× and 2.41× in others). Both fell, the small heap's most: its
+Best fit's scaling pair now misses the 2× target: 80.9 ns at 10^2 live blocks and 172.2 ns at 10^6 (2.13×) at
+22:40, 52.7 and 164.3 ns (3.12×) at 23:47 (before the bins 131.0 and 210.1 ns, 1.60×, and 2.33× and 2.41× in
+other runs). Both fell, the small heap's most: its
 bins hold a block or two, while at 10^6 live blocks of 8 to 128 bytes each of the 14 exact bins holds about
 70,000 blocks of one size, a tree 17 to 20 deep, descended for the lowest address on every allocation
-(`profile scaling 100 mem3-best` read 58 to 88 ns, `scaling 1000000` 178 to 211 ns). First fit's pair is 0.79×.
-The simulated mispredictions of first fit on sqlite-mem read 1.038 per request against 0.819 in the run before;
-the same simulator over the `profile` binary counts 420,035 before both steps and 362,042 after: it indexes its
+(`profile scaling 100 mem3-best` read 58 to 88 ns, `scaling 1000000` 178 to 211 ns). First fit's pair is 0.79× and 1.00×
+in the two runs. The simulated mispredictions of first fit on sqlite-mem read 1.038 and 0.856 per request in them,
+0.819 in the run before; the same simulator over the `profile` binary counts 420,035 before both steps and 362,042 after: it indexes its
 predictor by code address, so a change of layout moves it.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
