@@ -238,13 +238,21 @@ impl Pool<'_> {
         (u64::from(self.node_size(n)) << 32) | u64::from(n)
     }
 
+    /// The largest block size (in granules) in the subtree at `n`, whose right child is `r`: the rightmost
+    /// node's size, since sizes lead the key. So it is the right child's maximum, or `n`'s own size without
+    /// one; the left subtree never holds a larger block.
+    #[inline(always)]
+    fn node_max(&self, n: Node, r: Node) -> u32 {
+        if r == NIL { self.node_size(n) } else { self.field(start(r) + MAX) }
+    }
+
     /// Recomputes the height and subtree maximum of `n` from its children, writing only what changed;
     /// returns whether anything did.
     #[inline(always)]
     fn update(&mut self, n: Node) -> bool {
         let (l, r) = (self.left(n), self.right(n));
         let height = 1 + self.height(l).max(self.height(r));
-        let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
+        let max = self.node_max(n, r);
         let changed = height != self.height(n) || max != self.subtree_max(n);
         if changed {
             self.set_field(start(n) + HEIGHT, height);
@@ -293,7 +301,7 @@ impl Pool<'_> {
         } else {
             // Balanced: refresh from the children's fields already at hand.
             let height = 1 + hl.max(hr);
-            let max = self.node_size(n).max(self.subtree_max(l)).max(self.subtree_max(r));
+            let max = self.node_max(n, r);
             let changed =
                 height != self.field(start(n) + HEIGHT) || max != self.field(start(n) + MAX);
             if changed {
