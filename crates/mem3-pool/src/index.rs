@@ -246,6 +246,13 @@ impl Pool<'_> {
         if r == NIL { self.node_size(n) } else { self.field(start(r) + MAX) }
     }
 
+    /// Whether the key `key` of a node of bin `bin` comes before the node `cur` of the same bin. In a bin
+    /// below `EXACT` every block has the bin's one size, so the addresses decide, without `cur`'s header.
+    #[inline(always)]
+    fn precedes(&self, bin: usize, key: u64, cur: Node) -> bool {
+        if bin < EXACT as usize { (key as Node) < cur } else { key < self.key(cur) }
+    }
+
     /// Recomputes the height and subtree maximum of `n` from its children, writing only what changed;
     /// returns whether anything did.
     #[inline(always)]
@@ -349,7 +356,7 @@ impl Pool<'_> {
         while cur != n {
             debug_assert_ne!(cur, NIL, "node {n} is not in the index");
             path.push(cur);
-            cur = if key < self.key(cur) { self.left(cur) } else { self.right(cur) };
+            cur = if self.precedes(path.bin, key, cur) { self.left(cur) } else { self.right(cur) };
         }
         path
     }
@@ -374,7 +381,7 @@ impl Pool<'_> {
         let mut cur = root;
         loop {
             path.push(cur);
-            if key < self.key(cur) {
+            if self.precedes(bin, key, cur) {
                 let l = self.left(cur);
                 if l == NIL {
                     self.set_left(cur, n);
