@@ -26,7 +26,7 @@
 use core::mem::MaybeUninit;
 
 use crate::{
-    pool::{Policy, Pool},
+    pool::{Block, Policy, Pool},
     summary::SLOT,
     tag::{BlockFlags, GRANULE, HEIGHT, LEFT, MAX, MIN_ALIGN, NIL, RIGHT},
 };
@@ -362,7 +362,7 @@ impl Pool<'_> {
     }
 
     /// Adds the free block at `start` (header and footer already written) to the index.
-    fn index_insert(&mut self, start: usize) {
+    pub(crate) fn index_insert(&mut self, start: usize) {
         let n = node(start);
         self.set_left(n, NIL);
         self.set_right(n, NIL);
@@ -404,6 +404,11 @@ impl Pool<'_> {
     fn index_remove(&mut self, start: usize) {
         let n = node(start);
         let mut path = self.path_to(n);
+        self.remove_below(n, &mut path);
+    }
+
+    /// Removes the indexed node `n`, whose ancestors are `path` (from its bin's root down to its parent).
+    fn remove_below(&mut self, n: Node, path: &mut Path) {
         let parent = path.last();
         let (l, r) = (self.left(n), self.right(n));
         if l == NIL || r == NIL {
@@ -412,7 +417,7 @@ impl Pool<'_> {
             if parent == NIL && child == NIL {
                 self.bins.unmark(path.bin);
             }
-            self.fix_up(&path, path.len);
+            self.fix_up(path, path.len);
             return;
         }
         // Two children: the successor (the leftmost node on the right) takes `n`'s place.
@@ -434,7 +439,7 @@ impl Pool<'_> {
         self.replace_child(path.bin, parent, n, successor);
         // Fix up from the successor's old parent to the root; the successor sits where `n` was and its
         // fields must be recomputed whatever happens below it.
-        self.fix_up(&path, forced);
+        self.fix_up(path, forced);
     }
 
     /// The indexed free block at `old` becomes a free block at `new` of `size` bytes with header flags
@@ -574,7 +579,7 @@ impl Pool<'_> {
                 .or_else(|| self.top_fit(need, align));
         }
         let need_g = (need / GRANULE) as u32;
-        let found = match self.first_fitting(need_g) {
+        let found = match self.first_fitting(need_g, &mut Path::new(0)) {
             None => None,
             Some(n) if align <= MIN_ALIGN => Some((start(n), 0)),
             // Larger alignments: the first large-enough block usually fits once padded; if not, walk on.
@@ -652,41 +657,68 @@ impl Pool<'_> {
     }
 
     /// The first node in key order whose block has at least `need` granules: in the request's bin if one
-    /// there fits, else the first node of the next non-empty bin, whose every block is larger.
+    /// there fits, else the first node of the next non-empty bin, whose every block is larger. Its ancestors
+    /// (the path its removal needs) are left in `path`, which must be empty.
     #[inline]
-    fn first_fitting(&self, need: u32) -> Option<Node> {
+    fn first_fitting(&self, need: u32, path: &mut Path) -> Option<Node> {
+        debug_assert_eq!(path.len, 0);
         let bin = bin_of(need);
         let n = self.bin_root(bin);
+        path.bin = bin;
         // A bin below `EXACT` holds blocks of its one size, `need`: its first node is the answer.
         if bin < EXACT as usize && n != NIL {
-            return Some(self.leftmost(n));
+            return Some(self.leftmost(n, path));
         }
         if self.subtree_max(n) < need {
-            return Some(self.leftmost(self.bin_root(self.bins.next_used(bin + 1)?)));
+            path.bin = self.bins.next_used(bin + 1)?;
+            return Some(self.leftmost(self.bin_root(path.bin), path));
         }
         let mut n = n;
         loop {
             let l = self.left(n);
             if self.subtree_max(l) >= need {
+                path.push(n);
                 n = l;
             } else if self.node_size(n) >= need {
                 return Some(n);
             } else {
                 // The subtree holds a fitting block and it is neither on the left nor here.
+                path.push(n);
                 n = self.right(n);
             }
         }
     }
 
-    /// The first node in key order of the subtree at `n` (not `NIL`).
+    /// The first node in key order of the subtree at `n` (not `NIL`), reached from the end of `path`; the
+    /// path is extended down to its parent.
     #[inline(always)]
-    fn leftmost(&self, mut n: Node) -> Node {
+    fn leftmost(&self, mut n: Node, path: &mut Path) -> Node {
         let mut l = self.left(n);
         while l != NIL {
+            path.push(n);
             n = l;
             l = self.left(n);
         }
         n
+    }
+
+    /// Best fit's allocation of a `need`-byte block at the usual alignment: the search, and the take of the
+    /// block it picks. An indexed block leaves its tree through the path the search walked, without a second
+    /// descent. `None` if no free block holds it.
+    pub(crate) fn bins_alloc(&mut self, need: usize) -> Option<Block> {
+        debug_assert!(self.config.policy == Policy::BestFit);
+        let mut path = Path::new(0);
+        let found = self.first_fitting((need / GRANULE) as u32, &mut path);
+        let top = self.top_fit(need, MIN_ALIGN);
+        if let Some(n) = found {
+            // The smaller block, the indexed one (lower address) among equals.
+            if top.is_none_or(|(top, _)| self.block_size(top) >= self.block_size(start(n))) {
+                self.remove_below(n, &mut path);
+                return Some(self.take_detached(start(n), need));
+            }
+        }
+        let (top, pad) = top?;
+        Some(self.take(top, pad, need))
     }
 
     /// Empties every bin (best fit; nothing under first fit).

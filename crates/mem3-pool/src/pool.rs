@@ -1314,6 +1314,12 @@ impl<'a> Pool<'a> {
                 return Ok(self.take_found(found, need, false));
             }
             self.top_fit(need, align)
+        } else if self.config.search == Search::Index && align == MIN_ALIGN {
+            // Best fit's usual case: the search and the take in one.
+            if let Some(block) = self.bins_alloc(need) {
+                return Ok(block);
+            }
+            None
         } else {
             self.find_placement(need, align)
         };
@@ -1489,7 +1495,7 @@ impl<'a> Pool<'a> {
 
     /// Carves a used block of `need` bytes out of the free block at `start`, `pad` bytes in, and returns it.
     #[inline(always)]
-    fn take(&mut self, start: usize, pad: usize, need: usize) -> Block {
+    pub(crate) fn take(&mut self, start: usize, pad: usize, need: usize) -> Block {
         if pad == 0 { self.take_front(start, need) } else { self.take_padded(start, pad, need) }
     }
 
@@ -1501,14 +1507,43 @@ impl<'a> Pool<'a> {
         let rest = size - need;
         // Update the free set first: the rest, if any, keeps the block's place in key order.
         let split = rest >= SPLIT_MIN;
-        let (used_size, rest_start) = if split {
+        if split {
             self.free_replace_sized(start, size, start + need, rest, BlockFlags::empty());
-            (need, start + need)
         } else {
             self.free_remove(start);
             self.free_blocks -= 1;
-            (size, start + size)
-        };
+        }
+        self.take_front_rest(start, size, flags, need, split)
+    }
+
+    /// [`Pool::take_front`] of a best-fit block already removed from its bin (not the top, so neither is
+    /// its rest): the rest, if split off, is indexed afresh.
+    pub(crate) fn take_detached(&mut self, start: usize, need: usize) -> Block {
+        let (size, flags) = self.header(start);
+        let rest = size - need;
+        let split = rest >= SPLIT_MIN;
+        if split {
+            self.write_free(start + need, rest, BlockFlags::empty());
+            self.index_insert(start + need);
+        } else {
+            self.free_blocks -= 1;
+        }
+        self.take_front_rest(start, size, flags, need, split)
+    }
+
+    /// The end of a take of the front of the free block at `start` (of `size` bytes, header flags `flags`)
+    /// whose free set is updated: the used block's tags and bits, and the counters.
+    #[inline(always)]
+    fn take_front_rest(
+        &mut self,
+        start: usize,
+        size: usize,
+        flags: BlockFlags,
+        need: usize,
+        split: bool,
+    ) -> Block {
+        let (used_size, rest_start) =
+            if split { (need, start + need) } else { (size, start + size) };
         self.set_header(start, used_size, BlockFlags::USED | (flags & BlockFlags::PREV_FREE));
         self.set_free_bit(start, false);
         if split {
