@@ -18,7 +18,8 @@
 //!
 //! The trees have no parent links: every operation descends from its bin's root, recording its path in a fixed
 //! array on the stack, then walks back up. The walk up writes only fields that change and stops at the first
-//! node whose height and maximum are unchanged, so most updates touch a few nodes near the bottom.
+//! node whose height and maximum are unchanged, so most updates touch a few nodes near the bottom. An
+//! allocation's search records the path to the block it finds, and the take removes the block through it.
 //!
 //! First fit keeps no trees: its index is the summary ([`crate::summary`]). The free set of both (the top block,
 //! kept outside either index) is at the end of this file.
