@@ -336,6 +336,7 @@ impl Pool<'_> {
     /// Walks `path` bottom-up (each entry the parent of the next), rebalancing and refreshing each node. Nodes
     /// at index `forced` and below are always refreshed; above, the walk stops at the first node whose height
     /// and maximum did not change, since nothing above it can change either.
+    #[inline(always)]
     fn fix_up(&mut self, path: &Path, forced: usize) {
         for i in (0..path.len).rev() {
             let n = path.node(i);
