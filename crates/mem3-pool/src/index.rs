@@ -364,6 +364,7 @@ impl Pool<'_> {
     }
 
     /// Adds the free block at `start` (header and footer already written) to the index.
+    #[inline(always)]
     pub(crate) fn index_insert(&mut self, start: usize) {
         let n = node(start);
         self.set_left(n, NIL);
