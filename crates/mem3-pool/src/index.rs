@@ -411,6 +411,7 @@ impl Pool<'_> {
     }
 
     /// Removes the indexed node `n`, whose ancestors are `path` (from its bin's root down to its parent).
+    #[inline(always)]
     fn remove_below(&mut self, n: Node, path: &mut Path) {
         let parent = path.last();
         let (l, r) = (self.left(n), self.right(n));
