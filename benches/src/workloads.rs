@@ -194,10 +194,7 @@ pub fn scaling<A: Arena>(live: usize, pairs: usize, reps: usize, seed: u64) -> V
         let start = Instant::now();
         let mut passes = 0;
         while passes == 0 || start.elapsed() < MIN_TIMED {
-            for &size in &sizes {
-                let p = a.alloc(size, 8).expect("the scaling region is large enough");
-                a.free(std::hint::black_box(p), size, 8);
-            }
+            alloc_free_pairs(&mut a, &sizes);
             passes += 1;
         }
         out.push(start.elapsed().as_nanos() as f64 / (passes * pairs) as f64);
@@ -206,6 +203,17 @@ pub fn scaling<A: Arena>(live: usize, pairs: usize, reps: usize, seed: u64) -> V
         a.free(p, size, 8);
     }
     out
+}
+
+/// One pass of [`scaling`]'s timed pairs: an allocation of each size, freed at once. Out of line, so that a
+/// profiler can count the pairs apart from the set-up
+/// (`valgrind --tool=callgrind --toggle-collect='*alloc_free_pairs*' target/release/profile scaling LIVE A`).
+#[inline(never)]
+fn alloc_free_pairs<A: Arena>(a: &mut A, sizes: &[usize]) {
+    for &size in sizes {
+        let p = a.alloc(size, 8).expect("the scaling region is large enough");
+        a.free(std::hint::black_box(p), size, 8);
+    }
 }
 
 /// The figures of one compaction run.

@@ -742,6 +742,42 @@ bins hold a block or two, while at 10^6 live blocks of 8 to 128 bytes each of th
 in the two runs. The simulated mispredictions of first fit on sqlite-mem read 1.038 and 0.856 per request in them,
 0.819 in the run before; the same simulator over the `profile` binary counts 420,035 before both steps and 362,042 after: it indexes its
 predictor by code address, so a change of layout moves it.
+
+**Best fit's constant factors, 2026-12-08 (night).** Six steps on best fit's bins, placements unchanged (the
+model test, the proptest and the bins test compare every offset with the linear reference; `fuzz/run.sh 420
+pool_ops` ran 84,199 inputs and found nothing). Each figure is callgrind's whole replay less `peers::Null`'s,
+release profile, on the three traces and random actions at max 200 to 30000:
+- a subtree's largest block is its rightmost node, since sizes lead the key, so a node's maximum is its right
+  child's, or its own size without one: one load where the update read the node's header and both children's
+  maxima (-1.2% to -4.5%);
+- a bin below 256 bytes holds one size, so its descents compare addresses without reading each node's header
+  (0 to -1.8%);
+- an allocation at the usual alignment records the path its search walks and removes the block it takes
+  through it (`bins_alloc`), where the take used to descend again from the root to find the same block (-0.4%
+  to -6.5%; a first version that returned the 264-byte path by value spent 18% of sqlite-mem's count in
+  `memcpy`, so the search now fills a path its caller owns);
+- `fix_up`, `index_insert` and the removal below a path inline in their callers: -1.1% to -4.2%, -0.8% to
+  -3.7% and -1.5% to -5.5% (a third of the fix-ups find an empty path, and every call saved and restored six
+  registers). `index_remove` inline as well cost +0.4% to +1.7% (first fit up to +0.25%), the rotations +0.03%
+  to +0.3%: not kept.
+Also measured and not kept: a split whose rest stays first in its bin taking its block's place in the tree, with
+no removal or insertion (83% of perl-hash's best-fit splits keep their bin): perl-hash -2.3%, the rest +1.0%
+to +1.5%. Together: gcc-as 6.94M to 6.34M (-8.6%), sqlite-mem 74.3M to 61.7M (-17.0%), perl-hash 272.5M to
+213.9M (-21.5%), random actions -18.1%, -17.9%, -17.9%, -14.1% and -6.9%; with fat LTO and one codegen unit
+(the whole program, less `peers::Null`'s) -8.1%, -16.1%, -20.6% and -17.8% to -6.8%. First fit's counts are
+unchanged in the release profile (traces within +0.003%, random actions within +0.09%) and within -0.6% to
++0.8% under fat LTO (perl-hash +0.8%: the whole program is inlined, so a layout moves it). The report after the
+six steps (01:27 UTC, the table at the top; one run, on a host where talc's own rate on perl-hash read 123.7 M/s
+against 91.0 at 23:47) reads best fit against talc at 0.52× on gcc-as, 0.44× on sqlite-mem, 0.29× on
+perl-hash (0.47×, 0.46×, 0.21× at 23:47) and 0.38-0.62× on random actions (0.36-0.43×); per request 192, 257
+and 297 instructions, 2.1× to 3.2× talc's (210, 310, 379); per action 298 to 1373 (362 to 1469). Best fit's
+scaling pair: 38.1 ns at 10^2 live blocks and 95.2 ns at 10^6, 2.50× (52.7 and 164.3 ns, 3.12×, at 23:47); the
+instructions of a pair (`valgrind --tool=callgrind --toggle-collect='*alloc_free_pairs*' target/release/profile
+scaling LIVE mem3-best`, over each call's 100,000 pairs) fell from 672 to 487 at 10^2 and from 1236 to 811 at
+10^6 (1.84× to 1.67×; first fit 301 at both, talc 116). At 10^6 each of the 14 exact bins
+is a tree 17 to 20 deep, and every pair walks its left spine twice (the allocation takes the lowest address,
+the free puts it back), each node a block of its own in a 656 MB region. Both targets of best fit stay missed
+(0.8× talc's speed, the pair within 2×); what is left is the trees themselves, as the paragraph above says.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
