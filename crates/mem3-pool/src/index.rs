@@ -593,17 +593,23 @@ impl Pool<'_> {
             },
         };
         match (found, self.top_fit(need, align)) {
-            // First fit: every indexed block lies below the top. Best fit: the smaller block, the indexed
-            // one (lower address) among equals.
+            // First fit: every indexed block lies below the top.
             (Some(found), Some(top))
                 if self.config.policy == Policy::BestFit
-                    && self.block_size(top.0) < self.block_size(found.0) =>
+                    && self.top_beats(top.0, self.block_size(found.0)) =>
             {
                 Some(top)
             }
             (Some(found), _) => Some(found),
             (None, top) => top,
         }
+    }
+
+    /// Whether best fit takes the top block at `top` rather than an indexed block of `size` bytes, when both
+    /// hold the request: the smaller block, and the indexed one (the lower address) among equals.
+    #[inline(always)]
+    fn top_beats(&self, top: usize, size: usize) -> bool {
+        self.block_size(top) < size
     }
 
     /// The top block and its padding, if it holds a `need`-byte block aligned to `align`.
@@ -715,8 +721,7 @@ impl Pool<'_> {
         let found = self.first_fitting((need / GRANULE) as u32, &mut path);
         let top = self.top_fit(need, MIN_ALIGN);
         if let Some(n) = found {
-            // The smaller block, the indexed one (lower address) among equals.
-            if top.is_none_or(|(top, _)| self.block_size(top) >= self.block_size(start(n))) {
+            if top.is_none_or(|(top, _)| !self.top_beats(top, self.block_size(start(n)))) {
                 self.remove_below(n, &mut path);
                 return Some(self.take_detached(start(n), need));
             }
