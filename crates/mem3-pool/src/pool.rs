@@ -1913,7 +1913,10 @@ impl<'a> Pool<'a> {
     /// It shrinks in place, grows in place when the next block is free and large enough, and otherwise moves
     /// the contents to a new block (aligned to [`MIN_ALIGN`]) and frees the old one. Under first fit, a block
     /// shrunk to at most a quarter of its size (freeing at least 4 KiB) moves down instead, to the lowest free
-    /// block that holds it, when one lies below it. On error `block` is unchanged and still valid.
+    /// block that holds it, when one lies below it. If no free block holds the new size but the block with
+    /// its free neighbours does, it moves down to its free predecessor's start and takes what it needs of the
+    /// three (as freeing it and then allocating would place it). On error `block` is unchanged and still
+    /// valid.
     pub fn realloc(&mut self, block: Block, new_size: usize) -> Result<Block> {
         self.realloc_aligned(block, new_size, MIN_ALIGN)
     }
@@ -1959,7 +1962,10 @@ impl<'a> Pool<'a> {
         if flags.contains(BlockFlags::PINNED) {
             return Err(Error::Pinned { offset: block.offset() });
         }
-        let new = self.alloc_aligned_inline(new_size, align)?;
+        let new = match self.alloc_aligned_inline(new_size, align) {
+            Ok(new) => new,
+            Err(error) => return self.grow_into_neighbours(start, need, align).ok_or(error),
+        };
         let new_start = new.offset() - HEADER_SIZE;
         let len = (size - HEADER_SIZE).min(self.block_size(new_start) - HEADER_SIZE);
         self.copy_within(start + HEADER_SIZE, new_start + HEADER_SIZE, len);
@@ -1984,6 +1990,44 @@ impl<'a> Pool<'a> {
         Some(new)
     }
 
+    /// A resize's last resort, when no free block holds its `need` bytes: the used block at `start` with its
+    /// free predecessor (and its free successor, if the two are not enough) becomes one block of `need` bytes
+    /// at the predecessor's start, the contents moved down. `None`, changing nothing, if they do not hold it
+    /// or the predecessor's payload lacks `align`. Only a resize that would fail comes here, so it moves no
+    /// block that the policy would have placed elsewhere.
+    #[cold]
+    #[inline(never)]
+    fn grow_into_neighbours(&mut self, start: usize, need: usize, align: usize) -> Option<Block> {
+        let (size, flags) = self.header(start);
+        if !flags.contains(BlockFlags::PREV_FREE) {
+            return None;
+        }
+        let prev = start - self.word(start - WORD);
+        let prev_size = self.block_size(prev);
+        let next = start + size;
+        let next_size =
+            if next < self.heap_len && self.is_free(next) { self.block_size(next) } else { 0 };
+        if prev_size + size + next_size < need
+            || (prev + HEADER_SIZE) % align != self.base.as_ptr().addr().wrapping_neg() % align
+        {
+            return None;
+        }
+        // The predecessor taken whole, then the two used blocks made one.
+        self.take(prev, 0, prev_size);
+        let (_, prev_flags) = self.header(prev);
+        self.set_header(prev, prev_size + size, prev_flags);
+        self.set_start_bit(start, false);
+        self.used_blocks -= 1;
+        self.copy_within(start + HEADER_SIZE, prev + HEADER_SIZE, size - HEADER_SIZE);
+        if prev_size + size < need {
+            let grown = self.grow_in_place(prev, need);
+            debug_assert!(grown, "the free successor holds the rest");
+        } else {
+            self.shrink(prev, need);
+        }
+        Some(Block::at(prev))
+    }
+
     /// Shrinks the used block at `start` to `need` bytes if the rest can form a block.
     fn shrink(&mut self, start: usize, need: usize) {
         let (size, flags) = self.header(start);
@@ -2001,6 +2045,8 @@ impl<'a> Pool<'a> {
     }
 
     /// Grows the used block at `start` to at least `need` bytes into a free successor, if that is enough.
+    /// (Inline in `realloc_aligned`, whose usual growth it is; measured, a call costs sqlite-mem's replay 3.7%.)
+    #[inline(always)]
     fn grow_in_place(&mut self, start: usize, need: usize) -> bool {
         let (size, flags) = self.header(start);
         let next = start + size;

@@ -410,6 +410,63 @@ fn a_failed_realloc_leaves_the_block_intact() {
 }
 
 #[test]
+fn a_realloc_no_free_block_holds_grows_into_its_free_neighbours() {
+    let configs = [
+        Config::default(),
+        Config { search: Search::Linear, ..Config::default() },
+        best_fit(),
+        deferred(),
+        Config { front_cache: true, ..Config::default() },
+    ];
+    for config in configs {
+        // A free block before `a` (and, the second time, after it), the rest of the heap used, so that
+        // no free block holds the new size but `a` with its free neighbours does.
+        for with_next in [false, true] {
+            let mut r = region();
+            let mut pool = pool_with(&mut r, config);
+            let prev = pool.alloc(2000).unwrap();
+            let a = pool.alloc(2000).unwrap();
+            let next = pool.alloc(2000).unwrap();
+            let _rest = pool.alloc(pool.stats().largest_free - HEADER_SIZE).unwrap();
+            let bytes: Vec<u8> = (0..2000).map(|i| (i % 251) as u8).collect();
+            pool.payload_mut(a).unwrap()[..2000].copy_from_slice(&bytes);
+            pool.free(prev).unwrap();
+            let new_size = if with_next {
+                pool.free(next).unwrap();
+                5000
+            } else {
+                3000
+            };
+            assert!(pool.stats().largest_free < new_size, "no free block holds it ({config:?})");
+            // Too large even for the three together: refused, nothing changed.
+            let before = pool.stats();
+            assert!(matches!(pool.realloc(a, 7000), Err(Error::OutOfMemory { .. })));
+            assert_eq!(pool.stats(), before);
+            assert_eq!(&pool.payload(a).unwrap()[..2000], &bytes[..]);
+            let moved = pool.realloc(a, new_size).unwrap();
+            assert_eq!(moved, prev, "at the free predecessor's start ({config:?}, {with_next})");
+            assert!(pool.usable_size(moved).unwrap() >= new_size);
+            assert_eq!(&pool.payload(moved).unwrap()[..2000], &bytes[..]);
+            assert!(pool.free(a).is_err(), "the old block is gone");
+            pool.check().unwrap();
+            assert_eq!(pool.stats().used_blocks, if with_next { 2 } else { 3 });
+        }
+    }
+    // A payload at the predecessor's start without the alignment asked for: refused, nothing changed.
+    let mut r = region();
+    let mut pool = Pool::new(&mut r.0).unwrap();
+    let prev = pool.alloc(2000).unwrap();
+    let a = pool.alloc(2000).unwrap();
+    let _rest = pool.alloc(pool.stats().largest_free - HEADER_SIZE).unwrap();
+    pool.free(prev).unwrap();
+    let align = 1 << ((pool.base().as_ptr() as usize + prev.offset()).trailing_zeros() + 1);
+    let before = pool.stats();
+    assert!(matches!(pool.realloc_aligned(a, 3000, align), Err(Error::OutOfMemory { .. })));
+    assert_eq!(pool.stats(), before);
+    pool.check().unwrap();
+}
+
+#[test]
 fn a_pinned_block_never_moves() {
     let mut r = region();
     let mut pool = Pool::new(&mut r.0).unwrap();
