@@ -32,16 +32,22 @@ use mem3_trace::Trace;
 /// The shared traces, smallest first.
 pub const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];
 
-/// A trace by name: one of the [`synthetic`](synthetic::SYNTHETIC) shapes, else `tests/data/NAME.trace.gz`.
-pub fn trace_named(name: &str) -> Trace {
-    synthetic::synthetic_trace(name).unwrap_or_else(|| load_trace(name))
+/// A trace by name: one of the [`synthetic`](synthetic::SYNTHETIC) shapes, else `tests/data/NAME.trace.gz`;
+/// an error naming the file if it cannot be read or parsed.
+pub fn trace_named(name: &str) -> Result<Trace, String> {
+    synthetic::synthetic_trace(name).map_or_else(|| read_trace(name), Ok)
 }
 
-/// Reads and parses `tests/data/NAME.trace.gz` from the repository.
+/// Reads and parses `tests/data/NAME.trace.gz` from the repository, one of the shared traces the benches
+/// are built around (so a failure is a broken checkout, and panics).
 pub fn load_trace(name: &str) -> Trace {
+    read_trace(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn read_trace(name: &str) -> Result<Trace, String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/data")
         .join(format!("{name}.trace.gz"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Trace::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Trace::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

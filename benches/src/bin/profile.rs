@@ -22,13 +22,16 @@ use mem3_benches::{
 struct Work(Vec<String>);
 
 impl Job for Work {
-    type Out = String;
-    fn run<A: Arena>(&mut self) -> String {
+    /// The figures to print, or what is wrong with the arguments.
+    type Out = Result<String, String>;
+    fn run<A: Arena>(&mut self) -> Result<String, String> {
         let arg = |i: usize| self.0.get(i).cloned().unwrap_or_default();
+        let number =
+            |what: &str| arg(1).parse::<usize>().map_err(|e| format!("{what} {:?}: {e}", arg(1)));
         let reps: usize = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-        match arg(0).as_str() {
+        Ok(match arg(0).as_str() {
             "trace" => {
-                let trace = trace_named(&arg(1));
+                let trace = trace_named(&arg(1))?;
                 let mut out = String::new();
                 for _ in 0..reps {
                     let r = trace_throughput::<A>(&trace, trace_region(&trace));
@@ -41,17 +44,17 @@ impl Job for Work {
                 out
             }
             "actions" => {
-                let max = arg(1).parse().expect("MAX");
+                let max = number("MAX")?;
                 let r = random_actions::<A>(128 << 20, max, 200_000 * reps, 1);
                 format!("{:.2} M ops/s\n", r.per_sec() / 1e6)
             }
             "efficiency" => {
                 // talc's heap efficiency, 300 rounds over a region of MIB MiB.
-                let mib: usize = arg(1).parse().expect("MIB");
+                let mib = number("MIB")?;
                 format!("{:.2}%\n", 100.0 * heap_efficiency::<A>(mib << 20, 300, 0x6d65_6d33))
             }
             "scaling" => {
-                let live = arg(1).parse().expect("LIVE");
+                let live = number("LIVE")?;
                 format!("{:?} ns per pair\n", scaling::<A>(live, 100_000, reps, 1))
             }
             "compaction" => {
@@ -90,30 +93,50 @@ impl Job for Work {
                 }
                 out
             }
-            other => panic!("unknown workload {other:?}"),
-        }
+            other => return Err(format!("unknown workload {other:?}")),
+        })
     }
 }
 
+const USAGE: &str =
+    "usage: profile WORKLOAD ARG ALLOCATOR (see the module docs of benches/src/bin/profile.rs)";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 3 {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    }
     let mut work = Work(args[..2].to_vec());
-    let kind = match args.get(2).map(String::as_str) {
+    let kind = match args[2].as_str() {
         // The workload's own loop, which the report subtracts from every allocator's count. (Never failing,
         // `Null` would run the heap-efficiency rounds for ever.)
-        Some("null") if matches!(args[0].as_str(), "trace" | "actions") => {
-            return print!("{}", work.run::<Null>());
+        "null" if matches!(args[0].as_str(), "trace" | "actions") => {
+            return finish(work.run::<Null>());
         }
-        Some("mem3") => Kind::Mem3FirstFit,
-        Some("mem3-cache") => Kind::Mem3FirstFitCached,
-        Some("mem3-best") => Kind::Mem3BestFit,
-        Some("talc") => Kind::Talc,
-        Some("rlsf") => Kind::Rlsf,
-        Some("linked-list") => Kind::LinkedList,
-        Some("buddy") => Kind::Buddy,
-        Some("dlmalloc") => Kind::Dlmalloc,
-        Some("system") => Kind::System,
-        other => panic!("unknown allocator {other:?}; usage: profile WORKLOAD ARG ALLOCATOR"),
+        "mem3" => Kind::Mem3FirstFit,
+        "mem3-cache" => Kind::Mem3FirstFitCached,
+        "mem3-best" => Kind::Mem3BestFit,
+        "talc" => Kind::Talc,
+        "rlsf" => Kind::Rlsf,
+        "linked-list" => Kind::LinkedList,
+        "buddy" => Kind::Buddy,
+        "dlmalloc" => Kind::Dlmalloc,
+        "system" => Kind::System,
+        other => {
+            eprintln!("unknown allocator {other:?}; {USAGE}");
+            std::process::exit(2);
+        }
     };
-    print!("{}", dispatch(kind, &mut work));
+    finish(dispatch(kind, &mut work));
+}
+
+fn finish(out: Result<String, String>) {
+    match out {
+        Ok(figures) => print!("{figures}"),
+        Err(e) => {
+            eprintln!("{e}; {USAGE}");
+            std::process::exit(2);
+        }
+    }
 }

@@ -918,7 +918,9 @@ fn counted_function(workload: &str) -> &'static str {
 /// `null` for [`Null`]): runs the workload once, for [`instruction_counts`].
 fn count_child(args: &[String]) -> ! {
     let mut once = match args[0].as_str() {
-        "trace" => Once::Trace(mem3_benches::trace_named(&args[1])),
+        "trace" => {
+            Once::Trace(mem3_benches::trace_named(&args[1]).unwrap_or_else(|e| panic!("{e}")))
+        }
         _ => Once::Actions(args[1].parse().expect("MAX")),
     };
     match args[2].as_str() {
