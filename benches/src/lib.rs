@@ -25,16 +25,20 @@ pub mod synthetic;
 pub use mem3_trace::Region;
 pub use peers::{Arena, Job, Kind, dispatch};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mem3_trace::Trace;
 
 /// The shared traces, smallest first.
 pub const TRACES: [&str; 3] = ["gcc-as", "sqlite-mem", "perl-hash"];
 
-/// A trace by name: one of the [`synthetic`](synthetic::SYNTHETIC) shapes, else `tests/data/NAME.trace.gz`;
-/// an error naming the file if it cannot be read or parsed.
+/// A trace by name: one of the [`synthetic`](synthetic::SYNTHETIC) shapes, else `tests/data/NAME.trace.gz`,
+/// or a name with a `/` in it is a trace file's path (one recorded with `benches/record`, say); an error naming
+/// the file if it cannot be read or parsed.
 pub fn trace_named(name: &str) -> Result<Trace, String> {
+    if name.contains('/') {
+        return parse_trace_file(Path::new(name));
+    }
     synthetic::synthetic_trace(name).map_or_else(|| read_trace(name), Ok)
 }
 
@@ -45,9 +49,14 @@ pub fn load_trace(name: &str) -> Trace {
 }
 
 fn read_trace(name: &str) -> Result<Trace, String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/data")
-        .join(format!("{name}.trace.gz"));
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_trace_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data")
+            .join(format!("{name}.trace.gz")),
+    )
+}
+
+fn parse_trace_file(path: &Path) -> Result<Trace, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Trace::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -3,7 +3,8 @@
 //! `valgrind --tool=callgrind target/release/profile trace perl-hash mem3` or
 //! `perf record -g target/release/profile actions 1000 talc`.
 //!
-//! Workloads: `trace NAME` (a trace of `tests/data`, or a synthetic shape of `mem3_benches::synthetic`), `actions MAX`, `efficiency MIB` (talc's heap efficiency over MIB MiB), `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
+//! Workloads: `trace NAME` (a trace of `tests/data`, a synthetic shape of `mem3_benches::synthetic`, or a
+//! trace file's path: a name with a `/`), `min-pool NAME` (the smallest pool for that trace), `actions MAX`, `efficiency MIB` (talc's heap efficiency over MIB MiB), `scaling LIVE`, `compaction -` (mem3-object only), `pool-compaction -` (mem3-pool only). Allocators: `mem3` (first fit), `mem3-cache` (first fit with the front cache), `mem3-best`,
 //! `talc`, `rlsf`, `linked-list`, `buddy`, `dlmalloc`, `system`, and for `trace` and `actions` `null`
 //! (`peers::Null`: no allocator, the workload's own loop, which the report's instruction counts subtract).
 
@@ -14,8 +15,8 @@ use mem3_benches::{
     peers::Null,
     trace_named,
     workloads::{
-        compaction, heap_efficiency, pool_compaction, random_actions, scaling, trace_region,
-        trace_throughput,
+        compaction, heap_efficiency, pool_compaction, random_actions, scaling, trace_min_pool,
+        trace_region, trace_throughput,
     },
 };
 
@@ -42,6 +43,18 @@ impl Job for Work {
                     );
                 }
                 out
+            }
+            "min-pool" => {
+                // The smallest region in which the trace replays whole, bisected to 8 bytes.
+                let trace = trace_named(&arg(1))?;
+                match trace_min_pool::<A>(&trace) {
+                    Some(bytes) => format!(
+                        "{bytes} bytes ({:.1} KiB, {:.3} x the peak live bytes)\n",
+                        bytes as f64 / 1024.0,
+                        bytes as f64 / trace.peak_live_bytes() as f64
+                    ),
+                    None => "no pool holds the trace\n".to_string(),
+                }
             }
             "actions" => {
                 let max = number("MAX")?;
