@@ -4,6 +4,8 @@
 //! `MEM3_BENCH_REPS` (default 5) repetitions per timed figure, medians reported; `MEM3_BENCH_OUT` the output
 //! path (default `docs/benchmarks.md` at the repository root); `MEM3_BENCH_INSTRUCTIONS=0` skips the
 //! instruction counts (callgrind, a few minutes; skipped without valgrind).
+//!
+//! `report --traces FILE...` prints the real-trace tables for trace files of one's own instead.
 
 #![forbid(unsafe_code)]
 
@@ -947,7 +949,10 @@ struct PerRequest {
 /// [`counted_function`]: `("trace", name)` per request of the trace, `("actions", max)` per action, less the
 /// same workload's count over [`Null`] (the loop's own work). Empty when valgrind cannot be run or
 /// `MEM3_BENCH_INSTRUCTIONS=0`; a workload whose count over `Null` failed has no entries.
-fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind), PerRequest> {
+fn instruction_counts(
+    traces: &[(&str, Trace)],
+    with_actions: bool,
+) -> HashMap<(String, String, Kind), PerRequest> {
     let mut out = HashMap::new();
     if let Some(why) = callgrind::skipped() {
         progress(&format!("instruction counts skipped: {why}"));
@@ -958,7 +963,7 @@ fn instruction_counts(traces: &[(&str, Trace)]) -> HashMap<(String, String, Kind
     for (name, trace) in traces {
         jobs.push(("trace", name.to_string(), trace.len()));
     }
-    for max in RA_MAX_SIZES {
+    for max in RA_MAX_SIZES.into_iter().filter(|_| with_actions) {
         jobs.push(("actions", max.to_string(), RA_ACTIONS));
     }
     // Per job, the null run first, then one run per allocator of `COUNTED`.
@@ -1266,6 +1271,53 @@ fn trace_tables<'a>(
     (tput, minp)
 }
 
+/// `report --traces FILE...`: section 1's tables (requests per second, minimum pool, instructions per
+/// request) for trace files of one's own, such as those `benches/record` makes, printed as markdown; the
+/// minimum-pool search leaves out an allocator whose replay is slow, as section 8 does.
+fn traces_report(files: &[String], reps: usize) -> ! {
+    if files.is_empty() {
+        eprintln!("usage: report --traces FILE...");
+        std::process::exit(2);
+    }
+    // A name with a `/` is a path to `trace_named`, also in the instruction counts' children.
+    let names: Vec<String> =
+        files.iter().map(|f| if f.contains('/') { f.clone() } else { format!("./{f}") }).collect();
+    let traces: Vec<(&str, Trace)> = names
+        .iter()
+        .map(|name| match mem3_benches::trace_named(name) {
+            Ok(trace) => (name.as_str(), trace),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        })
+        .collect();
+    let counts = instruction_counts(&traces, false);
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Requests per second: median of {reps} figures, each over at least {} ms of replays; in brackets the \
+         ratio to talc's.\n",
+        MIN_TIMED.as_millis()
+    );
+    trace_tables(
+        &mut md,
+        &traces,
+        reps,
+        SlowSearch::Skip,
+        "\nMinimum pool: the smallest region in which the whole trace replays; in brackets the overhead over \
+         the peak live bytes and the ratio to talc's.\n",
+    );
+    let _ = writeln!(
+        md,
+        "\nInstructions per request: callgrind inside the replay, less the same replay over `peers::Null`; in \
+         brackets the ratio to talc's.\n"
+    );
+    instruction_table(&mut md, &mut Vec::new(), &counts, "trace", &names, |n| format!("trace {n}"));
+    print!("{md}");
+    std::process::exit(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--count") {
@@ -1273,6 +1325,9 @@ fn main() {
     }
     let reps: usize =
         std::env::var("MEM3_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+    if args.first().map(String::as_str) == Some("--traces") {
+        traces_report(&args[1..], reps);
+    }
     let out = std::env::var("MEM3_BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
     });
@@ -1282,7 +1337,7 @@ fn main() {
 
     // 1. Real traces.
     let traces: Vec<(&str, Trace)> = TRACES.iter().map(|&n| (n, load_trace(n))).collect();
-    let counts = instruction_counts(&traces);
+    let counts = instruction_counts(&traces, true);
     let _ = writeln!(md, "## 1. Real traces\n");
     let _ = writeln!(
         md,
