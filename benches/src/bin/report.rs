@@ -806,7 +806,11 @@ whole. Where `cc1`'s go (`valgrind --tool=callgrind --toggle-collect='mem3_trace
 target/release/profile trace PATH mem3`): an allocation takes 346 instructions against perl-hash's 228, since
 58% of `cc1`'s find no fit in the node of the lowest free slot and climb to a level that has one, then descend
 (26 instructions a level), against 13% on perl-hash; `cc1` leaves many small holes low in the heap that its
-requests do not fit. 56% of its allocations settle a slot (120 instructions each), and a free takes 118. The
+requests do not fit. 56% of its allocations settle a slot (120 instructions each), and a free takes 118.
+Measured and not kept: a search hint (the last search's slot and size: no slot below it holds that size, kept
+true by every raise below it, so a search for as much or more starts there): `cc1` -0.6%, every other workload
++0.3% to +7.7% (`git` +5.4%, sqlite3 +4.9%, `size-shift` +7.7%), since requests of mixed sizes overwrite it and
+each raise pays its test. The
 front cache, which takes a freed small block back without the index, brings the speed to 0.52-1.15× talc's.
 Memory: first fit needs 1.6% (Python) to 8.5% (perl) more than the smallest peer on each of the five, best fit
 0% to 6.9%; on `git` and sqlite3, whose blocks are large, first fit's 3.1% of metadata is the whole difference
