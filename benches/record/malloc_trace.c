@@ -328,23 +328,19 @@ int posix_memalign(void **out_p, size_t align, size_t size) {
     return r;
 }
 
-void *aligned_alloc(size_t align, size_t size) {
-    if (!real_aligned_alloc) resolve();
+/* An allocation through one of the real (align, size) functions, logged. */
+static void *aligned_call(void *(**real)(size_t, size_t), size_t align, size_t size) {
+    if (!*real) resolve();
     lock();
-    void *p = real_aligned_alloc(align, size);
+    void *p = (*real)(align, size);
     log_alloc(p, size, align);
     unlock();
     return p;
 }
 
-void *memalign(size_t align, size_t size) {
-    if (!real_memalign) resolve();
-    lock();
-    void *p = real_memalign(align, size);
-    log_alloc(p, size, align);
-    unlock();
-    return p;
-}
+void *aligned_alloc(size_t align, size_t size) { return aligned_call(&real_aligned_alloc, align, size); }
+
+void *memalign(size_t align, size_t size) { return aligned_call(&real_memalign, align, size); }
 
 void *valloc(size_t size) {
     if (!real_valloc) resolve();
