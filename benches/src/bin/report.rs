@@ -810,8 +810,8 @@ requests do not fit. 56% of its allocations settle a slot (120 instructions each
 Measured and not kept: a search hint (the last search's slot and size: no slot below it holds that size, kept
 true by every raise below it, so a search for as much or more starts there): `cc1` -0.6%, every other workload
 +0.3% to +7.7% (`git` +5.4%, sqlite3 +4.9%, `size-shift` +7.7%), since requests of mixed sizes overwrite it and
-each raise pays its test. The
-front cache, which takes a freed small block back without the index, brings the speed to 0.52-1.15× talc's.
+each raise pays its test. The front cache, which takes a freed small block back without the index, brings the
+speed to 0.52-1.15× talc's.
 Memory: first fit needs 1.6% (Python) to 8.5% (perl) more than the smallest peer on each of the five, best fit
 0% to 6.9%; on `git` and sqlite3, whose blocks are large, first fit's 3.1% of metadata is the whole difference
 (their holes are below 1% of the pool), and on `cc1` holes add 4.6% (`mem3 replay --min-pool --breakdown`).
@@ -821,9 +821,8 @@ Also this session: a resize that no free block holds now grows into its free nei
 fit, 87.12% to 87.29% at 4 MiB and 91.80% to 91.82% at 128 MiB; the minimum pool of the synthetic `growth`
 shape (buffers grown by resizes), 9843 to 8904 KiB under first fit and 9753 to 8395 KiB with the front cache
 (below dlmalloc's 8526, the smallest of any allocator there), the other traces' and shapes' unchanged; every
-replay's instructions within 0.1%; and
-`fuzz/run.sh 300` ran every target for five minutes (pool_ops 74,662 inputs, object_heap 133,956, vm_source
-1,728,193, trace_text 420,585) and found nothing.
+replay's instructions within 0.1%; and `fuzz/run.sh 300` ran every target for five minutes (pool_ops 74,662
+inputs, object_heap 133,956, vm_source 1,728,193, trace_text 420,585) and found nothing.
 "#;
 /// The VM allocation loop's allocations per second in the first round's report (2026-11-26, the AVL index).
 const VM_LOOP_BEFORE: f64 = 5.86e6;
