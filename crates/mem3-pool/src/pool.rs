@@ -1939,9 +1939,7 @@ impl<'a> Pool<'a> {
         };
         let (size, flags) = self.header(start);
         // Every payload has the usual alignments; a larger one is the block's if its address has it.
-        if is_usual_align(align)
-            || block.offset() % align == self.base.as_ptr().addr().wrapping_neg() % align
-        {
+        if is_usual_align(align) || self.payload_is_aligned(start, align) {
             if need <= size {
                 if self.config.policy == Policy::FirstFit
                     && size - need >= SHRINK_MOVE_MIN
@@ -1990,6 +1988,12 @@ impl<'a> Pool<'a> {
         Some(new)
     }
 
+    /// Whether the payload of a block at `start` has the alignment `align` (a power of two).
+    #[inline(always)]
+    fn payload_is_aligned(&self, start: usize, align: usize) -> bool {
+        self.base.as_ptr().addr().wrapping_add(start + HEADER_SIZE) % align == 0
+    }
+
     /// A resize's last resort, when no free block holds its `need` bytes: the used block at `start` with its
     /// free predecessor (and its free successor, if the two are not enough) becomes one block of `need` bytes
     /// at the predecessor's start, the contents moved down. `None`, changing nothing, if they do not hold it
@@ -2007,9 +2011,7 @@ impl<'a> Pool<'a> {
         let next = start + size;
         let next_size =
             if next < self.heap_len && self.is_free(next) { self.block_size(next) } else { 0 };
-        if prev_size + size + next_size < need
-            || (prev + HEADER_SIZE) % align != self.base.as_ptr().addr().wrapping_neg() % align
-        {
+        if prev_size + size + next_size < need || !self.payload_is_aligned(prev, align) {
             return None;
         }
         // The predecessor taken whole, then the two used blocks made one.
